@@ -1,0 +1,114 @@
+"""wsep's wire protocol, sans I/O: messages, codec, state machine, errors, limits.
+
+Imports neither asyncio nor aiohttp, so the server, the client and any other
+I/O layer share one definition of what is on the wire and what is legal.
+"""
+
+from __future__ import annotations
+
+from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, decode, encode, encode_json
+from .command import Command
+from .connection import Connection, ConnectionState, Role
+from .errors import (
+    MAX_REASON_BYTES,
+    CloseCode,
+    LocalProtocolError,
+    MalformedMessage,
+    MessageTooBig,
+    PolicyViolation,
+    ProtocolViolation,
+    RemoteProtocolError,
+    StartError,
+    StartErrorKind,
+    WsepError,
+    truncate_reason,
+)
+from .execer import Execer, Process, ProcessReader, ProcessWriter
+from .messages import (
+    Buffer,
+    ClientMessage,
+    CloseStdin,
+    Error,
+    ExitCode,
+    Message,
+    Pid,
+    Resize,
+    ServerMessage,
+    Signal,
+    Start,
+    Stderr,
+    Stdin,
+    Stdout,
+    UnknownMessage,
+)
+from .status import ExitStatus, signal_description, signal_name, signal_number
+from .versions import (
+    MAX_HEADER_SIZE,
+    SUBPROTOCOL_V2,
+    V1_MAX_MESSAGE_SIZE,
+    V2_MAX_MESSAGE_SIZE,
+    Limits,
+    ProtocolVersion,
+    limits_for,
+    select_version,
+    subprotocols_for,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MAX_HEADER_SIZE",
+    "MAX_REASON_BYTES",
+    "STDERR_HEADER",
+    "STDIN_HEADER",
+    "STDOUT_HEADER",
+    "SUBPROTOCOL_V2",
+    "V1_MAX_MESSAGE_SIZE",
+    "V2_MAX_MESSAGE_SIZE",
+    "Buffer",
+    "ClientMessage",
+    "CloseCode",
+    "CloseStdin",
+    "Command",
+    "Connection",
+    "ConnectionState",
+    "Error",
+    "Execer",
+    "ExitCode",
+    "ExitStatus",
+    "Limits",
+    "LocalProtocolError",
+    "MalformedMessage",
+    "Message",
+    "MessageTooBig",
+    "Pid",
+    "PolicyViolation",
+    "Process",
+    "ProcessReader",
+    "ProcessWriter",
+    "ProtocolVersion",
+    "ProtocolViolation",
+    "RemoteProtocolError",
+    "Resize",
+    "Role",
+    "ServerMessage",
+    "Signal",
+    "Start",
+    "StartError",
+    "StartErrorKind",
+    "Stderr",
+    "Stdin",
+    "Stdout",
+    "UnknownMessage",
+    "WsepError",
+    "decode",
+    "encode",
+    "encode_json",
+    "limits_for",
+    "select_version",
+    "signal_description",
+    "signal_name",
+    "signal_number",
+    "subprotocols_for",
+    "truncate_reason",
+]

@@ -1,0 +1,242 @@
+"""The connection state machine both sides use to decide what is legal next.
+
+In the spirit of h11 and wsproto: the I/O layers move bytes; this decides.
+``send`` raises :class:`LocalProtocolError` when this side would break the
+protocol, ``receive`` raises a :class:`RemoteProtocolError` (carrying the
+close code to answer with) when the peer did, and returns ``None`` for a
+message that is to be ignored (unknown types, input racing the exit).
+
+States, the same on both sides::
+
+    AWAITING_START --start--> STARTING --pid--> RUNNING --exit_code--> EXITED
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .codec import decode, encode
+from .command import Command
+from .errors import LocalProtocolError, ProtocolViolation
+from .messages import (
+    Buffer,
+    CloseStdin,
+    Error,
+    ExitCode,
+    Message,
+    Pid,
+    Resize,
+    Signal,
+    Start,
+    Stderr,
+    Stdin,
+    Stdout,
+    UnknownMessage,
+)
+from .versions import Limits, ProtocolVersion, limits_for
+
+__all__ = ["Connection", "ConnectionState", "Role"]
+
+_CLIENT_TYPES = (Start, Stdin, CloseStdin, Resize, Signal)
+_SERVER_TYPES = (Pid, Stdout, Stderr, ExitCode, Error)
+
+
+class Role(enum.Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class ConnectionState(enum.Enum):
+    AWAITING_START = "awaiting_start"
+    STARTING = "starting"
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+class Connection:
+    """One wsep connection (one process) seen from ``role``.
+
+    ``max_receive_size`` bounds incoming messages (a server may accept stdin
+    messages larger than it sends); by default it is the version's limit.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        version: ProtocolVersion = ProtocolVersion.V1,
+        *,
+        max_receive_size: int | None = None,
+    ) -> None:
+        self.role = role
+        self.version = version
+        self.limits: Limits = limits_for(version)
+        self.max_receive_size = (
+            self.limits.max_message_size if max_receive_size is None else max_receive_size
+        )
+        self.state = ConnectionState.AWAITING_START
+        self.command: Command | None = None
+        self.session_id = ""
+        self.stdin_closed = False
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.role.value} v{int(self.version)} {self.state.value}>"
+
+    # --- limits ------------------------------------------------------------
+
+    @property
+    def max_message_size(self) -> int:
+        """The largest message this side may send."""
+        return self.limits.max_message_size
+
+    def max_data_size(self, header: bytes) -> int:
+        """The largest body that fits one message behind ``header``."""
+        return self.limits.max_message_size - len(header)
+
+    @property
+    def extended(self) -> bool:
+        """Whether v2 messages and fields may be used."""
+        return self.version >= ProtocolVersion.V2
+
+    # --- sending -----------------------------------------------------------
+
+    def send(self, message: Message) -> bytes:
+        """Check that ``message`` may be sent now, advance, and encode it."""
+        self.check_send(message)
+        data = encode(message)
+        if len(data) > self.limits.max_message_size:
+            raise LocalProtocolError(
+                f"{type(message).__name__} of {len(data)} bytes exceeds the "
+                f"v{int(self.version)} limit of {self.limits.max_message_size}"
+            )
+        return data
+
+    def check_send(self, message: Message) -> None:
+        """Like :meth:`send` without encoding, for data paths that frame themselves."""
+        if self.role is Role.SERVER:
+            self._server_send(message)
+        else:
+            self._client_send(message)
+
+    def _need_v2(self, message: Message) -> None:
+        if not self.extended:
+            raise LocalProtocolError(f"{_type_of(message)} needs protocol v2")
+
+    def _server_send(self, message: Message) -> None:
+        state = self.state
+        if not isinstance(message, _SERVER_TYPES):
+            raise LocalProtocolError(f"a server cannot send {_type_of(message)}")
+        if state is ConnectionState.EXITED:
+            raise LocalProtocolError(f"{_type_of(message)} after exit_code")
+        if isinstance(message, Error):
+            self._need_v2(message)
+        elif isinstance(message, Pid):
+            if state is not ConnectionState.STARTING:
+                raise LocalProtocolError(f"pid in state {state.value}")
+            self.state = ConnectionState.RUNNING
+        elif state is not ConnectionState.RUNNING:
+            raise LocalProtocolError(f"{_type_of(message)} before pid")
+        elif isinstance(message, ExitCode):
+            if not self.extended and (
+                message.signal is not None or message.core_dumped is not None
+            ):
+                raise LocalProtocolError("exit_code signal/core_dumped need protocol v2")
+            self.state = ConnectionState.EXITED
+
+    def _client_send(self, message: Message) -> None:
+        state = self.state
+        if not isinstance(message, _CLIENT_TYPES):
+            raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
+        if isinstance(message, Start):
+            if state is not ConnectionState.AWAITING_START:
+                raise LocalProtocolError("start may be sent only once")
+            self._started(message)
+            return
+        if state is ConnectionState.AWAITING_START:
+            raise LocalProtocolError(f"{_type_of(message)} before start")
+        if state is ConnectionState.EXITED:
+            raise LocalProtocolError(f"{_type_of(message)} after the process exited")
+        if isinstance(message, Signal):
+            self._need_v2(message)
+        elif isinstance(message, (Stdin, CloseStdin)):
+            if self.stdin_closed:
+                raise LocalProtocolError(f"{_type_of(message)} after close_stdin")
+            if isinstance(message, CloseStdin):
+                self.stdin_closed = True
+            elif self.command is not None and not self.command.stdin_enabled:
+                raise LocalProtocolError("stdin was not enabled at start")
+
+    def _started(self, message: Start) -> None:
+        self.command = message.command
+        self.session_id = message.id
+        self.state = ConnectionState.STARTING
+
+    # --- receiving ---------------------------------------------------------
+
+    def receive(self, data: Buffer | str) -> Message | None:
+        """Decode and check one incoming message; ``None`` means ignore it."""
+        return self.receive_message(decode(data, max_size=self.max_receive_size))
+
+    def receive_message(self, message: Message) -> Message | None:
+        """Check an already decoded message; ``None`` means ignore it."""
+        if isinstance(message, UnknownMessage):
+            return None
+        if self.role is Role.SERVER:
+            return self._server_receive(message)
+        return self._client_receive(message)
+
+    def _server_receive(self, message: Message) -> Message | None:
+        state = self.state
+        if not isinstance(message, _CLIENT_TYPES):
+            raise ProtocolViolation(f"{_type_of(message)} is a server message")
+        if isinstance(message, Signal) and not self.extended:
+            return None  # unknown to v1, and v1 ignores unknown types
+        if isinstance(message, Start):
+            if state is not ConnectionState.AWAITING_START:
+                raise ProtocolViolation("second start on one connection")
+            self._started(message)
+            return message
+        if state is ConnectionState.AWAITING_START:
+            raise ProtocolViolation(f"{_type_of(message)} before start")
+        if state is ConnectionState.EXITED:
+            return None  # input racing the exit is harmless
+        command = self.command
+        assert command is not None
+        if isinstance(message, Stdin):
+            if not command.stdin_enabled:
+                raise ProtocolViolation("stdin was not enabled at start")
+            if self.stdin_closed:
+                raise ProtocolViolation("stdin after close_stdin")
+            return message
+        if isinstance(message, CloseStdin):
+            if self.stdin_closed or not command.stdin_enabled:
+                return None
+            self.stdin_closed = True
+            return message
+        if isinstance(message, Resize) and not command.tty:
+            return None
+        return message
+
+    def _client_receive(self, message: Message) -> Message | None:
+        state = self.state
+        if not isinstance(message, _SERVER_TYPES):
+            raise ProtocolViolation(f"{_type_of(message)} is a client message")
+        if isinstance(message, Error):
+            return message
+        if state is ConnectionState.EXITED:
+            raise ProtocolViolation(f"{_type_of(message)} after exit_code")
+        if isinstance(message, Pid):
+            if state is not ConnectionState.STARTING:
+                raise ProtocolViolation(f"pid in state {state.value}")
+            self.state = ConnectionState.RUNNING
+            return message
+        if state is not ConnectionState.RUNNING:
+            raise ProtocolViolation(f"{_type_of(message)} before pid")
+        if isinstance(message, ExitCode):
+            self.state = ConnectionState.EXITED
+        return message
+
+
+def _type_of(message: Message) -> str:
+    if isinstance(message, UnknownMessage):
+        return message.type
+    return getattr(message, "TYPE", type(message).__name__)

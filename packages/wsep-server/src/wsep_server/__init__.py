@@ -1,0 +1,7 @@
+"""wsep server: serves commands over WebSocket with aiohttp."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
