@@ -124,7 +124,14 @@ def encode(message: Message) -> bytes:
         return encode_json(err) + b"\n"
     if isinstance(message, UnknownMessage):
         return encode_json({**message.header, "type": message.type}) + b"\n"
+    encoder = ENCODERS.get(type(message))
+    if encoder is not None:
+        return encoder(message)
     raise TypeError(f"not a wsep message: {message!r}")
+
+
+#: Encoders of extension messages, by class; see :data:`PARSERS` for decoding.
+ENCODERS: dict[type, Callable[[Any], bytes]] = {}
 
 
 # --- decoding ----------------------------------------------------------------

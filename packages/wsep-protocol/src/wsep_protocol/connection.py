@@ -19,6 +19,8 @@ from .codec import decode, encode
 from .command import Command
 from .errors import LocalProtocolError, ProtocolViolation
 from .messages import (
+    CLIENT_MESSAGES,
+    SERVER_MESSAGES,
     Buffer,
     CloseStdin,
     Error,
@@ -28,17 +30,12 @@ from .messages import (
     Resize,
     Signal,
     Start,
-    Stderr,
     Stdin,
-    Stdout,
     UnknownMessage,
 )
 from .versions import Limits, ProtocolVersion, limits_for
 
 __all__ = ["Connection", "ConnectionState", "Role"]
-
-_CLIENT_TYPES = (Start, Stdin, CloseStdin, Resize, Signal)
-_SERVER_TYPES = (Pid, Stdout, Stderr, ExitCode, Error)
 
 
 class Role(enum.Enum):
@@ -123,7 +120,7 @@ class Connection:
 
     def _server_send(self, message: Message) -> None:
         state = self.state
-        if not isinstance(message, _SERVER_TYPES):
+        if not isinstance(message, tuple(SERVER_MESSAGES)):
             raise LocalProtocolError(f"a server cannot send {_type_of(message)}")
         if state is ConnectionState.EXITED:
             raise LocalProtocolError(f"{_type_of(message)} after exit_code")
@@ -144,7 +141,7 @@ class Connection:
 
     def _client_send(self, message: Message) -> None:
         state = self.state
-        if not isinstance(message, _CLIENT_TYPES):
+        if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
         if isinstance(message, Start):
             if state is not ConnectionState.AWAITING_START:
@@ -186,7 +183,7 @@ class Connection:
 
     def _server_receive(self, message: Message) -> Message | None:
         state = self.state
-        if not isinstance(message, _CLIENT_TYPES):
+        if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a server message")
         if isinstance(message, Signal) and not self.extended:
             return None  # unknown to v1, and v1 ignores unknown types
@@ -218,7 +215,7 @@ class Connection:
 
     def _client_receive(self, message: Message) -> Message | None:
         state = self.state
-        if not isinstance(message, _SERVER_TYPES):
+        if not isinstance(message, tuple(SERVER_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a client message")
         if isinstance(message, Error):
             return message

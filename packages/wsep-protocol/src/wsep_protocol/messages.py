@@ -154,5 +154,7 @@ ClientMessage: TypeAlias = Start | Stdin | CloseStdin | Resize | Signal
 ServerMessage: TypeAlias = Pid | Stdout | Stderr | ExitCode | Error
 Message: TypeAlias = ClientMessage | ServerMessage | UnknownMessage
 
-CLIENT_MESSAGES: tuple[type, ...] = (Start, Stdin, CloseStdin, Resize, Signal)
-SERVER_MESSAGES: tuple[type, ...] = (Pid, Stdout, Stderr, ExitCode, Error)
+#: Message classes each side may send. Extensions append to these lists (and
+#: register a parser and encoder in :mod:`wsep_protocol.codec`).
+CLIENT_MESSAGES: list[type] = [Start, Stdin, CloseStdin, Resize, Signal]
+SERVER_MESSAGES: list[type] = [Pid, Stdout, Stderr, ExitCode, Error]
