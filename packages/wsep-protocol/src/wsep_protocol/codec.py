@@ -82,7 +82,7 @@ def _command_json(command: Command) -> dict[str, Any]:
     }
 
 
-def encode(message: Message) -> bytes:
+def encode(message: object) -> bytes:
     """The wire bytes of ``message``.
 
     Server messages end with ``\\n`` as the Go server's do; ``start`` and
