@@ -1,1 +1,168 @@
-"""Fixtures shared by every test area."""
+"""Fixtures shared by every test area.
+
+Servers (all on 127.0.0.1, random ports, real processes):
+
+- ``make_server``: async factory. ``url = await make_server(**create_app_kwargs)``
+  starts ``wsep_server.create_app(**kwargs)`` in this event loop and returns its
+  ``ws://127.0.0.1:PORT/`` URL (``path=`` is honoured). Extra keyword
+  ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes).
+  Everything is shut down (sessions ended, processes reaped) after the test.
+  By default the session log line is off (``log_sessions=False``) and the
+  execer is ``LocalExecer(grace_period=2.0, output_linger=0.5)``.
+- ``wsep_server``: the URL of one default server (``await make_server()``).
+- ``start_server_process``: factory, ``srv = start_server_process(*cli_args, env=...)``
+  runs the real ``python -m wsep_server --port 0 ...`` as a subprocess and waits
+  until ``/healthz`` answers; ``srv.url``, ``srv.http_url``, ``srv.proc``,
+  ``srv.stop()`` (SIGTERM and wait, returns the exit code), ``srv.output()``.
+- ``server_process``: one default such server.
+
+Process hygiene:
+
+- ``no_leaked_children``: after the test, waits (up to 15 s) until this test
+  process has no child processes left (zombies included), then asserts it.
+  Helpers for finer checks live in ``tests/procutil.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MakeServer = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def make_server() -> AsyncIterator[MakeServer]:
+    from aiohttp import web
+    from wsep_server import create_app
+    from wsep_server.local import LocalExecer
+
+    runners: list[web.AppRunner] = []
+
+    async def factory(**kwargs: Any) -> str:
+        app_factory = kwargs.pop("app_factory", create_app)
+        kwargs.setdefault("log_sessions", False)
+        if "execer" not in kwargs:
+            kwargs["execer"] = LocalExecer(grace_period=2.0, output_linger=0.5)
+        path = kwargs.get("path", "/")
+        app = app_factory(**kwargs)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return f"ws://127.0.0.1:{port}{path}"
+
+    yield factory
+    for runner in reversed(runners):
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def wsep_server(make_server: MakeServer) -> str:
+    return await make_server()
+
+
+@dataclass
+class ServerProcess:
+    """A ``python -m wsep_server`` child process."""
+
+    proc: subprocess.Popen[bytes]
+    url: str
+    http_url: str
+    banner: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def output(self) -> str:
+        """The server's stderr (its log); only after ``stop()``."""
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().decode(errors="replace")
+
+
+@pytest.fixture
+def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def factory(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+        full_env = {**os.environ, **(env or {})}
+        cmd = [sys.executable, "-m", "wsep_server", "--host", "127.0.0.1", "--port", "0"]
+        proc = subprocess.Popen(
+            [*cmd, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=ROOT,
+        )
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()
+        if not first.startswith("wsep-server: serving "):
+            proc.kill()
+            proc.wait()
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"server did not start: {first!r} {err}")
+        url = first.split()[-1]
+        hostport = url.split("://", 1)[1].split("/", 1)[0]
+        scheme = "https" if url.startswith("wss") else "http"
+        srv = ServerProcess(proc, url, f"{scheme}://{hostport}", [first])
+        started.append(srv)
+        if scheme == "http":
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(srv.http_url + "/healthz", timeout=5) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        return srv
+
+    yield factory
+    for srv in started:
+        if srv.proc.poll() is None:
+            srv.proc.send_signal(signal.SIGTERM)
+            try:
+                srv.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                srv.proc.kill()
+                srv.proc.wait()
+        for stream in (srv.proc.stdout, srv.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def server_process(start_server_process: Callable[..., ServerProcess]) -> ServerProcess:
+    return start_server_process()
+
+
+@pytest.fixture
+def no_leaked_children() -> Iterator[None]:
+    from procutil import children_of
+
+    before = set(children_of())
+    yield
+    deadline = time.monotonic() + 15
+    while True:
+        left = set(children_of()) - before
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert not left, f"child processes left behind: {sorted(left)}"

@@ -1,7 +1,97 @@
-"""wsep client: run commands on a wsep server from Python or the shell."""
+"""wsep client: run commands on a wsep server from Python or the shell.
+
+::
+
+    async with wsep_client.connect("ws://host:8080", token=...) as remote:
+        result = await remote.run("uname", "-a", check=True)
+        print(result.stdout.decode())
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        AuthenticationError,
+        ClientError,
+        ConnectError,
+        ConnectionLost,
+        NotSupported,
+        ProcessError,
+        ProcessTimeout,
+        StartFailed,
+        TransferError,
+    )
+    from .execer import RemoteExecer, WebSocketExecer, build_command, connect
+    from .process import RemoteProcess
+    from .result import CompletedProcess
+    from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader
+    from .transfer import TransferResult, download, upload
+    from .tuning import tune_malloc
+
+# Imported on first use, so that ``wsep --help`` does not pay for aiohttp.
+_LAZY = {
+    "AuthenticationError": "errors",
+    "ClientError": "errors",
+    "ConnectError": "errors",
+    "ConnectionLost": "errors",
+    "NotSupported": "errors",
+    "ProcessError": "errors",
+    "ProcessTimeout": "errors",
+    "StartFailed": "errors",
+    "TransferError": "errors",
+    "RemoteExecer": "execer",
+    "WebSocketExecer": "execer",
+    "build_command": "execer",
+    "connect": "execer",
+    "RemoteProcess": "process",
+    "CompletedProcess": "result",
+    "DEFAULT_LIMIT": "streams",
+    "RemoteStdin": "streams",
+    "RemoteStreamReader": "streams",
+    "TransferResult": "transfer",
+    "download": "transfer",
+    "upload": "transfer",
+    "tune_malloc": "tuning",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wsep_client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "AuthenticationError",
+    "ClientError",
+    "CompletedProcess",
+    "ConnectError",
+    "ConnectionLost",
+    "NotSupported",
+    "ProcessError",
+    "ProcessTimeout",
+    "RemoteExecer",
+    "RemoteProcess",
+    "RemoteStdin",
+    "RemoteStreamReader",
+    "StartFailed",
+    "TransferError",
+    "TransferResult",
+    "WebSocketExecer",
+    "__version__",
+    "build_command",
+    "connect",
+    "download",
+    "tune_malloc",
+    "upload",
+]

@@ -24,6 +24,7 @@ from .errors import (
     truncate_reason,
 )
 from .execer import Execer, Process, ProcessReader, ProcessWriter
+from .flow import Flow, FlowAck, FlowWindow
 from .messages import (
     Buffer,
     ClientMessage,
@@ -76,6 +77,9 @@ __all__ = [
     "Execer",
     "ExitCode",
     "ExitStatus",
+    "Flow",
+    "FlowAck",
+    "FlowWindow",
     "Limits",
     "LocalProtocolError",
     "MalformedMessage",

@@ -11,6 +11,7 @@ carry a ``memoryview`` into the received buffer.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -58,10 +59,21 @@ _GO_ESCAPES = str.maketrans(
 )
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def encode_json(obj: dict[str, Any]) -> bytes:
-    """JSON as Go's ``encoding/json`` writes it."""
+    """JSON as Go's ``encoding/json`` writes it.
+
+    Lone surrogates (``os.fsdecode`` makes them from undecodable argv bytes)
+    become U+FFFD, as Go turns invalid UTF-8 into U+FFFD.
+    """
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.translate(_GO_ESCAPES).encode("utf-8")
+    text = text.translate(_GO_ESCAPES)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 # --- encoding ----------------------------------------------------------------
@@ -295,12 +307,22 @@ PARSERS: dict[str, Callable[[dict[str, Any], memoryview | None], Message]] = {
     "error": _parse_error,
 }
 
-# Headers that need no JSON parsing: the data messages, as every peer sends them.
-_FAST: dict[bytes, Callable[[Buffer], Message]] = {
-    STDIN_HEADER[:-1]: Stdin,
-    STDOUT_HEADER[:-1]: Stdout,
-    STDERR_HEADER[:-1]: Stderr,
-}
+# Prefixes that need no JSON parsing: the data messages, as every peer sends them.
+_FAST: tuple[tuple[bytes, Callable[[Buffer], Message]], ...] = (
+    (STDOUT_HEADER, Stdout),
+    (STDIN_HEADER, Stdin),
+    (STDERR_HEADER, Stderr),
+)
+
+
+def _byte_view(data: Buffer) -> memoryview:
+    """A flat, contiguous view of unsigned bytes over ``data`` (copied only if it is not)."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    if not view.c_contiguous:
+        return memoryview(view.tobytes())
+    if view.format != "B" or view.ndim != 1:
+        return view.cast("B")
+    return view
 
 
 def decode(
@@ -320,14 +342,16 @@ def decode(
             raise MalformedMessage(
                 "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
             ) from None
-    size = len(data) if not isinstance(data, memoryview) else data.nbytes
+    view = _byte_view(data)
+    size = view.nbytes
     if max_size is not None and size > max_size:
         raise MessageTooBig(f"message of {size} bytes exceeds limit of {max_size}")
+    for prefix, cls in _FAST:
+        if view[: len(prefix)] == prefix:
+            return cls(view[len(prefix) :])
     if isinstance(data, memoryview):
-        view = data.cast("B") if data.format != "B" or data.ndim != 1 else data
         newline = bytes(view[: max_header_size + 1]).find(b"\n")
     else:
-        view = memoryview(data)
         newline = data.find(b"\n", 0, max_header_size + 1)
     if newline < 0:
         if size > max_header_size:
@@ -337,10 +361,6 @@ def decode(
     else:
         header = bytes(view[:newline])
         body = view[newline + 1 :]
-
-    fast = _FAST.get(header)
-    if fast is not None:
-        return fast(b"" if body is None else body)
 
     try:
         text = header.decode("utf-8")

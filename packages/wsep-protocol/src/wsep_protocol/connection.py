@@ -21,6 +21,7 @@ from .errors import LocalProtocolError, ProtocolViolation
 from .messages import (
     CLIENT_MESSAGES,
     SERVER_MESSAGES,
+    V1_MESSAGES,
     Buffer,
     CloseStdin,
     Error,
@@ -33,6 +34,7 @@ from .messages import (
     Stdin,
     UnknownMessage,
 )
+from .status import signal_number
 from .versions import Limits, ProtocolVersion, limits_for
 
 __all__ = ["Connection", "ConnectionState", "Role"]
@@ -97,10 +99,16 @@ class Connection:
     # --- sending -----------------------------------------------------------
 
     def send(self, message: Message) -> bytes:
-        """Check that ``message`` may be sent now, advance, and encode it."""
+        """Check that ``message`` may be sent now, advance, and encode it.
+
+        A message over the size limit raises :class:`LocalProtocolError` and
+        leaves the state as it was.
+        """
+        saved = (self.state, self.command, self.session_id, self.stdin_closed)
         self.check_send(message)
         data = encode(message)
         if len(data) > self.limits.max_message_size:
+            self.state, self.command, self.session_id, self.stdin_closed = saved
             raise LocalProtocolError(
                 f"{type(message).__name__} of {len(data)} bytes exceeds the "
                 f"v{int(self.version)} limit of {self.limits.max_message_size}"
@@ -115,17 +123,18 @@ class Connection:
             self._client_send(message)
 
     def _need_v2(self, message: Message) -> None:
-        if not self.extended:
+        if not self.extended and not isinstance(message, V1_MESSAGES):
             raise LocalProtocolError(f"{_type_of(message)} needs protocol v2")
 
     def _server_send(self, message: Message) -> None:
         state = self.state
         if not isinstance(message, tuple(SERVER_MESSAGES)):
             raise LocalProtocolError(f"a server cannot send {_type_of(message)}")
+        self._need_v2(message)
         if state is ConnectionState.EXITED:
             raise LocalProtocolError(f"{_type_of(message)} after exit_code")
         if isinstance(message, Error):
-            self._need_v2(message)
+            pass  # allowed in any state before the exit: the server closes next
         elif isinstance(message, Pid):
             if state is not ConnectionState.STARTING:
                 raise LocalProtocolError(f"pid in state {state.value}")
@@ -143,6 +152,7 @@ class Connection:
         state = self.state
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
+        self._need_v2(message)
         if isinstance(message, Start):
             if state is not ConnectionState.AWAITING_START:
                 raise LocalProtocolError("start may be sent only once")
@@ -153,7 +163,10 @@ class Connection:
         if state is ConnectionState.EXITED:
             raise LocalProtocolError(f"{_type_of(message)} after the process exited")
         if isinstance(message, Signal):
-            self._need_v2(message)
+            try:
+                signal_number(message.signal)
+            except ValueError as exc:
+                raise LocalProtocolError(str(exc)) from None
         elif isinstance(message, (Stdin, CloseStdin)):
             if self.stdin_closed:
                 raise LocalProtocolError(f"{_type_of(message)} after close_stdin")
@@ -171,12 +184,20 @@ class Connection:
 
     def receive(self, data: Buffer | str) -> Message | None:
         """Decode and check one incoming message; ``None`` means ignore it."""
-        return self.receive_message(decode(data, max_size=self.max_receive_size))
+        return self.receive_message(
+            decode(
+                data,
+                max_size=self.max_receive_size,
+                max_header_size=self.limits.max_header_size,
+            )
+        )
 
     def receive_message(self, message: Message) -> Message | None:
         """Check an already decoded message; ``None`` means ignore it."""
         if isinstance(message, UnknownMessage):
             return None
+        if not self.extended and not isinstance(message, V1_MESSAGES):
+            return None  # v2-only types are unknown to v1, and v1 ignores unknown types
         if self.role is Role.SERVER:
             return self._server_receive(message)
         return self._client_receive(message)
@@ -185,8 +206,6 @@ class Connection:
         state = self.state
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a server message")
-        if isinstance(message, Signal) and not self.extended:
-            return None  # unknown to v1, and v1 ignores unknown types
         if isinstance(message, Start):
             if state is not ConnectionState.AWAITING_START:
                 raise ProtocolViolation("second start on one connection")

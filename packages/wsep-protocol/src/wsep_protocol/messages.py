@@ -18,6 +18,7 @@ from .status import ExitStatus, signal_from_description, signal_name, signal_num
 __all__ = [
     "CLIENT_MESSAGES",
     "SERVER_MESSAGES",
+    "V1_MESSAGES",
     "Buffer",
     "ClientMessage",
     "CloseStdin",
@@ -119,16 +120,21 @@ class ExitCode:
 
     @property
     def status(self) -> ExitStatus:
+        """The exit status, from the v2 fields or else from v1's ``error`` wording.
+
+        A signal that cannot be recognised is dropped rather than guessed.
+        """
         if self.signal is not None:
             try:
                 number = signal_number(self.signal)
             except ValueError:
-                number = 0
-            return ExitStatus(self.exit_code, number, bool(self.core_dumped))
+                pass
+            else:
+                return ExitStatus(self.exit_code, number, bool(self.core_dumped))
         if self.exit_code == -1 and self.error.startswith("signal: "):
-            return ExitStatus(
-                -1, signal_from_description(self.error), "(core dumped)" in self.error
-            )
+            number = signal_from_description(self.error)
+            if number:
+                return ExitStatus(-1, number, self.error.endswith(" (core dumped)"))
         return ExitStatus(self.exit_code)
 
 
@@ -158,3 +164,9 @@ Message: TypeAlias = ClientMessage | ServerMessage | UnknownMessage
 #: register a parser and encoder in :mod:`wsep_protocol.codec`).
 CLIENT_MESSAGES: list[type] = [Start, Stdin, CloseStdin, Resize, Signal]
 SERVER_MESSAGES: list[type] = [Pid, Stdout, Stderr, ExitCode, Error]
+
+#: The message classes of version 1, which is frozen: every other class
+#: (``signal``, ``error`` and every extension) needs a v2 connection. A v1
+#: connection refuses to send them and ignores them when received, as a v1
+#: peer ignores any type it does not know.
+V1_MESSAGES: tuple[type, ...] = (Start, Stdin, CloseStdin, Resize, Pid, Stdout, Stderr, ExitCode)

@@ -61,9 +61,15 @@ def signal_from_description(error: str) -> int:
     for number, text in _GO_SIGNAL_WORDS.items():
         if text == words:
             return number
-    if words.startswith("signal ") and words[7:].isdigit():
-        return int(words[7:])
+    digits = words[7:]
+    if words.startswith("signal ") and _is_small_number(digits):
+        return int(digits)
     return 0
+
+
+def _is_small_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` accepts ``²`` and ``١``), at most 3 of them."""
+    return 0 < len(text) <= 3 and text.isascii() and text.isdigit()
 
 
 def signal_name(signum: int) -> str:
@@ -77,7 +83,7 @@ def signal_name(signum: int) -> str:
 def signal_number(name: str) -> int:
     """Parse ``SIGTERM``, ``TERM`` or ``15``; raises ValueError for anything else."""
     text = name.strip().upper()
-    if text.isdigit():
+    if _is_small_number(text):
         number = int(text)
         if 1 <= number <= 64:
             return number
@@ -87,7 +93,7 @@ def signal_number(name: str) -> int:
     try:
         return int(_signal.Signals[text])
     except KeyError:
-        if text.startswith("SIG") and text[3:].isdigit():
+        if _is_small_number(text[3:]):
             return signal_number(text[3:])
         raise ValueError(f"unknown signal: {name!r}") from None
 

@@ -1,7 +1,62 @@
-"""wsep server: serves commands over WebSocket with aiohttp."""
+"""wsep server: serves commands over WebSocket with aiohttp.
+
+Public API::
+
+    create_app(*, execer=None, path="/", config=None, policy=None, observers=(),
+               middlewares=(), versions=(V1, V2), log_sessions=True) -> web.Application
+    WsepHandler(...)            # mount on any route of your own app
+    ServerConfig(...)           # compress, max_receive_size, heartbeat, grace_period, ...
+    hooks: IDENTITY_KEY, Identity, StartPolicy, SessionLimits, SessionObserver, SessionRecord
+"""
 
 from __future__ import annotations
 
+from .app import (
+    CONFIG_KEY,
+    EXECER_KEY,
+    HANDLER_KEY,
+    TOKEN_SUBPROTOCOL_PREFIX,
+    WsepHandler,
+    create_app,
+    default_execer,
+)
+from .config import DEFAULT_MAX_RECEIVE_SIZE, ServerConfig
+from .hooks import (
+    IDENTITY_KEY,
+    AllowAll,
+    Identity,
+    SessionLimits,
+    SessionObserver,
+    SessionRecord,
+    StartPolicy,
+)
+from .loader import load_execer
+from .logs import JsonFormatter, SessionLogObserver, configure_logging
+from .session import Session
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "CONFIG_KEY",
+    "DEFAULT_MAX_RECEIVE_SIZE",
+    "EXECER_KEY",
+    "HANDLER_KEY",
+    "IDENTITY_KEY",
+    "TOKEN_SUBPROTOCOL_PREFIX",
+    "AllowAll",
+    "Identity",
+    "JsonFormatter",
+    "ServerConfig",
+    "Session",
+    "SessionLimits",
+    "SessionLogObserver",
+    "SessionObserver",
+    "SessionRecord",
+    "StartPolicy",
+    "WsepHandler",
+    "__version__",
+    "configure_logging",
+    "create_app",
+    "default_execer",
+    "load_execer",
+]

@@ -1,0 +1,68 @@
+"""Markdown for the README's "Performance" section from a results JSON file.
+
+``python -m bench.report [bench-results/latest.json]`` prints the machine line
+and one table row per figure (median, spread, baseline, ratio, target, met).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+from typing import Any
+
+__all__ = ["markdown"]
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    mag = abs(value)
+    if mag >= 100:
+        return f"{value:,.0f}"
+    if mag >= 10:
+        return f"{value:.1f}"
+    if mag >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def _row(r: dict[str, Any]) -> str:
+    spread = "—" if r["spread_pct"] is None else f"±{r['spread_pct'] / 2:.0f}%"
+    base = r["baseline"]
+    base_txt = "—" if base is None else f"{_num(base['median'])} ({base['name']})"
+    ratio = "—" if r["ratio"] is None else f"{r['ratio']:.3g}×"
+    target = "—" if r["target"] is None else f"{r['target']['op']} {_num(r['target']['value'])}"
+    met = {None: "", True: "yes", False: "**no**"}[r["met"]]
+    median = "not measured" if r["median"] is None else _num(r["median"])
+    return (
+        f"| `{r['name']}` | {median} {r['unit']} | {spread} (n={r['runs']}) | {base_txt} "
+        f"| {ratio} | {target} | {met} |"
+    )
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    m = doc["machine"]
+    load = m.get("load_average_at_start") or [0.0]
+    lines = [
+        f"Measured {m['timestamp'][:16].replace('T', ' ')} UTC on {m['cpu_model']}, "
+        f"{m['cpus']} CPUs, {m['mem_total_mib'] / 1024:.0f} GiB RAM, Linux {m['kernel']}, "
+        f"{m['python_impl']} {m['python']}, aiohttp {m['aiohttp']}, commit "
+        f"{m.get('git_commit') or '?'}; loopback; load average {load[0]:.2f} at start; "
+        f"`{doc['config']['preset']}` preset, {m.get('duration_s', '?')} s.",
+        "",
+        "| figure | median | spread | baseline (median) | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [_row(r) for r in doc["results"]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    path = pathlib.Path(argv[0] if argv else "bench-results/latest.json")
+    print(markdown(json.loads(path.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

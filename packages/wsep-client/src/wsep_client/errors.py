@@ -1,0 +1,151 @@
+"""The client's exceptions: one root, one class per thing a script can act on.
+
+::
+
+    WsepError (wsep_protocol)
+     └── ClientError
+          ├── ConnectError            no WebSocket: refused, DNS, TLS, bad handshake
+          │    └── AuthenticationError  HTTP 401/403, with the server's message
+          ├── StartFailed             the server could not start the command
+          │                           (also a wsep_protocol.StartError, with ``kind``)
+          ├── ConnectionLost          the connection ended before the exit code
+          ├── NotSupported            the peer's protocol version lacks the feature
+          ├── TransferError           upload/download failed or the hashes differ
+          └── ProcessError            a command failed (``check=True``); carries the result
+               └── ProcessTimeout     ... ran out of time (also a TimeoutError)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wsep_protocol import StartError, StartErrorKind, WsepError
+
+if TYPE_CHECKING:
+    from .result import CompletedProcess
+
+__all__ = [
+    "AuthenticationError",
+    "ClientError",
+    "ConnectError",
+    "ConnectionLost",
+    "NotSupported",
+    "ProcessError",
+    "ProcessTimeout",
+    "StartFailed",
+    "TransferError",
+]
+
+
+class ClientError(WsepError):
+    """Root of every error the wsep client raises."""
+
+
+class ConnectError(ClientError):
+    """The WebSocket could not be opened (refused, unresolvable, TLS, handshake)."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        #: The HTTP status of a failed handshake, None when there was no response.
+        self.status = status
+
+
+class AuthenticationError(ConnectError):
+    """The server refused the credentials (HTTP 401 or 403)."""
+
+    def __init__(self, message: str, *, url: str = "", status: int, detail: str = "") -> None:
+        super().__init__(message, url=url, status=status)
+        #: The server's own explanation, as it sent it ("" when it sent none).
+        self.detail = detail
+
+
+class StartFailed(ClientError, StartError):
+    """The remote side could not start the command.
+
+    ``kind`` says why (command not found, permission denied, ...); ``code`` is
+    the server's error code as sent (v2), ``close_code``/``close_reason`` what
+    the WebSocket close said (all a v1 server sends).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: StartErrorKind = StartErrorKind.OTHER,
+        code: str = "",
+        close_code: int | None = None,
+        close_reason: str = "",
+    ) -> None:
+        StartError.__init__(self, message, kind=kind)
+        self.code = code or kind.value
+        self.remote_close_code = close_code
+        self.close_reason = close_reason
+
+
+class ConnectionLost(ClientError, ConnectionError):
+    """The connection ended while the process ran: its exit status is unknown."""
+
+    def __init__(self, message: str, *, close_code: int | None = None, reason: str = "") -> None:
+        ClientError.__init__(self, message)
+        self.remote_close_code = close_code
+        self.close_reason = reason
+
+
+class NotSupported(ClientError):
+    """The server's protocol version cannot do this (e.g. signals on a v1 server)."""
+
+
+class TransferError(ClientError):
+    """A file transfer failed, or the two sides' SHA-256 hashes differ."""
+
+
+class ProcessError(ClientError):
+    """A command ended unsuccessfully; ``result`` holds what it produced.
+
+    The attributes mirror ``subprocess.CalledProcessError`` and asyncssh.
+    """
+
+    def __init__(self, result: CompletedProcess, message: str | None = None) -> None:
+        self.result = result
+        super().__init__(message or _describe(result))
+
+    @property
+    def returncode(self) -> int | None:
+        return self.result.returncode
+
+    @property
+    def stdout(self) -> bytes:
+        return self.result.stdout
+
+    @property
+    def stderr(self) -> bytes:
+        return self.result.stderr
+
+    @property
+    def exit_signal(self) -> int | None:
+        return self.result.exit_signal
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        return self.result.args
+
+
+class ProcessTimeout(ProcessError, TimeoutError):
+    """The command ran past its timeout; the remote process has been ended."""
+
+    def __init__(self, result: CompletedProcess, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(result, f"{_argv(result)} timed out after {timeout:g} s")
+
+
+def _argv(result: CompletedProcess) -> str:
+    return " ".join(result.args) if result.args else "command"
+
+
+def _describe(result: CompletedProcess) -> str:
+    if result.exit_signal is not None:
+        from wsep_protocol import signal_name
+
+        return f"{_argv(result)} was killed by {signal_name(result.exit_signal)}"
+    return f"{_argv(result)} exited with status {result.returncode}"

@@ -1,0 +1,384 @@
+"""``RemoteExecer``: starts processes on a wsep server, one WebSocket each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as _ssl
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from wsep_protocol import (
+    SUBPROTOCOL_V2,
+    V2_MAX_MESSAGE_SIZE,
+    Command,
+    Connection,
+    Execer,
+    LocalProtocolError,
+    Process,
+    ProtocolVersion,
+    Role,
+    subprotocols_for,
+)
+
+from .errors import AuthenticationError, ConnectError, ConnectionLost, StartFailed
+from .process import RemoteProcess
+from .result import CompletedProcess
+from .runner import run_process
+from .streams import DEFAULT_LIMIT
+
+__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "connect"]
+
+SSLArg = _ssl.SSLContext | bool | aiohttp.Fingerprint | None
+
+
+def build_command(
+    cmd: str,
+    *args: str,
+    stdin: bool = True,
+    tty: bool = False,
+    env: Mapping[str, str] | Sequence[str] | None = None,
+    cwd: str | None = None,
+    rows: int = 0,
+    cols: int = 0,
+    uid: int = 0,
+    gid: int = 0,
+) -> Command:
+    """A :class:`~wsep_protocol.Command` from subprocess-like arguments."""
+    if env is None:
+        env_list: tuple[str, ...] = ()
+    elif isinstance(env, Mapping):
+        env_list = tuple(f"{k}={v}" for k, v in env.items())
+    else:
+        env_list = tuple(env)
+    return Command(
+        command=cmd,
+        args=tuple(args),
+        stdin=stdin,
+        tty=tty,
+        rows=rows,
+        cols=cols,
+        uid=uid,
+        gid=gid,
+        env=env_list,
+        working_dir=cwd or "",
+    )
+
+
+class _ExecerBase:
+    """What every execer offers on top of ``start``: ``create_process`` and ``run``."""
+
+    limit: int = DEFAULT_LIMIT
+
+    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+        raise NotImplementedError
+
+    async def create_process(
+        self,
+        cmd: str,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+    ) -> RemoteProcess:
+        """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``."""
+        command = build_command(
+            cmd, *args, stdin=stdin, tty=tty, env=env, cwd=cwd, rows=rows, cols=cols
+        )
+        return await self.start(command, session_id=session_id)
+
+    async def run(
+        self,
+        cmd: str,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = False,
+        timeout: float | None = None,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        tty: bool = False,
+        rows: int = 0,
+        cols: int = 0,
+    ) -> CompletedProcess:
+        """Run a command to completion and collect its output.
+
+        Raises :class:`ProcessError` when ``check`` and it fails, and
+        :class:`ProcessTimeout` (after ending the remote process) when it runs
+        past ``timeout`` seconds.
+        """
+        command = build_command(
+            cmd,
+            *args,
+            stdin=input is not None or tty,
+            tty=tty,
+            env=env,
+            cwd=cwd,
+            rows=rows,
+            cols=cols,
+        )
+        return await run_process(self, command, input=input, check=check, timeout=timeout)
+
+
+class RemoteExecer(_ExecerBase):
+    """Starts processes on the wsep server at ``url`` (satisfies ``wsep_protocol.Execer``).
+
+    Uses ``session`` when given (and never closes it), otherwise owns one,
+    created on first use and closed by :meth:`close`. ``version`` is the
+    newest protocol to offer; ``ProtocolVersion.V1`` speaks exactly the Go
+    original's protocol.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ssl: SSLArg = True,
+        version: ProtocolVersion = ProtocolVersion.V2,
+        heartbeat: float | None = None,
+        connect_timeout: float | None = 30.0,
+        limit: int = DEFAULT_LIMIT,
+    ) -> None:
+        self.url = url
+        self._session = session
+        self._own_session = session is None
+        self._headers = dict(headers or {})
+        if token is not None:
+            self._headers.setdefault("Authorization", f"Bearer {token}")
+        self._ssl = True if ssl is None else ssl
+        self.version = version
+        self._heartbeat = heartbeat
+        self._connect_timeout = connect_timeout
+        self.limit = limit
+
+    async def __aenter__(self) -> RemoteExecer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session this execer created (never a caller's session)."""
+        if self._own_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+        """Open a WebSocket, start ``command`` on it, and return once it has a pid.
+
+        Raises :class:`ConnectError`/:class:`AuthenticationError` when no
+        WebSocket could be opened and :class:`StartFailed` (a
+        ``wsep_protocol.StartError``) when the server could not start it.
+        """
+        ws = await self._open()
+        return await start_on(
+            ws, command, session_id=session_id, limit=self.limit, timeout=self._connect_timeout
+        )
+
+    async def _open(self) -> aiohttp.ClientWebSocketResponse[Any]:
+        session = self._get_session()
+        timeout = aiohttp.ClientWSTimeout(ws_close=10.0)
+        try:
+            coro = session.ws_connect(
+                self.url,
+                protocols=subprotocols_for(self.version),
+                headers=self._headers,
+                ssl=self._ssl,
+                compress=0,
+                max_msg_size=V2_MAX_MESSAGE_SIZE,
+                heartbeat=self._heartbeat,
+                timeout=timeout,
+                autoping=True,
+            )
+            return await asyncio.wait_for(coro, self._connect_timeout)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise await self._handshake_error(session, exc) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise ConnectError(
+                f"TLS certificate of {self.url} rejected: {exc.certificate_error}", url=self.url
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(
+                f"cannot connect to {self.url}: {_os_reason(exc.os_error)}", url=self.url
+            ) from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ConnectError(f"cannot connect to {self.url}: timed out", url=self.url) from None
+        except aiohttp.InvalidURL as exc:
+            raise ConnectError(f"invalid URL: {exc}", url=self.url) from None
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise ConnectError(f"cannot connect to {self.url}: {exc}", url=self.url) from None
+
+    async def _handshake_error(
+        self, session: aiohttp.ClientSession, exc: aiohttp.WSServerHandshakeError
+    ) -> ConnectError:
+        status = exc.status
+        if status in (401, 403):
+            detail = _header_detail(exc.headers) or await self._fetch_detail(session)
+            word = "authentication rejected" if status == 401 else "access denied"
+            text = f"{word} by {self.url} (HTTP {status})"
+            if detail:
+                text += f": {detail}"
+            return AuthenticationError(text, url=self.url, status=status, detail=detail)
+        if status == 101:
+            return ConnectError(
+                f"WebSocket handshake with {self.url} failed: {exc.message}",
+                url=self.url,
+                status=status,
+            )
+        return ConnectError(
+            f"WebSocket handshake with {self.url} failed: HTTP {status} {exc.message}".rstrip(),
+            url=self.url,
+            status=status,
+        )
+
+    async def _fetch_detail(self, session: aiohttp.ClientSession) -> str:
+        """The body of the refusal: aiohttp drops it on a failed handshake, so ask again."""
+        url = self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        try:
+            async with session.get(
+                url,
+                headers=self._headers,
+                ssl=self._ssl,
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as resp:
+                if resp.status not in (401, 403):
+                    return ""
+                body = await resp.content.read(1024)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+            return ""
+        return _clean(body.decode("utf-8", "replace"))
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if error.strerror:
+        return error.strerror[0].lower() + error.strerror[1:]
+    return str(error) or type(error).__name__
+
+
+def _header_detail(headers: Any) -> str:
+    if not headers:
+        return ""
+    for name in ("X-Wsep-Error",):
+        value = headers.get(name)
+        if value:
+            return _clean(value)
+    challenge = headers.get("WWW-Authenticate", "")
+    marker = 'error_description="'
+    if marker in challenge:
+        return _clean(challenge.split(marker, 1)[1].split('"', 1)[0])
+    return ""
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split())
+    for prefix in ("401: ", "403: "):
+        text = text.removeprefix(prefix)
+    return text[:300]
+
+
+async def start_on(
+    ws: aiohttp.ClientWebSocketResponse[Any],
+    command: Command,
+    *,
+    session_id: str = "",
+    limit: int = DEFAULT_LIMIT,
+    owned_session: aiohttp.ClientSession | None = None,
+    timeout: float | None = None,
+) -> RemoteProcess:
+    """Start ``command`` on an open WebSocket; the version follows its subprotocol.
+
+    ``timeout`` bounds the wait for the pid (a server that accepted the
+    connection but never answers raises :class:`StartFailed`).
+    """
+    version = ProtocolVersion.V2 if ws.protocol == SUBPROTOCOL_V2 else ProtocolVersion.V1
+    connection = Connection(Role.CLIENT, version)
+    process = RemoteProcess(ws, connection, command, limit=limit, owned_session=owned_session)
+    try:
+        await asyncio.wait_for(process._start(session_id), timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        await process.close()
+        raise StartFailed(
+            f"cannot start {command.command}: no answer from the server within {timeout:g} s"
+        ) from None
+    except ConnectionLost:
+        raise
+    except (ConnectionError, RuntimeError) as exc:
+        await process.close()
+        raise ConnectError(f"connection lost while starting: {exc}") from exc
+    return process
+
+
+class WebSocketExecer(_ExecerBase):
+    """An execer over one already-open WebSocket (as Go's ``wsep.RemoteExecer(conn)``).
+
+    v1 runs one process per connection, so :meth:`start` works once.
+    """
+
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse[Any], *, limit: int = DEFAULT_LIMIT
+    ) -> None:
+        self._ws: aiohttp.ClientWebSocketResponse[Any] | None = ws
+        self.limit = limit
+
+    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+        if self._ws is None:
+            raise LocalProtocolError("this WebSocket already ran a process (one per connection)")
+        ws, self._ws = self._ws, None
+        return await start_on(ws, command, session_id=session_id, limit=self.limit)
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    url: str,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    ssl: SSLArg = True,
+    version: ProtocolVersion = ProtocolVersion.V2,
+    heartbeat: float | None = None,
+    connect_timeout: float | None = 30.0,
+    limit: int = DEFAULT_LIMIT,
+) -> AsyncIterator[RemoteExecer]:
+    """``async with connect(url) as execer:`` a :class:`RemoteExecer` for ``url``.
+
+    Connections open per process; a caller's ``session`` is used and left open.
+    """
+    execer = RemoteExecer(
+        url,
+        session=session,
+        token=token,
+        headers=headers,
+        ssl=ssl,
+        version=version,
+        heartbeat=heartbeat,
+        connect_timeout=connect_timeout,
+        limit=limit,
+    )
+    try:
+        yield execer
+    finally:
+        await execer.close()
+
+
+if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's interfaces
+
+    def _is_execer(execer: RemoteExecer, ws_execer: WebSocketExecer) -> tuple[Execer, Execer]:
+        return execer, ws_execer
+
+    def _is_process(process: RemoteProcess) -> Process:
+        return process

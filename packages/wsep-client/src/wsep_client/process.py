@@ -1,0 +1,323 @@
+"""A process running on a wsep server, driven over its own WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal as _signal
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from wsep_protocol import (
+    CloseStdin,
+    Command,
+    Connection,
+    Error,
+    ExitCode,
+    ExitStatus,
+    LocalProtocolError,
+    Pid,
+    RemoteProtocolError,
+    Resize,
+    Signal,
+    Start,
+    Stderr,
+    Stdout,
+    WsepError,
+)
+
+from .errors import ConnectionLost, NotSupported
+from .result import returncode_of
+from .startfail import start_failure
+from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader, _Gate
+
+if TYPE_CHECKING:
+    from aiohttp import ClientWebSocketResponse
+
+__all__ = ["RemoteProcess"]
+
+_DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+
+
+class RemoteProcess:
+    """One remote process (satisfies ``wsep_protocol.Process``).
+
+    Created by :meth:`RemoteExecer.start`/``create_process`` once the server
+    reported the pid. Read ``stdout``/``stderr`` (``asyncio.StreamReader``
+    API), write ``stdin``, then ``await wait()``. Buffers are bounded: an
+    unread stream eventually blocks the other one, as with pipes; use
+    :meth:`communicate` when in doubt.
+    """
+
+    def __init__(
+        self,
+        ws: ClientWebSocketResponse[Any],
+        connection: Connection,
+        command: Command,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        owned_session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._ws = ws
+        self._conn = connection
+        self.command = command
+        self._owned_session = owned_session
+        gate = _Gate()
+        self._gate = gate
+        self._stdout = RemoteStreamReader(gate, 1, limit)
+        self._stderr = RemoteStreamReader(gate, 2, limit)
+        if command.tty:
+            self._stderr.feed_eof()
+        self._stdin = RemoteStdin(
+            ws.send_bytes,
+            max_message_size=connection.max_message_size,
+            close_message=self._close_stdin_message,
+            enabled=command.stdin_enabled,
+        )
+        loop = asyncio.get_running_loop()
+        self._pid_future: asyncio.Future[int] = loop.create_future()
+        self._exit_future: asyncio.Future[ExitStatus] = loop.create_future()
+        self._pid = 0
+        self._status: ExitStatus | None = None
+        self._error: Error | None = None
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    # --- start -------------------------------------------------------------
+
+    async def _start(self, session_id: str = "") -> None:
+        """Send ``start`` and wait for the pid (or the reason there is none)."""
+        data = self._conn.send(Start(self.command, session_id))
+        await self._ws.send_bytes(data)
+        self._task = asyncio.get_running_loop().create_task(self._receive_loop())
+        try:
+            self._pid = await asyncio.shield(self._pid_future)
+        except BaseException:
+            await self.close()
+            raise
+
+    # --- public API --------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        """The process id on the server's host."""
+        return self._pid
+
+    @property
+    def stdin(self) -> RemoteStdin:
+        return self._stdin
+
+    @property
+    def stdout(self) -> RemoteStreamReader:
+        return self._stdout
+
+    @property
+    def stderr(self) -> RemoteStreamReader:
+        return self._stderr
+
+    @property
+    def protocol_version(self) -> int:
+        return int(self._conn.version)
+
+    @property
+    def returncode(self) -> int | None:
+        """None while running; the exit code, or ``-N`` when signal N ended it."""
+        return None if self._status is None else returncode_of(self._status)
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        return self._status
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the exit code; raises :class:`ConnectionLost`, never hangs on a lost peer.
+
+        Output not read yet stays buffered; an unread, full stream keeps the
+        exit code from arriving (as with pipes).
+        """
+        return await asyncio.shield(self._exit_future)
+
+    async def communicate(self, input: bytes | None = None) -> tuple[bytes, bytes]:
+        """Send ``input``, close stdin, read both streams to EOF, wait for the exit."""
+        if input and not self.command.stdin_enabled:
+            raise LocalProtocolError("communicate(input): stdin was not enabled for this process")
+        out: list[bytes] = []
+        err: list[bytes] = []
+        await self._communicate(input, out, err)
+        return b"".join(out), b"".join(err)
+
+    async def _communicate(self, input: bytes | None, out: list[bytes], err: list[bytes]) -> None:
+        tasks = [_collect(self._stdout, out), _collect(self._stderr, err)]
+        if self.command.stdin_enabled:
+            tasks.append(self._feed(input))
+        await asyncio.gather(*tasks)
+        await self.wait()
+
+    async def _feed(self, input: bytes | None) -> None:
+        stdin = self._stdin
+        try:
+            if input:
+                stdin.write(input)
+                await stdin.drain()
+            stdin.close()
+        except (BrokenPipeError, ConnectionResetError, LocalProtocolError):
+            pass  # the process exited without reading everything, as with pipes
+
+    async def resize(self, rows: int, cols: int) -> None:
+        """Set the TTY size; the server ignores it for processes without a TTY."""
+        await self._send(Resize(rows, cols))
+
+    async def send_signal(self, signum: int) -> None:
+        """Deliver ``signum`` (needs a v2 server: :class:`NotSupported` otherwise)."""
+        if not self._conn.extended:
+            raise NotSupported(
+                "signals need a wsep v2 server; this one speaks v1 "
+                "(close() ends the process instead)"
+            )
+        await self._send(Signal.from_number(signum))
+
+    async def terminate(self) -> None:
+        await self.send_signal(_signal.SIGTERM)
+
+    async def kill(self) -> None:
+        await self.send_signal(_signal.SIGKILL)
+
+    async def close(self) -> None:
+        """Close the connection; a process still running is ended by the server."""
+        if not self._closed:
+            self._closed = True
+            if self._status is None:
+                self._fail(ConnectionLost("process closed before it exited"))
+            await self._stdin.stop()
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        task = self._task
+        if task is not None and not task.done():
+            if self._status is None:
+                pass  # task.cancel()  # it may be parked on a full buffer: never wait for that
+            with contextlib.suppress(BaseException):
+                await task
+        if self._owned_session is not None:
+            session, self._owned_session = self._owned_session, None
+            await session.close()
+
+    async def __aenter__(self) -> RemoteProcess:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self._status is None else f"returncode={self.returncode}"
+        return f"<RemoteProcess pid={self._pid} {state} {' '.join(self.command.argv)!r}>"
+
+    # --- internals ---------------------------------------------------------
+
+    def _close_stdin_message(self) -> bytes:
+        return self._conn.send(CloseStdin())
+
+    async def _send(self, message: Resize | Signal) -> None:
+        if self._status is not None:
+            return  # the process is gone; nothing to resize or signal
+        exc = self._exit_future.exception() if self._exit_future.done() else None
+        if exc is not None:
+            raise exc
+        data = self._conn.send(message)
+        try:
+            await self._ws.send_bytes(data)
+        except (ConnectionError, RuntimeError) as err:
+            raise ConnectionLost(f"connection lost: {err}") from err
+
+    async def _receive_loop(self) -> None:
+        ws = self._ws
+        conn = self._conn
+        gate = self._gate.open
+        stdout = self._stdout
+        stderr = self._stderr
+        try:
+            while True:
+                if not gate.is_set():
+                    await gate.wait()
+                msg = await ws.receive()
+                if msg.type in _DATA:
+                    message = conn.receive(msg.data)
+                    if isinstance(message, Stdout):
+                        stdout.feed_data(message.data)
+                    elif isinstance(message, Stderr):
+                        stderr.feed_data(message.data)
+                    elif isinstance(message, ExitCode):
+                        self._exited(message.status)
+                        break
+                    elif isinstance(message, Pid):
+                        self._pid = message.pid
+                        if not self._pid_future.done():
+                            self._pid_future.set_result(message.pid)
+                    elif isinstance(message, Error):
+                        self._error = message
+                    continue
+                if msg.type is aiohttp.WSMsgType.ERROR:
+                    self._closed_early(None, f"{msg.data}")
+                else:
+                    code = msg.data if isinstance(msg.data, int) else ws.close_code
+                    reason = msg.extra if isinstance(msg.extra, str) else ""
+                    self._closed_early(code, reason)
+                break
+        except RemoteProtocolError as exc:
+            self._fail(ConnectionLost(f"protocol error from the server: {exc}"))
+            with contextlib.suppress(Exception):
+                await ws.close(code=int(exc.close_code), message=exc.reason.encode())
+            return
+        except asyncio.CancelledError:
+            self._fail(ConnectionLost("cancelled"))
+            raise
+        except Exception as exc:  # a transport failure of any kind
+            self._fail(ConnectionLost(f"connection lost: {exc}"))
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+    def _exited(self, status: ExitStatus) -> None:
+        self._status = status
+        self._stdout.feed_eof()
+        self._stderr.feed_eof()
+        self._stdin.fail(BrokenPipeError("the process has exited"))
+        if not self._pid_future.done():
+            self._pid_future.set_result(self._pid)
+        if not self._exit_future.done():
+            self._exit_future.set_result(status)
+
+    def _closed_early(self, code: int | None, reason: str) -> None:
+        if not self._pid_future.done():
+            self._fail(start_failure(self.command, self._error, code, reason))
+            return
+        detail = f"{self._error.code}: {self._error.message}" if self._error else ""
+        if not detail:
+            detail = f"close code {code}" + (f" ({reason})" if reason else "")
+        self._fail(
+            ConnectionLost(
+                f"connection lost before the exit code: {detail}", close_code=code, reason=reason
+            )
+        )
+
+    def _fail(self, error: WsepError) -> None:
+        """End everything that waits with ``error`` (idempotent)."""
+        if self._status is not None:
+            return
+        if not self._pid_future.done():
+            self._pid_future.set_exception(error)
+            self._pid_future.exception()  # mark retrieved
+        if not self._exit_future.done():
+            self._exit_future.set_exception(error)
+            self._exit_future.exception()
+        for reader in (self._stdout, self._stderr):
+            if not reader.at_eof():
+                reader.set_exception(error)
+        self._stdin.fail(
+            error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
+        )
+
+
+async def _collect(reader: RemoteStreamReader, into: list[bytes]) -> None:
+    while True:
+        chunk = await reader.read(1 << 20)
+        if not chunk:
+            return
+        into.append(chunk)

@@ -1,0 +1,246 @@
+"""stdout/stderr readers and the stdin writer of a :class:`RemoteProcess`.
+
+Flow control works as with pipes. Each reader is an ``asyncio.StreamReader``
+with a bounded buffer: when one holds more than twice its ``limit``, the
+process stops taking messages off the WebSocket until it drains below
+``limit``. The TCP window then fills and the remote process blocks on its
+next write. stdout and stderr share one connection, so a stream that nobody
+reads eventually stops the other one too, exactly like an unread pipe; read
+both concurrently, or use :meth:`RemoteProcess.communicate`, which does.
+
+stdin is chunked into messages the peer accepts (64,000 bytes per message
+for a v1 peer) and sent in order by one task; :meth:`RemoteStdin.drain`
+waits until at most ``high_water`` bytes are queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable
+
+from wsep_protocol import STDIN_HEADER, Buffer, LocalProtocolError
+
+__all__ = ["DEFAULT_LIMIT", "RemoteStdin", "RemoteStreamReader"]
+
+#: Per-stream buffer limit: reading pauses above twice this many bytes.
+DEFAULT_LIMIT = 1 << 20
+
+
+class _Gate:
+    """The "transport" both readers pause: reading resumes when neither is full."""
+
+    def __init__(self) -> None:
+        self._paused: set[int] = set()
+        self.open = asyncio.Event()
+        self.open.set()
+        #: Set while reading is paused (tests and monitoring look at it).
+        self.paused = asyncio.Event()
+
+    def pause(self, key: int) -> None:
+        self._paused.add(key)
+        self.open.clear()
+        self.paused.set()
+
+    def resume(self, key: int) -> None:
+        self._paused.discard(key)
+        if not self._paused:
+            self.paused.clear()
+            self.open.set()
+
+
+class _PauseHandle:
+    """What ``StreamReader.set_transport`` expects: pause_reading/resume_reading."""
+
+    def __init__(self, gate: _Gate, key: int) -> None:
+        self._gate = gate
+        self._key = key
+
+    def pause_reading(self) -> None:
+        self._gate.pause(self._key)
+
+    def resume_reading(self) -> None:
+        self._gate.resume(self._key)
+
+
+class RemoteStreamReader(asyncio.StreamReader):
+    """A process's stdout or stderr: the full ``asyncio.StreamReader`` API.
+
+    ``read``, ``readline``, ``readexactly``, ``readuntil``, ``at_eof`` and
+    ``async for line in reader``. ``peak_buffered`` is the largest number of
+    bytes it ever held (for checking that memory stays bounded).
+    """
+
+    def __init__(self, gate: _Gate, key: int, limit: int = DEFAULT_LIMIT) -> None:
+        super().__init__(limit=limit)
+        self.set_transport(_PauseHandle(gate, key))  # type: ignore[arg-type]
+        self.peak_buffered = 0
+        self.bytes_received = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not read yet."""
+        return len(self._buffer)  # type: ignore[attr-defined]
+
+    def feed_data(self, data: Buffer) -> None:  # type: ignore[override]
+        size = len(data)
+        if not size:
+            return
+        super().feed_data(data)
+        self.bytes_received += size
+        buffered = len(self._buffer)  # type: ignore[attr-defined]
+        if buffered > self.peak_buffered:
+            self.peak_buffered = buffered
+
+
+_CLOSE = object()
+
+
+class RemoteStdin:
+    """A process's stdin: ``write``/``drain``/``close`` like ``asyncio.StreamWriter``.
+
+    ``close()`` sends ``close_stdin`` after everything written before it.
+    Writing after the process exited raises ``BrokenPipeError``, as a pipe does.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        max_message_size: int,
+        close_message: Callable[[], bytes],
+        enabled: bool,
+        high_water: int = 1 << 20,
+    ) -> None:
+        self._send = send
+        self._chunk = max_message_size - len(STDIN_HEADER)
+        self._close_message = close_message
+        self._enabled = enabled
+        self.high_water = high_water
+        self._queue: collections.deque[bytes | object] = collections.deque()
+        self._queued = 0
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self._error: BaseException | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.bytes_sent = 0
+
+    @property
+    def max_chunk(self) -> int:
+        """The most stdin bytes one message carries on this connection."""
+        return self._chunk
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def write(self, data: Buffer) -> None:
+        """Queue ``data``, cut into messages the peer accepts; never blocks."""
+        self._check()
+        if self._closing:
+            raise LocalProtocolError("write after stdin.close()")
+        view = memoryview(data)
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        size = len(view)
+        if not size:
+            return
+        step = self._chunk
+        for start in range(0, size, step):
+            self._queue.append(STDIN_HEADER + view[start : start + step])
+        self._queued += size
+        if self._queued > self.high_water:
+            self._drained.clear()
+        self._kick()
+
+    def writelines(self, data: list[Buffer]) -> None:
+        for item in data:
+            self.write(item)
+
+    async def drain(self) -> None:
+        """Wait until at most ``high_water`` bytes are queued."""
+        self._check()
+        if self._queued > self.high_water:
+            await self._drained.wait()
+            self._check()
+
+    def close(self) -> None:
+        """End of input: the process reads EOF after what was written."""
+        if self._closing or self._error is not None:
+            return
+        self._closing = True
+        if self._enabled:
+            self._queue.append(_CLOSE)
+            self._kick()
+
+    async def wait_closed(self) -> None:
+        """Wait until everything queued, ``close_stdin`` included, was sent."""
+        await self._idle.wait()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.close()
+
+    # --- the process's side ----------------------------------------------
+
+    def fail(self, error: BaseException) -> None:
+        """Stop sending: everything still queued is dropped; writers get ``error``."""
+        if self._error is None:
+            self._error = error
+        self._queue.clear()
+        self._queued = 0
+        self._drained.set()
+        self._idle.set()
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if not self._enabled:
+            raise LocalProtocolError("stdin was not enabled for this process")
+
+    def _kick(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._pump())
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _pump(self) -> None:
+        queue = self._queue
+        while self._error is None:
+            if not queue:
+                self._drained.set()
+                self._idle.set()
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            item = queue.popleft()
+            if item is _CLOSE:
+                payload = self._close_message()
+                size = 0
+            else:
+                assert isinstance(item, bytes)
+                payload = item
+                size = len(item) - len(STDIN_HEADER)
+            try:
+                await self._send(payload)
+            except Exception as exc:
+                self.fail(BrokenPipeError(f"stdin: {exc}"))
+                return
+            self._queued -= size
+            self.bytes_sent += size
+            if self._queued <= self.high_water and not self._drained.is_set():
+                self._drained.set()

@@ -1,0 +1,137 @@
+"""Flow control (a v2 extension): a credit window on the server's output.
+
+A WebSocket only pushes back once the TCP window fills, and a browser reads
+every message into memory long before its terminal has rendered it, so a
+command like ``yes`` can put hundreds of megabytes between the child and the
+screen; Ctrl-C then takes seconds to show. With flow control the client says
+how many output bytes may be in flight (``flow``) and reports what it has
+consumed (``flow_ack``); the server stops reading the child while the window
+is full, so the child blocks on its pipe or TTY and an interrupt takes effect
+at once. Nothing is ever dropped.
+
+Counts are of stdout and stderr *body* bytes (headers excluded), cumulative
+from the start of the connection, so a lost or reordered ``flow`` message
+cannot make the two sides disagree. A server that does not know the
+extension ignores both messages (unknown types); the client then simply gets
+no flow control. :class:`FlowWindow` is the sans-I/O accounting a server uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from . import codec
+from .errors import MalformedMessage, ProtocolViolation
+from .messages import CLIENT_MESSAGES
+
+__all__ = ["MAX_COUNT", "MAX_WINDOW", "Flow", "FlowAck", "FlowWindow"]
+
+#: Largest window a client may ask for (2**32 - 1 bytes).
+MAX_WINDOW = 0xFFFF_FFFF
+#: Largest byte count, the largest integer a JavaScript number holds exactly.
+MAX_COUNT = 2**53 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Client: at most ``window`` unacknowledged output bytes; 0 turns flow control off."""
+
+    TYPE: ClassVar[str] = "flow"
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlowAck:
+    """Client: ``consumed`` output body bytes in all have been consumed."""
+
+    TYPE: ClassVar[str] = "flow_ack"
+    consumed: int
+
+
+def _get_count(obj: dict[str, Any], key: str, where: str, high: int) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedMessage(f"{where}.{key} must be an integer")
+    if not 0 <= value <= high:
+        raise MalformedMessage(f"{where}.{key} out of range (0..{high}): {value}")
+    return value
+
+
+def _parse_flow(obj: dict[str, Any], body: memoryview | None) -> Any:
+    return Flow(_get_count(obj, "window", "flow", MAX_WINDOW))
+
+
+def _parse_flow_ack(obj: dict[str, Any], body: memoryview | None) -> Any:
+    return FlowAck(_get_count(obj, "consumed", "flow_ack", MAX_COUNT))
+
+
+def _encode_flow(message: Flow) -> bytes:
+    return codec.encode_json({"type": Flow.TYPE, "window": message.window}) + b"\n"
+
+
+def _encode_flow_ack(message: FlowAck) -> bytes:
+    return codec.encode_json({"type": FlowAck.TYPE, "consumed": message.consumed}) + b"\n"
+
+
+class FlowWindow:
+    """The server's account of one connection's output window.
+
+    Off until a :class:`Flow` arrives. Output is *reserved* before the server
+    reads the child (so concurrent stdout and stderr readers cannot overshoot
+    together), then *committed* with the count actually sent.
+    """
+
+    def __init__(self) -> None:
+        self.window = 0
+        self.sent = 0
+        self.consumed = 0
+        self.reserved = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > 0
+
+    def receive(self, message: object) -> bool:
+        """Apply ``message`` if it is a flow message; return whether it was one.
+
+        Raises :class:`ProtocolViolation` for an acknowledgement of more than was sent.
+        """
+        if isinstance(message, Flow):
+            self.window = message.window
+            return True
+        if isinstance(message, FlowAck):
+            if message.consumed > self.sent:
+                raise ProtocolViolation(
+                    f"flow_ack of {message.consumed} bytes, but only {self.sent} were sent"
+                )
+            self.consumed = max(self.consumed, message.consumed)
+            return True
+        return False
+
+    def credit(self) -> int | None:
+        """How many more bytes may be sent now; ``None`` when flow control is off."""
+        if not self.enabled:
+            return None
+        return max(0, self.window - (self.sent + self.reserved - self.consumed))
+
+    def reserve(self, want: int) -> int:
+        """Take up to ``want`` bytes of credit (all of ``want`` when off)."""
+        credit = self.credit()
+        granted = want if credit is None else min(want, credit)
+        self.reserved += granted
+        return granted
+
+    def commit(self, reserved: int, sent: int) -> None:
+        """``sent`` of ``reserved`` bytes went out; the rest is credit again."""
+        if not 0 <= sent <= reserved <= self.reserved:
+            raise ValueError(f"cannot commit {sent} of {reserved} reserved bytes")
+        self.reserved -= reserved
+        self.sent += sent
+
+
+CLIENT_MESSAGES.extend([Flow, FlowAck])
+codec.PARSERS[Flow.TYPE] = _parse_flow
+codec.PARSERS[FlowAck.TYPE] = _parse_flow_ack
+codec.ENCODERS[Flow] = _encode_flow
+codec.ENCODERS[FlowAck] = _encode_flow_ack

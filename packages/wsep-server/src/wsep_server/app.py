@@ -1,0 +1,194 @@
+"""The aiohttp application and the request handler that serves wsep.
+
+``create_app()`` gives a ready application (the handler on ``path`` plus
+``GET /healthz``). To serve wsep inside your own aiohttp application, mount a
+:class:`WsepHandler` on any route and register its shutdown hook::
+
+    handler = WsepHandler(execer=my_execer)
+    app.router.add_get("/exec", handler.handle)
+    app.on_shutdown.append(handler.on_shutdown)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
+from wsep_protocol import Execer, ProtocolVersion, select_version
+
+from .config import ServerConfig
+from .hooks import AllowAll, SessionObserver, StartPolicy
+from .logs import SessionLogObserver
+from .session import Session
+from .ws import WsepWebSocketResponse
+
+__all__ = [
+    "CONFIG_KEY",
+    "EXECER_KEY",
+    "HANDLER_KEY",
+    "TOKEN_SUBPROTOCOL_PREFIX",
+    "WsepHandler",
+    "create_app",
+    "default_execer",
+]
+
+_log = logging.getLogger("wsep_server")
+
+#: Offered subprotocols with this prefix carry a token; they are never selected.
+TOKEN_SUBPROTOCOL_PREFIX = "wsep.token."
+
+CONFIG_KEY = web.AppKey("wsep_config", ServerConfig)
+EXECER_KEY = web.AppKey[Execer]("wsep_execer")
+
+
+def default_execer(config: ServerConfig | None = None) -> Execer:
+    """The local execer (processes on this machine)."""
+    from .local import LocalExecer  # imported late: it is the only one that forks
+
+    if config is None:
+        return LocalExecer()
+    return LocalExecer(grace_period=min(config.grace_period, 2.0))
+
+
+class WsepHandler:
+    """Serves wsep on whatever route it is mounted; tracks its live sessions."""
+
+    def __init__(
+        self,
+        *,
+        execer: Execer | None = None,
+        config: ServerConfig | None = None,
+        policy: StartPolicy | None = None,
+        observers: Iterable[SessionObserver] = (),
+        versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
+        log_sessions: bool = True,
+        session_class: type[Session] = Session,
+    ) -> None:
+        self.session_class = session_class
+        self.config = config if config is not None else ServerConfig()
+        self.execer = execer if execer is not None else default_execer(self.config)
+        self.policy: StartPolicy = policy if policy is not None else AllowAll()
+        observer_list: list[SessionObserver] = list(observers)
+        if log_sessions:
+            observer_list.insert(0, SessionLogObserver())
+        self.observers: Sequence[SessionObserver] = tuple(observer_list)
+        self.versions = frozenset(versions)
+        if ProtocolVersion.V1 not in self.versions:
+            raise ValueError("version 1 cannot be disabled: it is what clients get by default")
+        self.sessions: set[Session] = set()
+        self._shutting_down = False
+
+    def select(self, request: web.BaseRequest) -> tuple[ProtocolVersion, str | None]:
+        """The version for this request and the subprotocol to answer with."""
+        offered = [
+            entry.strip()
+            for header in request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, [])
+            for entry in header.split(",")
+        ]
+        offered = [e for e in offered if e and not e.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
+        version, subprotocol = select_version(offered)
+        if version not in self.versions:
+            return ProtocolVersion.V1, None
+        return version, subprotocol
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        return await self.handle(request)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp handler: upgrade, then serve one session until it ends."""
+        if self._shutting_down:
+            raise web.HTTPServiceUnavailable(text="wsep: server is shutting down\n")
+        version, subprotocol = self.select(request)
+        config = self.config
+        ws = WsepWebSocketResponse(
+            protocols=(subprotocol,) if subprotocol else (),
+            compress=config.compress,
+            max_msg_size=config.max_receive_size,
+            heartbeat=config.heartbeat,
+            autoclose=False,
+            timeout=config.close_timeout,
+        )
+        if not ws.can_prepare(request).ok:
+            raise web.HTTPUpgradeRequired(
+                text="wsep: connect with a WebSocket client (see the wsep README)\n",
+                headers={hdrs.UPGRADE: "websocket", hdrs.CONNECTION: "Upgrade"},
+            )
+        await ws.prepare(request)
+        session = self.session_class(
+            request=request,
+            ws=ws,
+            version=version,
+            execer=self.execer,
+            config=config,
+            policy=self.policy,
+            observers=self.observers,
+        )
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+        return ws
+
+    async def on_shutdown(self, app: web.Application | None = None) -> None:
+        """End every session with 1001 and terminate its process, within the grace period."""
+        self._shutting_down = True
+        sessions = list(self.sessions)
+        if not sessions:
+            return
+        _log.info("shutting down %d session(s)", len(sessions))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(s.shutdown() for s in sessions), return_exceptions=True),
+                self.config.grace_period,
+            )
+
+
+HANDLER_KEY = web.AppKey("wsep_handler", WsepHandler)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    handler = request.app[HANDLER_KEY]
+    return web.json_response({"status": "ok", "sessions": len(handler.sessions)})
+
+
+def create_app(
+    *,
+    execer: Execer | None = None,
+    path: str = "/",
+    config: ServerConfig | None = None,
+    policy: StartPolicy | None = None,
+    observers: Iterable[SessionObserver] = (),
+    middlewares: Iterable[Middleware] = (),
+    versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
+    log_sessions: bool = True,
+    session_class: type[Session] = Session,
+) -> web.Application:
+    """An aiohttp application serving wsep on ``path`` and ``GET /healthz``.
+
+    ``execer`` defaults to the local execer; ``versions=(V1,)`` makes a server
+    that speaks only the Go wire format; ``observers`` see every session (the
+    structured log line is added unless ``log_sessions=False``); ``session_class``
+    replaces the per-connection logic (a :class:`Session` subclass).
+    """
+    handler = WsepHandler(
+        execer=execer,
+        config=config,
+        policy=policy,
+        observers=observers,
+        versions=versions,
+        log_sessions=log_sessions,
+        session_class=session_class,
+    )
+    app = web.Application(middlewares=list(middlewares))
+    app[HANDLER_KEY] = handler
+    app[CONFIG_KEY] = handler.config
+    app[EXECER_KEY] = handler.execer
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get(path, handler.handle)
+    app.on_shutdown.append(handler.on_shutdown)
+    return app

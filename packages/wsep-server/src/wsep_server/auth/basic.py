@@ -1,0 +1,86 @@
+"""HTTP Basic authentication against bcrypt password hashes (an htpasswd-style file).
+
+bcrypt is slow on purpose (tens of milliseconds), so checks run in a worker
+thread and never block the event loop; an unknown user costs the same as a
+wrong password, so user names cannot be probed by timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import bcrypt
+
+from ..hooks import Identity
+from .base import AuthRejected, make_identity
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["BasicAuthenticator", "hash_password", "load_password_file"]
+
+_DEFAULT_ROUNDS = 12
+
+
+def hash_password(password: str, *, rounds: int = _DEFAULT_ROUNDS) -> str:
+    """A bcrypt hash (``$2b$...``) for a password file line."""
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def load_password_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``user:$2b$...`` lines (``#`` comments and blank lines allowed)."""
+    users: dict[str, str] = {}
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, stored = line.partition(":")
+        if not sep or not user or not stored.startswith(("$2a$", "$2b$", "$2y$")):
+            raise ValueError(f"{path}:{lineno}: expected 'user:<bcrypt hash>'")
+        users[user] = stored
+    return users
+
+
+class BasicAuthenticator:
+    """``Authorization: Basic`` with bcrypt-hashed passwords."""
+
+    scheme = 'Basic realm="wsep", charset="UTF-8"'
+
+    def __init__(self, users: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+        self._users = {user: stored.encode("ascii") for user, stored in dict(users).items()}
+        if not self._users:
+            raise ValueError("no users configured")
+        # Checked for unknown users so they cost as much as known ones.
+        self._dummy = next(iter(self._users.values()))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> BasicAuthenticator:
+        return cls(load_password_file(path))
+
+    def check(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s (blocking: call it off the event loop)."""
+        stored = self._users.get(user)
+        ok = bcrypt.checkpw(password.encode("utf-8"), stored or self._dummy)
+        return ok and stored is not None
+
+    async def authenticate(self, request: web.Request) -> Identity | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthRejected("malformed basic credentials") from None
+        user, sep, password = decoded.partition(":")
+        if not sep or not user:
+            raise AuthRejected("malformed basic credentials")
+        if not await asyncio.to_thread(self.check, user, password):
+            raise AuthRejected("invalid user or password")
+        return make_identity(user, auth="basic")

@@ -1,0 +1,127 @@
+"""``wsep-server``: every flag also comes from a ``WSEP_*`` environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .security import SecurityOptions, add_security_arguments, security_options
+
+__all__ = ["Options", "parse_args"]
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str
+    port: int
+    path: str
+    unix_socket: str | None
+    tls_cert: str | None
+    tls_key: str | None
+    log_level: str
+    log_format: str
+    grace_period: float
+    compress: bool
+    heartbeat: float | None
+    max_message_size: int
+    exit_linger: float
+    execer: str | None
+    tune_malloc: bool
+    web: bool = False
+    security: SecurityOptions = field(default_factory=SecurityOptions)
+
+
+def _env(name: str, default: str | None) -> str | None:
+    return os.environ.get("WSEP_" + name, default)
+
+
+def _bool(text: str | None) -> bool:
+    return (text or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from .config import DEFAULT_MAX_RECEIVE_SIZE
+
+    p = argparse.ArgumentParser(
+        prog="wsep-server",
+        description="Run commands for wsep clients over WebSocket. "
+        "Every option can also be set with the environment variable in brackets.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    a = p.add_argument
+    a("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on [WSEP_HOST]")
+    a("--port", type=int, default=int(_env("PORT", "8080") or 8080),
+      help="TCP port, 0 for any free one [WSEP_PORT]")  # fmt: skip
+    a("--path", default=_env("PATH", "/"), help="URL path of the WebSocket endpoint [WSEP_PATH]")
+    a("--unix-socket", default=_env("UNIX_SOCKET", None),
+      help="listen on this Unix socket instead of TCP [WSEP_UNIX_SOCKET]")  # fmt: skip
+    a("--tls-cert", default=_env("TLS_CERT", None), help="PEM certificate (chain) [WSEP_TLS_CERT]")
+    a("--tls-key", default=_env("TLS_KEY", None), help="PEM private key [WSEP_TLS_KEY]")
+    a("--log-level", default=_env("LOG_LEVEL", "info"),
+      choices=["debug", "info", "warning", "error"], help="[WSEP_LOG_LEVEL]")  # fmt: skip
+    a("--log-format", default=_env("LOG_FORMAT", "text"), choices=["text", "json"],
+      help="log lines as text or one JSON object per line [WSEP_LOG_FORMAT]")  # fmt: skip
+    a("--grace-period", type=_positive_float, default=float(_env("GRACE_PERIOD", "5") or 5),
+      help="seconds running sessions get on SIGTERM/SIGINT [WSEP_GRACE_PERIOD]")  # fmt: skip
+    a("--compress", action=argparse.BooleanOptionalAction, default=_bool(_env("COMPRESS", "")),
+      help="accept permessage-deflate (costs 10-60x throughput) [WSEP_COMPRESS]")  # fmt: skip
+    a("--heartbeat", type=_positive_float, default=float(_env("HEARTBEAT", "30") or 30),
+      help="seconds between pings to detect dead peers, 0 for off [WSEP_HEARTBEAT]")  # fmt: skip
+    a("--max-message-size", type=int,
+      default=int(_env("MAX_MESSAGE_SIZE", str(DEFAULT_MAX_RECEIVE_SIZE)) or 0),
+      help="largest message a client may send, in bytes [WSEP_MAX_MESSAGE_SIZE]")  # fmt: skip
+    a("--exit-linger", type=_positive_float, default=float(_env("EXIT_LINGER", "30") or 30),
+      help="seconds to wait for the client's close after exit_code [WSEP_EXIT_LINGER]")  # fmt: skip
+    a("--execer", default=_env("EXECER", None),
+      help="serve this execer, given as package.module:factory [WSEP_EXECER]")  # fmt: skip
+    a("--web", action=argparse.BooleanOptionalAction, default=_bool(_env("WEB", "")),
+      help="also serve the web terminal at / and the JS client at /static/wsep.js "
+      "(xterm.js from npm: run `npm ci` in packages/wsep-server/web) [WSEP_WEB]")  # fmt: skip
+    a("--tune-malloc", action=argparse.BooleanOptionalAction,
+      default=_bool(_env("TUNE_MALLOC", "1")),
+      help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
+    add_security_arguments(p)
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = _build_parser()
+    ns = parser.parse_args(argv)
+    if bool(ns.tls_cert) != bool(ns.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if not ns.path.startswith("/"):
+        parser.error("--path must start with /")
+    if ns.max_message_size < 1024:
+        parser.error("--max-message-size must be at least 1024")
+    try:
+        security = security_options(ns)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return Options(
+        host=ns.host,
+        port=ns.port,
+        path=ns.path,
+        unix_socket=ns.unix_socket or None,
+        tls_cert=ns.tls_cert or None,
+        tls_key=ns.tls_key or None,
+        log_level=ns.log_level,
+        log_format=ns.log_format,
+        grace_period=ns.grace_period,
+        compress=ns.compress,
+        heartbeat=ns.heartbeat or None,
+        max_message_size=ns.max_message_size,
+        exit_linger=ns.exit_linger,
+        execer=ns.execer or None,
+        tune_malloc=ns.tune_malloc,
+        web=ns.web,
+        security=security,
+    )

@@ -1,0 +1,154 @@
+"""Extension points of the server: identity, start policy, run-time limits, observers.
+
+The authentication middleware, the start policy and the audit log are written
+against these names; the handler calls them. Nothing here does I/O.
+
+- An auth middleware stores the caller's :class:`Identity` in
+  ``request[IDENTITY_KEY]`` (absent or ``None`` means anonymous).
+- A :class:`StartPolicy` decides, before anything is spawned, whether a
+  ``start`` may run and under which :class:`SessionLimits`; it refuses by
+  raising :class:`wsep_protocol.PolicyViolation` (close 1008).
+- :class:`SessionObserver` objects see every session start and end as a
+  :class:`SessionRecord` (the per-session log line is one of them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+
+from wsep_protocol import Command, ExitStatus
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = [
+    "IDENTITY_KEY",
+    "AllowAll",
+    "Identity",
+    "SessionLimits",
+    "SessionObserver",
+    "SessionRecord",
+    "StartPolicy",
+    "notify_observers",
+]
+
+#: ``request[IDENTITY_KEY]`` holds the authenticated :class:`Identity` (or None).
+IDENTITY_KEY: Final = "wsep.identity"
+
+_log = logging.getLogger("wsep_server.hooks")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is calling, as the auth middleware established it."""
+
+    name: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """What a session may do at run time; ``None`` means unlimited.
+
+    The handler ends the process when ``max_duration`` seconds have passed or
+    more than ``max_output_bytes`` of stdout+stderr were produced, and says so
+    in the session record's ``end_reason`` (and, in v2, an ``error`` message).
+    ``record`` asks for the session to be recorded (for a recording observer).
+    """
+
+    max_duration: float | None = None
+    max_output_bytes: int | None = None
+    record: bool = False
+
+
+@runtime_checkable
+class StartPolicy(Protocol):
+    """Decides whether a ``start`` may run; called before anything is spawned."""
+
+    async def check_start(
+        self,
+        request: web.Request,
+        identity: Identity | None,
+        command: Command,
+        session_id: str,
+    ) -> SessionLimits:
+        """The limits to run under, or raise :class:`wsep_protocol.PolicyViolation`."""
+        ...
+
+
+class AllowAll:
+    """The default policy: everything may run, without limits."""
+
+    async def check_start(
+        self,
+        request: web.Request,
+        identity: Identity | None,
+        command: Command,
+        session_id: str,
+    ) -> SessionLimits:
+        return SessionLimits()
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """One session as observers see it; filled in as the session goes.
+
+    ``id`` is unique per connection (a server-made id, not the client's ``start``
+    id, which is ``client_id``). ``started``/``ended`` are ``time.time()`` values.
+    ``end_reason`` says why the session ended: ``exited``, ``client closed``,
+    ``client disconnected``, ``start failed: ...``, ``protocol error: ...``,
+    ``policy: ...``, ``limit: ...``, ``server shutdown``, ``internal error: ...``.
+    """
+
+    id: str
+    identity: Identity | None
+    peer: str
+    argv: Sequence[str] = ()
+    cwd: str = ""
+    tty: bool = False
+    pid: int | None = None
+    started: float = 0.0
+    ended: float | None = None
+    exit_status: ExitStatus | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    end_reason: str = ""
+    client_id: str = ""
+    protocol_version: int = 1
+    close_code: int | None = None
+    limits: SessionLimits = field(default_factory=SessionLimits)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+
+@runtime_checkable
+class SessionObserver(Protocol):
+    """Sees sessions start and end; the methods may be plain or ``async``.
+
+    ``on_start`` is called once the process runs (``pid`` set); ``on_end`` once
+    per session that got a ``start``, including refused and failed starts.
+    An observer that raises is logged and otherwise ignored.
+    """
+
+    def on_start(self, record: SessionRecord) -> Awaitable[None] | None: ...
+
+    def on_end(self, record: SessionRecord) -> Awaitable[None] | None: ...
+
+
+async def notify_observers(
+    observers: Sequence[SessionObserver], event: str, record: SessionRecord
+) -> None:
+    """Call ``event`` (``on_start``/``on_end``) on every observer; never raises."""
+    for observer in observers:
+        try:
+            result = getattr(observer, event)(record)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            _log.exception("session observer %r failed in %s", observer, event)

@@ -1,0 +1,145 @@
+"""``LocalExecer``: runs commands as children of the server (pipes or a PTY)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+
+from wsep_protocol import Command
+
+from . import spawn
+from .process import LocalProcess, set_winsize
+from .reader import PipeReader
+from .writer import PipeWriter
+
+__all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
+
+DEFAULT_ROWS = 24
+DEFAULT_COLS = 80
+
+
+class LocalExecer:
+    """Starts local processes; satisfies ``wsep_protocol.Execer``.
+
+    ``grace_period``: seconds ``close`` waits between SIGTERM/SIGHUP and SIGKILL.
+    ``output_linger``: seconds after the child's exit until its readers report EOF
+    even if a grandchild still holds the pipe or terminal.
+    ``pipe_size``: requested pipe capacity (``F_SETPIPE_SZ``); kept if refused.
+    """
+
+    def __init__(
+        self, *, grace_period: float = 2.0, output_linger: float = 1.0, pipe_size: int = 1 << 20
+    ) -> None:
+        self.grace_period = grace_period
+        self.output_linger = output_linger
+        self.pipe_size = pipe_size
+
+    def resolve(self, command: Command) -> str:
+        """The absolute path that ``start`` would execute (the server's PATH, not the child's).
+
+        Raises ``StartError`` exactly as ``start`` would for a missing or non-executable
+        command.
+        """
+        return spawn.resolve(command)
+
+    async def start(self, command: Command) -> LocalProcess:
+        """Start ``command``; raises ``StartError`` (with ``kind``) when it cannot."""
+        creds = spawn.check_credentials(command)
+        cwd = spawn.check_working_dir(command)
+        executable = spawn.resolve(command)
+        env = spawn.build_env(command)
+        loop = asyncio.get_running_loop()
+        if command.tty:
+            return self._start_tty(command, executable, cwd, env, creds, loop)
+        return self._start_pipes(command, executable, cwd, env, creds, loop)
+
+    def _start_pipes(
+        self,
+        command: Command,
+        executable: str,
+        cwd: str,
+        env: dict[str, str],
+        creds: spawn.Credentials,
+        loop: asyncio.AbstractEventLoop,
+    ) -> LocalProcess:
+        ours: list[int] = []
+        theirs: list[int] = []
+        try:
+            out_r, out_w = _pipe(self.pipe_size, ours, theirs)
+            err_r, err_w = _pipe(self.pipe_size, ours, theirs)
+            stdin_w: int | None = None
+            stdin_r: int = subprocess.DEVNULL
+            if command.stdin_enabled:
+                stdin_r, stdin_w = _pipe(self.pipe_size, theirs, ours)
+            popen = spawn.spawn(command, executable, cwd, env, creds, stdin_r, out_w, err_w)
+        except BaseException:
+            _close_all(ours)
+            raise
+        finally:
+            _close_all(theirs)
+        return LocalProcess(
+            popen.pid,
+            popen,
+            loop=loop,
+            stdin=PipeWriter(stdin_w, loop),
+            stdout=PipeReader(out_r, loop),
+            stderr=PipeReader(err_r, loop),
+            tty_fd=None,
+            grace_period=self.grace_period,
+            output_linger=self.output_linger,
+        )
+
+    def _start_tty(
+        self,
+        command: Command,
+        executable: str,
+        cwd: str,
+        env: dict[str, str],
+        creds: spawn.Credentials,
+        loop: asyncio.AbstractEventLoop,
+    ) -> LocalProcess:
+        master, slave = os.openpty()
+        ours = [master]
+        try:
+            set_winsize(master, command.rows or DEFAULT_ROWS, command.cols or DEFAULT_COLS)
+            ours.append(writer_fd := os.dup(master))
+            ours.append(control_fd := os.dup(master))
+            if creds.uid is not None:
+                # Like login and sshd: the session's user owns its terminal.
+                os.fchown(slave, creds.uid, -1)
+            pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+        except BaseException:
+            _close_all(ours)
+            raise
+        finally:
+            os.close(slave)
+        return LocalProcess(
+            pid,
+            popen,
+            loop=loop,
+            stdin=PipeWriter(writer_fd, loop, tty=True),
+            stdout=PipeReader(master, loop, tty=True),
+            stderr=PipeReader(None, loop),
+            tty_fd=control_fd,
+            grace_period=self.grace_period,
+            output_linger=self.output_linger,
+        )
+
+
+def _pipe(size: int, readers: list[int], writers: list[int]) -> tuple[int, int]:
+    """A CLOEXEC pipe, grown to ``size``; ends recorded for cleanup on failure."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    readers.append(r)
+    writers.append(w)
+    spawn.set_pipe_size(r, size)
+    return r, w
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()

@@ -1,0 +1,274 @@
+"""Turning a ``Command`` into a running child: checks, path lookup, fork/exec.
+
+Everything that can be checked before forking is checked here so the client
+gets a precise reason (``StartError.kind``); what can only fail in the child
+(``chdir``/``execve`` as another user) is reported back by ``subprocess``'s
+CLOEXEC error pipe and mapped to the same kinds.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import subprocess
+import termios
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wsep_protocol import CloseCode, Command, StartError, StartErrorKind
+
+from . import pspawn
+
+__all__ = ["Credentials", "build_env", "check_credentials", "resolve", "spawn"]
+
+#: ``(uid_t)-1`` means "unchanged" to the kernel, so the largest usable id is one less.
+_MAX_ID = 2**32 - 2
+
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The ids to switch to (``None``: keep the server's)."""
+
+    uid: int | None = None
+    gid: int | None = None
+
+
+def _fail(kind: StartErrorKind, message: str, code: CloseCode | None = None) -> StartError:
+    return StartError(message, kind=kind, close_code=code)
+
+
+def working_dir(command: Command) -> str:
+    """The directory the child starts in (the server's when not given)."""
+    return command.working_dir or os.getcwd()
+
+
+def check_working_dir(command: Command) -> str:
+    cwd = working_dir(command)
+    try:
+        st = os.stat(cwd)
+    except FileNotFoundError:
+        raise _fail(
+            StartErrorKind.NO_SUCH_DIRECTORY, f"working directory {cwd!r} does not exist"
+        ) from None
+    except PermissionError:
+        raise _fail(
+            StartErrorKind.PERMISSION_DENIED, f"working directory {cwd!r}: permission denied"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise _fail(
+            StartErrorKind.NO_SUCH_DIRECTORY, f"working directory {cwd!r}: {_why(exc)}"
+        ) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise _fail(
+            StartErrorKind.NO_SUCH_DIRECTORY, f"working directory {cwd!r} is not a directory"
+        )
+    return cwd
+
+
+def resolve(command: Command, path: str | None = None) -> str:
+    """The absolute path that would run: the server's PATH (``path``), never ``command.env``'s.
+
+    A name with a slash is taken as given, relative to the working directory. Relative
+    PATH entries are skipped (as Go 1.19+ refuses them).
+    """
+    name = command.command
+    if not name:
+        raise _fail(StartErrorKind.INVALID_COMMAND, "empty command")
+    if "\0" in name:
+        raise _fail(StartErrorKind.INVALID_COMMAND, "command contains a NUL byte")
+    if "/" in name:
+        full = os.path.normpath(os.path.join(working_dir(command), name))
+        _check_executable(full, name)
+        return full
+    search = os.environ.get("PATH", os.defpath) if path is None else path
+    denied: str | None = None
+    for entry in search.split(os.pathsep):
+        if not os.path.isabs(entry):
+            continue  # "" or "." in PATH would run whatever the working directory holds
+        candidate = os.path.join(entry, name)
+        try:
+            st = os.stat(candidate)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        if not st.st_mode & 0o111 or not os.access(candidate, os.X_OK):
+            denied = denied or candidate
+            continue
+        return os.path.normpath(candidate)
+    if denied is not None:
+        raise _fail(
+            StartErrorKind.PERMISSION_DENIED,
+            f"{name}: {denied} is not executable (permission denied)",
+        )
+    raise _fail(StartErrorKind.COMMAND_NOT_FOUND, f"{name}: executable file not found in $PATH")
+
+
+def _check_executable(full: str, name: str) -> None:
+    try:
+        st = os.stat(full)
+    except FileNotFoundError:
+        raise _fail(StartErrorKind.COMMAND_NOT_FOUND, f"{name}: no such file") from None
+    except NotADirectoryError:
+        raise _fail(StartErrorKind.COMMAND_NOT_FOUND, f"{name}: not a directory") from None
+    except PermissionError:
+        raise _fail(StartErrorKind.PERMISSION_DENIED, f"{name}: permission denied") from None
+    except OSError as exc:
+        raise _fail(StartErrorKind.OTHER, f"{name}: {_why(exc)}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _fail(StartErrorKind.PERMISSION_DENIED, f"{name}: is a directory")
+    if not st.st_mode & 0o111 or not os.access(full, os.X_OK):
+        raise _fail(StartErrorKind.PERMISSION_DENIED, f"{name}: permission denied (not executable)")
+
+
+def check_credentials(command: Command) -> Credentials:
+    """Which ids to switch to; refuses what this server may not do (close code 1008)."""
+    for label, value in (("uid", command.uid), ("gid", command.gid)):
+        if not 0 <= value <= _MAX_ID:
+            raise _fail(StartErrorKind.INVALID_COMMAND, f"invalid {label} {value}")
+    if command.uid == 0 and command.gid == 0:
+        return Credentials()
+    uid = command.uid or None
+    gid = command.gid or None
+    if uid is not None and gid is None:
+        # Never leave a switched user in the server's (root) group: use its primary group.
+        gid = _primary_gid(uid)
+    if os.geteuid() == 0:
+        return Credentials(uid, gid)
+    if uid in (None, os.getuid(), os.geteuid()) and gid in (None, os.getgid(), os.getegid()):
+        return Credentials()
+    raise _fail(
+        StartErrorKind.USER_SWITCH_DENIED,
+        f"cannot switch to uid {command.uid} gid {command.gid}: the server does not run as root",
+        CloseCode.POLICY_VIOLATION,
+    )
+
+
+def _primary_gid(uid: int) -> int:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        raise _fail(
+            StartErrorKind.INVALID_COMMAND,
+            f"uid {uid} has no passwd entry: give a gid as well",
+        ) from None
+
+
+def build_env(command: Command, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The server's environment plus the command's ``KEY=VALUE`` entries (and ``WSEP_TTY``)."""
+    env = dict(os.environ if base is None else base)
+    for entry in command.env:
+        key, sep, value = entry.partition("=")
+        if not sep or not key or "\0" in entry:
+            raise _fail(StartErrorKind.INVALID_COMMAND, f"invalid environment entry {entry[:64]!r}")
+        env[key] = value
+    if command.tty:
+        env["WSEP_TTY"] = "true"
+    return env
+
+
+def set_pipe_size(fd: int, size: int) -> None:
+    """Grow the pipe behind ``fd`` (fewer wake-ups, larger reads); silently keep it if refused."""
+    if size <= 0:
+        return
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, size)
+    except OSError:
+        pass
+
+
+def _set_ctty() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # Nothing to import here: the child of a multi-threaded parent must not take locks.
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def spawn(
+    command: Command,
+    executable: str,
+    cwd: str,
+    env: Mapping[str, str],
+    creds: Credentials,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> subprocess.Popen[bytes]:
+    """Fork and exec in a new session; exec failures are raised here as ``StartError``."""
+    kwargs: dict[str, object] = {}
+    if creds.uid is not None or creds.gid is not None:
+        kwargs["extra_groups"] = []
+        if creds.uid is not None:
+            kwargs["user"] = creds.uid
+        if creds.gid is not None:
+            kwargs["group"] = creds.gid
+    try:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            list(command.argv),
+            executable=executable,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_set_ctty if command.tty else None,
+            **kwargs,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise start_error(exc, command, cwd) from None
+
+
+def spawn_tty(
+    command: Command,
+    executable: str,
+    cwd: str,
+    env: Mapping[str, str],
+    creds: Credentials,
+    slave: int,
+) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start a TTY child: ``(pid, popen)``; ``popen`` is ``None`` when ``posix_spawn`` did it.
+
+    ``posix_spawn`` cannot switch users, so that case takes ``subprocess``'s fork.
+    """
+    if creds.uid is None and creds.gid is None and pspawn.available():
+        try:
+            return pspawn.spawn_tty(executable, command.argv, cwd, env, os.ttyname(slave)), None
+        except (OSError, ValueError) as exc:
+            raise start_error(exc, command, cwd) from None
+    popen = spawn(command, executable, cwd, env, creds, slave, slave, slave)
+    return popen.pid, popen
+
+
+def start_error(exc: BaseException, command: Command, cwd: str) -> StartError:
+    """The ``StartError`` for what fork/exec raised (the child's errno, passed back)."""
+    if isinstance(exc, FileNotFoundError):
+        if exc.filename == cwd:
+            return _fail(
+                StartErrorKind.NO_SUCH_DIRECTORY, f"working directory {cwd!r} does not exist"
+            )
+        return _fail(
+            StartErrorKind.COMMAND_NOT_FOUND,
+            f"{command.command}: {_why(exc)} (is its interpreter missing?)",
+        )
+    if isinstance(exc, PermissionError):
+        what = f"working directory {cwd!r}" if exc.filename == cwd else command.command
+        return _fail(StartErrorKind.PERMISSION_DENIED, f"{what}: permission denied")
+    if isinstance(exc, NotADirectoryError):
+        return _fail(StartErrorKind.NO_SUCH_DIRECTORY, f"{exc.filename}: not a directory")
+    if isinstance(exc, ValueError):
+        return _fail(StartErrorKind.INVALID_COMMAND, f"invalid command: {exc}")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOEXEC:
+        return _fail(StartErrorKind.PERMISSION_DENIED, f"{command.command}: exec format error")
+    return _fail(StartErrorKind.OTHER, f"{command.command}: {_why(exc)}")
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)

@@ -1,0 +1,144 @@
+"""The start policy the server calls: per-identity rules, session counting, limits.
+
+Every check runs before anything is spawned. Concurrent sessions are counted
+per identity name from the moment a start is allowed until the WebSocket
+request ends; the release happens in :meth:`FilePolicy.middleware`, which must
+be installed (:func:`wsep_server.security.build_security` does it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from wsep_protocol import Command, PolicyViolation
+
+from ..hooks import Identity, SessionLimits
+from ..recording import request_recording
+from .checks import (
+    check_command,
+    check_env,
+    check_ids,
+    check_tty,
+    check_working_dir,
+    resolve_command,
+)
+from .rules import PolicyFile, Rules, load_policy_file
+
+if TYPE_CHECKING:
+    from wsep_protocol import Execer
+
+__all__ = ["FilePolicy", "default_resolver"]
+
+_log = logging.getLogger("wsep_server.policy")
+
+# Typed request keys where aiohttp has them (3.12+), plain strings before.
+_RequestKey: Any = getattr(web, "RequestKey", None)
+_TRACKED: Any = _RequestKey("wsep_policy_tracked", bool) if _RequestKey else "wsep.policy.tracked"
+#: Holds (identity name,) while a session of that identity is counted.
+_SLOT: Any = _RequestKey("wsep_policy_slot", tuple) if _RequestKey else "wsep.policy.slot"
+
+
+def default_resolver(execer: Execer | None = None) -> Callable[[Command], str]:
+    """The execer's own ``resolve`` when it has one, else the local execer's lookup."""
+    resolve = getattr(execer, "resolve", None)
+    if callable(resolve):
+        return resolve  # type: ignore[no-any-return]
+    from ..local import spawn
+
+    return spawn.resolve
+
+
+class FilePolicy:
+    """A :class:`~wsep_server.hooks.StartPolicy` from a TOML policy file."""
+
+    def __init__(
+        self,
+        policy: PolicyFile,
+        *,
+        resolver: Callable[[Command], str] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.resolver = resolver if resolver is not None else default_resolver()
+        self._active: dict[str | None, int] = {}
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, resolver: Callable[[Command], str] | None = None
+    ) -> FilePolicy:
+        return cls(load_policy_file(path), resolver=resolver)
+
+    def rules_for(self, identity: Identity | None) -> Rules:
+        name = None if identity is None else identity.name
+        rules = self.policy.rules_for(name)
+        if rules is None:
+            who = "anonymous requests" if name is None else f"identity {name!r}"
+            raise PolicyViolation(f"not allowed: {who} (no policy)")
+        return rules
+
+    def active_sessions(self, name: str | None) -> int:
+        return self._active.get(name, 0)
+
+    async def check_start(
+        self,
+        request: web.Request,
+        identity: Identity | None,
+        command: Command,
+        session_id: str,
+    ) -> SessionLimits:
+        """Raise ``PolicyViolation`` unless ``command`` may run for ``identity``."""
+        rules = self.rules_for(identity)
+        check_tty(rules, command)
+        check_ids(rules, command, euid=os.geteuid(), egid=os.getegid())
+        check_working_dir(rules, command)
+        check_env(rules, command)
+        path, real = resolve_command(command, self.resolver)
+        check_command(rules, path, real)
+        name = None if identity is None else identity.name
+        if rules.max_sessions is not None:
+            if not request.get(_TRACKED):
+                raise PolicyViolation(
+                    "server misconfigured: session limits need the policy middleware"
+                )
+            if request.get(_SLOT) is None:
+                if self._active.get(name, 0) >= rules.max_sessions:
+                    raise PolicyViolation(
+                        f"not allowed: more than {rules.max_sessions} concurrent session(s)"
+                    )
+                self._active[name] = self._active.get(name, 0) + 1
+                request[_SLOT] = (name,)
+        record = rules.record and command.tty
+        if record:
+            request_recording(identity=name, argv=command.argv, path=path)
+        return SessionLimits(
+            max_duration=rules.max_duration,
+            max_output_bytes=rules.max_output_bytes,
+            record=record,
+        )
+
+    def _release(self, request: web.Request) -> None:
+        if _SLOT not in request:
+            return
+        (name,) = request.pop(_SLOT)
+        left = self._active.get(name, 0) - 1
+        if left > 0:
+            self._active[name] = left
+        else:
+            self._active.pop(name, None)
+
+    def middleware(self) -> Middleware:
+        """Counts a session until its request ends; install it in the app."""
+
+        @web.middleware
+        async def track_sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
+            request[_TRACKED] = True
+            try:
+                return await handler(request)
+            finally:
+                self._release(request)
+
+        return track_sessions

@@ -1,0 +1,101 @@
+"""The output pump: the process's stdout and stderr to the client, then its exit status.
+
+Both streams are read concurrently, each message is awaited before the next
+read (so a client that stops reading makes the child block on a full pipe,
+never the server's memory grow), and the exit status is returned only after
+both streams reached EOF and the process was waited for: output is never lost.
+
+When a reader offers ``read_message(header, max_size)`` (the local execer's
+``FramedReader``), the message is read straight into one buffer that already
+holds the header; otherwise ``read(n)`` is used and the header prepended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Buffer, ExitStatus, Process, ProcessReader
+
+from .flow import OutputGate
+
+__all__ = ["OutputPump"]
+
+#: send(message bytes) -> awaitable; called for every output message.
+SendFn = Callable[[Buffer], Awaitable[None]]
+#: allow(n) -> how many of n output bytes may still be sent (limits).
+AllowFn = Callable[[int], int]
+
+
+class OutputPump:
+    """Copies one process's output into WebSocket messages of at most ``max_size`` bytes."""
+
+    def __init__(
+        self,
+        process: Process,
+        send: SendFn,
+        *,
+        max_size: int,
+        tty: bool,
+        allow: AllowFn | None = None,
+        flow: OutputGate | None = None,
+    ) -> None:
+        self.process = process
+        self._flow = flow
+        self._send = send
+        self._max_size = max_size
+        self._tty = tty
+        self._allow = allow
+        self.bytes_out = 0
+
+    async def run(self) -> ExitStatus:
+        """Pump both streams to EOF, then wait for the exit; returns the status."""
+        streams = [self._copy(self.process.stdout, STDOUT_HEADER)]
+        if not self._tty:
+            streams.append(self._copy(self.process.stderr, STDERR_HEADER))
+        await asyncio.gather(*streams)
+        return await self.process.wait()
+
+    async def _copy(self, reader: ProcessReader, header: bytes) -> None:
+        max_size = self._max_size
+        hlen = len(header)
+        read_message = getattr(reader, "read_message", None)
+        discarding = False
+        flow = self._flow
+        while True:
+            size, reserved = max_size, 0
+            if flow is not None and not discarding:
+                # Flow control: no read until the client has credit (the child blocks).
+                reserved = await flow.reserve(max_size - hlen)
+                size = hlen + reserved
+            if read_message is not None:
+                message: Buffer = await read_message(header, size)
+                if not message:
+                    if flow is not None:
+                        flow.commit(reserved, 0)
+                    return
+                n = len(message) - hlen
+            else:
+                data = await reader.read(size - hlen)
+                if not data:
+                    if flow is not None:
+                        flow.commit(reserved, 0)
+                    return
+                message = header + data
+                n = len(data)
+            if discarding:
+                continue  # over the output limit: drain the pipe so the child is not stuck
+            if self._allow is not None:
+                allowed = self._allow(n)
+                if allowed < n:
+                    discarding = True
+                    if allowed <= 0:
+                        if flow is not None:
+                            flow.commit(reserved, 0)
+                        continue
+                    message = memoryview(message)[: hlen + allowed]
+                    n = allowed
+            self.bytes_out += n
+            if flow is not None:
+                flow.commit(reserved, n)
+            await self._send(message)

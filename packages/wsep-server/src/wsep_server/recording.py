@@ -1,0 +1,276 @@
+"""Session recording: TTY sessions written as asciicast v2 files (``asciinema play`` them).
+
+The policy decides (``record = true``); it marks the start it just allowed
+with :func:`request_recording`, and :class:`RecordingExecer`, wrapped around
+the real execer, picks that mark up in the same task when it starts the
+process and tees the terminal output into the file. Files are written by a
+background task through aiofiles, so the event loop never waits on the disk
+beyond a bounded queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+from wsep_protocol import Buffer, Command, Execer, ExitStatus, Process, ProcessReader, ProcessWriter
+
+__all__ = [
+    "AsciicastEncoder",
+    "Recorder",
+    "RecordingExecer",
+    "RecordingRequest",
+    "request_recording",
+    "take_recording_request",
+]
+
+_log = logging.getLogger("wsep_server.recording")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRequest:
+    """What the policy knows about a session to be recorded."""
+
+    identity: str | None
+    argv: tuple[str, ...]
+    path: str
+
+
+_PENDING: ContextVar[RecordingRequest | None] = ContextVar("wsep_recording", default=None)
+
+
+def request_recording(*, identity: str | None, argv: Sequence[str], path: str) -> None:
+    """Ask for the next ``start`` in this task to be recorded."""
+    _PENDING.set(RecordingRequest(identity, tuple(argv), path))
+
+
+def take_recording_request() -> RecordingRequest | None:
+    """The pending request of this task, cleared so it applies to one start only."""
+    pending = _PENDING.get()
+    if pending is not None:
+        _PENDING.set(None)
+    return pending
+
+
+class AsciicastEncoder:
+    """Formats asciicast v2 lines; output bytes are decoded as UTF-8 across chunk edges."""
+
+    def __init__(self, started: float | None = None) -> None:
+        self.started = time.monotonic() if started is None else started
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def header(
+        self,
+        *,
+        width: int,
+        height: int,
+        timestamp: float,
+        title: str = "",
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        head: dict[str, Any] = {
+            "version": 2,
+            "width": width,
+            "height": height,
+            "timestamp": int(timestamp),
+        }
+        if title:
+            head["title"] = title
+        if env:
+            head["env"] = dict(env)
+        return json.dumps(head, ensure_ascii=False) + "\n"
+
+    def _elapsed(self, now: float | None) -> float:
+        return round((time.monotonic() if now is None else now) - self.started, 6)
+
+    def output(self, data: Buffer, now: float | None = None, *, final: bool = False) -> str:
+        """An ``o`` event, or ``""`` when the bytes end mid-character (kept for the next one)."""
+        text = self._decoder.decode(bytes(data), final)
+        if not text:
+            return ""
+        return json.dumps([self._elapsed(now), "o", text], ensure_ascii=False) + "\n"
+
+    def resize(self, rows: int, cols: int, now: float | None = None) -> str:
+        return json.dumps([self._elapsed(now), "r", f"{cols}x{rows}"]) + "\n"
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Recorder:
+    """One asciicast file, written by a background task from a bounded queue."""
+
+    def __init__(self, path: Path, header: str, encoder: AsciicastEncoder, *, queue: int = 256):
+        self.path = path
+        self.encoder = encoder
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(queue)
+        self._queue.put_nowait(header)
+        self._closed = False
+        self._task = asyncio.create_task(self._write_all())
+
+    async def _write_all(self) -> None:
+        def opener(path: str, flags: int) -> int:
+            return os.open(path, flags, 0o600)
+
+        try:
+            async with aiofiles.open(self.path, "x", encoding="utf-8", opener=opener) as f:
+                while True:
+                    line = await self._queue.get()
+                    if line is None:
+                        return
+                    await f.write(line)
+        except OSError:
+            _log.exception("recording %s failed", self.path)
+            while await self._queue.get() is not None:
+                pass  # keep draining so producers never block
+
+    async def output(self, data: Buffer) -> None:
+        if not self._closed:
+            line = self.encoder.output(data)
+            if line:
+                await self._queue.put(line)
+
+    async def resize(self, rows: int, cols: int) -> None:
+        if not self._closed:
+            await self._queue.put(self.encoder.resize(rows, cols))
+
+    async def close(self) -> None:
+        """Flush what is left and close the file; idempotent."""
+        if not self._closed:
+            self._closed = True
+            tail = self.encoder.output(b"", final=True)
+            if tail:
+                await self._queue.put(tail)
+            await self._queue.put(None)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._task)
+
+
+class _TeeReader:
+    """Passes the process's output through and hands a copy to the recorder."""
+
+    def __init__(self, inner: ProcessReader, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await self._inner.read(n)
+        if data:
+            await self._recorder.output(data)
+        else:
+            await self._recorder.close()
+        return data
+
+    async def read_message(self, header: bytes, max_size: int) -> Buffer:
+        read_message = getattr(self._inner, "read_message", None)
+        if read_message is None:
+            data = await self.read(max_size - len(header))
+            return header + data if data else b""
+        message: Buffer = await read_message(header, max_size)
+        if message:
+            await self._recorder.output(memoryview(message)[len(header) :])
+        else:
+            await self._recorder.close()
+        return message
+
+
+class _RecordingProcess:
+    """A process whose TTY output and resizes are recorded; everything else passes through."""
+
+    def __init__(self, inner: Process, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+        self._stdout = _TeeReader(inner.stdout, recorder)
+
+    @property
+    def pid(self) -> int:
+        return self._inner.pid
+
+    @property
+    def stdin(self) -> ProcessWriter:
+        return self._inner.stdin
+
+    @property
+    def stdout(self) -> ProcessReader:
+        return self._stdout
+
+    @property
+    def stderr(self) -> ProcessReader:
+        return self._inner.stderr
+
+    async def wait(self) -> ExitStatus:
+        return await self._inner.wait()
+
+    async def resize(self, rows: int, cols: int) -> None:
+        await self._recorder.resize(rows, cols)
+        await self._inner.resize(rows, cols)
+
+    async def send_signal(self, signum: int) -> None:
+        await self._inner.send_signal(signum)
+
+    async def close(self) -> None:
+        try:
+            await self._inner.close()
+        finally:
+            await self._recorder.close()
+
+
+class RecordingExecer:
+    """Wraps an execer; records the TTY sessions the policy asked for into ``directory``."""
+
+    def __init__(self, inner: Execer, directory: str | os.PathLike[str]) -> None:
+        self.inner = inner
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def resolve(self, command: Command) -> str:
+        """What the inner execer would run (the policy checks this)."""
+        resolve: Callable[[Command], str] | None = getattr(self.inner, "resolve", None)
+        if resolve is None:
+            from .local import spawn
+
+            return spawn.resolve(command)
+        return resolve(command)
+
+    def file_for(self, pending: RecordingRequest, pid: int) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        who = _UNSAFE.sub("_", pending.identity or "anonymous")[:64]
+        return self.directory / f"{stamp}-{who}-{pid}-{secrets.token_hex(3)}.cast"
+
+    async def start(self, command: Command) -> Process:
+        pending = take_recording_request()
+        process = await self.inner.start(command)
+        if pending is None or not command.tty:
+            return process
+        rows = command.rows if 0 < command.rows < 65535 else 24
+        cols = command.cols if 0 < command.cols < 65535 else 80
+        encoder = AsciicastEncoder()
+        header = encoder.header(
+            width=cols,
+            height=rows,
+            timestamp=time.time(),
+            title=" ".join(pending.argv)[:200],
+            env={"TERM": _term(command), "SHELL": pending.path},
+        )
+        recorder = Recorder(self.file_for(pending, process.pid), header, encoder)
+        return _RecordingProcess(process, recorder)
+
+
+def _term(command: Command) -> str:
+    for entry in command.env:
+        if entry.startswith("TERM="):
+            return entry[5:]
+    return os.environ.get("TERM", "xterm")

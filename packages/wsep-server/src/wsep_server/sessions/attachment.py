@@ -1,0 +1,287 @@
+"""One client's view of a session, shaped like a ``wsep_protocol.Process``.
+
+The connection handler serves a :class:`SessionProcess` exactly as it serves a
+freshly started process: it reads ``stdout``/``stderr`` to EOF, writes
+``stdin``, resizes, signals, waits for the exit and finally calls ``close``.
+Here ``close`` only detaches: the session and its process live on.
+
+TTY: the client's ``stdout`` starts with a redraw of the current screen and
+continues with the live output. A client that falls ``client_buffer`` bytes
+behind loses its queue and gets a fresh redraw instead, so one slow client
+never holds the others back nor grows the server's memory.
+
+Resumable job: ``stdout``/``stderr`` read the session's rings from the
+client's offsets; an attached client holds the job back rather than miss a
+byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from wsep_protocol import Buffer, ExitStatus
+from wsep_protocol.sessions import STREAMS, Attached, Gap
+
+from .ring import OutputRing
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["SessionProcess"]
+
+
+class _Input:
+    """The session's stdin as this client may use it (a read-only client's input is dropped)."""
+
+    def __init__(self, attachment: SessionProcess) -> None:
+        self._attachment = attachment
+
+    def write(self, data: Buffer) -> None:
+        attachment = self._attachment
+        if attachment.read_only or attachment.detached:
+            return
+        attachment.session.process.stdin.write(data)
+
+    async def drain(self) -> None:
+        attachment = self._attachment
+        if attachment.read_only or attachment.detached:
+            return
+        await attachment.session.process.stdin.drain()
+
+    def close(self) -> None:
+        """End of input: a job's stdin is closed; a terminal's stays open for the others."""
+        attachment = self._attachment
+        if attachment.read_only or attachment.detached or attachment.session.tty:
+            return
+        attachment.session.process.stdin.close()
+
+
+class _QueueReader:
+    """The TTY output for one client: its redraw, then the live output."""
+
+    def __init__(self, attachment: SessionProcess) -> None:
+        self._attachment = attachment
+
+    async def read(self, n: int = -1) -> bytes:
+        attachment = self._attachment
+        while True:
+            queue = attachment._queue
+            if queue:
+                data = queue.popleft()
+                if 0 < n < len(data):
+                    queue.appendleft(data[n:])
+                    data = data[:n]
+                attachment._queued -= len(data)
+                attachment._drained.set()
+                return data
+            if attachment.detached or attachment.session.exited.is_set():
+                return b""
+            await attachment._wait()
+
+
+class _RingReader:
+    """One stream of a resumable job, from this client's offset on."""
+
+    def __init__(self, attachment: SessionProcess, ring: OutputRing, offset: int) -> None:
+        self._attachment = attachment
+        self._ring = ring
+        self.offset = offset
+
+    async def read(self, n: int = -1) -> bytes:
+        ring = self._ring
+        n = n if n > 0 else 1 << 16
+        while True:
+            if self._attachment.detached:
+                return b""
+            if self.offset < ring.end:
+                first, data = ring.read(self.offset, n)
+                # Attached readers hold the writer back, so nothing of theirs is evicted.
+                assert first == self.offset, "attached reader lost bytes"
+                self.offset += len(data)
+                ring.advance(self._attachment, self.offset)
+                return data
+            if ring.eof:
+                return b""
+            await ring.changed()
+
+
+class _Empty:
+    async def read(self, n: int = -1) -> bytes:
+        return b""
+
+
+class SessionProcess:
+    """A client attached to a :class:`Session`; satisfies ``wsep_protocol.Process``."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        created: bool,
+        read_only: bool = False,
+        peer: str = "",
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        self.session = session
+        self.created = created
+        self.read_only = read_only
+        self.peer = peer
+        self.size = size
+        self.since = time.time()
+        self.detached = False
+        self.exit_delivered = False
+        self.gaps: list[Gap] = []
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._resync = False
+        self._event = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._stdin = _Input(self)
+        self._stdout: _QueueReader | _RingReader | _Empty
+        self._stderr: _RingReader | _Empty = _Empty()
+        if session.tty:
+            self._stdout = _QueueReader(self)
+        else:
+            self._stdout = _Empty()
+
+    def __repr__(self) -> str:
+        return f"<SessionProcess {self.session.id!r} peer={self.peer!r} ro={self.read_only}>"
+
+    # --- attaching (called by the manager) -------------------------------------
+
+    def _start_at(self, offsets: dict[str, int | None]) -> None:
+        """Resume a job's streams at ``offsets`` (None: the oldest byte held)."""
+        readers: dict[str, _RingReader] = {}
+        for name in STREAMS:
+            ring = self.session.rings[name]
+            wanted = offsets.get(name)
+            if wanted is not None and wanted > ring.end:
+                wanted = ring.end  # ahead of the stream: resume at its end
+            start = ring.start if wanted is None else max(wanted, ring.start)
+            if wanted is not None and wanted < ring.start:
+                self.gaps.append(Gap(name, wanted, ring.start - wanted))
+            ring.attach(self, start)
+            readers[name] = _RingReader(self, ring, start)
+        self._stdout = readers["stdout"]
+        self._stderr = readers["stderr"]
+        self.session.add(self)
+
+    def announcement(self) -> list[Attached | Gap]:
+        """The v2 messages that follow ``pid`` on this client's connection."""
+        session = self.session
+        stdout = self._stdout.offset if isinstance(self._stdout, _RingReader) else 0
+        stderr = self._stderr.offset if isinstance(self._stderr, _RingReader) else 0
+        attached = Attached(
+            id=session.id,
+            created=self.created,
+            tty=session.tty,
+            resumable=session.resumable,
+            read_only=self.read_only,
+            stdout_offset=stdout,
+            stderr_offset=stderr,
+        )
+        return [attached, *self.gaps]
+
+    # --- TTY queue (called by the session) ------------------------------------
+
+    @property
+    def backlog(self) -> int:
+        """TTY output queued for this client (0 while it waits for a redraw)."""
+        return 0 if self._resync or self.detached else self._queued
+
+    def _push(self, data: bytes) -> None:
+        if self._resync:
+            return
+        self._queue.append(data)
+        self._queued += len(data)
+        self._wake()
+
+    def _resynchronise(self) -> None:
+        """Too far behind for too long: drop the backlog, redraw the screen instead."""
+        self._queue.clear()
+        self._queued = 0
+        self._resync = True
+        task = asyncio.ensure_future(self.session.redraw_for(self))
+        task.add_done_callback(_ignore_result)
+
+    async def _wait_drained(self) -> None:
+        """Until the backlog is within ``client_buffer`` (or this client is gone)."""
+        while self.backlog > self.session.config.client_buffer:
+            await self._drained.wait()
+            self._drained.clear()
+
+    def _reset(self) -> None:
+        self._queue.clear()
+        self._queued = 0
+        self._resync = False
+
+    def _prepend(self, data: bytes) -> None:
+        self._queue.appendleft(data)
+        self._queued += len(data)
+        self._wake()
+
+    def _wake(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def _wait(self) -> None:
+        await self._event.wait()
+
+    # --- Process ---------------------------------------------------------------
+
+    @property
+    def pid(self) -> int:
+        return self.session.pid
+
+    @property
+    def stdin(self) -> _Input:
+        return self._stdin
+
+    @property
+    def stdout(self) -> _QueueReader | _RingReader | _Empty:
+        return self._stdout
+
+    @property
+    def stderr(self) -> _RingReader | _Empty:
+        return self._stderr
+
+    async def wait(self) -> ExitStatus:
+        """The session's exit status. Once detached, there is nothing to wait for here."""
+        session = self.session
+        if self.detached and not session.exited.is_set():
+            raise RuntimeError("detached from a session that is still running")
+        await session.exited.wait()
+        assert session.status is not None
+        if not self.detached:
+            self.exit_delivered = True
+            if session.resumable:
+                session.end("exited")  # a client has it all: the job is done
+        return session.status
+
+    async def resize(self, rows: int, cols: int) -> None:
+        if self.read_only or self.detached or not rows or not cols:
+            return
+        self.size = (rows, cols)
+        self.session.apply_size()
+
+    async def send_signal(self, signum: int) -> None:
+        if self.read_only or self.detached:
+            return
+        await self.session.process.send_signal(signum)
+
+    async def close(self) -> None:
+        """Detach; the session lives on (until its timeout with nobody attached)."""
+        if self.detached:
+            return
+        self.detached = True
+        self._wake()
+        self._drained.set()
+        self.session.remove(self)
+
+
+def _ignore_result(task: asyncio.Future[None]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,182 @@
+"""The server's sessions by identity and id: create, reattach, list, inspect, end.
+
+Sessions are scoped to identities: each identity (``None`` when anonymous) has
+its own namespace of ids, so another identity's ``start`` with the same id
+creates its own session, and its ``attach`` finds nothing (the answer is the
+same as for an id that does not exist). ``grant`` lets another identity reach
+a session too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from wsep_protocol import Command, Execer, PolicyViolation
+from wsep_protocol.sessions import NoSuchSession
+
+from .attachment import SessionProcess
+from .config import SessionConfig
+from .session import Session
+
+__all__ = ["SessionManager", "identity_name"]
+
+Key = tuple[str | None, str]
+
+
+def identity_name(identity: Any) -> str | None:
+    """The name sessions are scoped by: ``identity.name``, or None for anonymous."""
+    if identity is None:
+        return None
+    name = getattr(identity, "name", None)
+    return name if isinstance(name, str) else str(identity)
+
+
+class SessionManager:
+    """All live sessions of one server."""
+
+    def __init__(self, execer: Execer, config: SessionConfig | None = None) -> None:
+        self.execer = execer
+        self.config = config or SessionConfig()
+        self._sessions: dict[Key, Session] = {}
+        self._creating: dict[Key, asyncio.Future[Session]] = {}
+        self._closing = False
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    # --- lookup ------------------------------------------------------------------
+
+    def find(self, identity: Any, session_id: str) -> Session | None:
+        """The session ``session_id`` that ``identity`` may reach (its own first)."""
+        name = identity_name(identity)
+        own = self._sessions.get((name, session_id))
+        if own is not None:
+            return own
+        if name is None:
+            return None
+        for (_, sid), session in self._sessions.items():
+            if sid == session_id and name in session.granted:
+                return session
+        return None
+
+    def list(self, identity: Any) -> list[Session]:
+        """The sessions ``identity`` may reach, oldest first."""
+        name = identity_name(identity)
+        found = [
+            s
+            for (owner, _), s in self._sessions.items()
+            if owner == name or (name is not None and name in s.granted)
+        ]
+        return sorted(found, key=lambda s: s.created)
+
+    def get(self, identity: Any, session_id: str) -> Session:
+        session = self.find(identity, session_id)
+        if session is None:
+            raise NoSuchSession(f"no session {session_id!r}")
+        return session
+
+    def grant(self, session: Session, identity: Any) -> None:
+        """Let ``identity`` reach ``session`` as its owner does."""
+        name = identity_name(identity)
+        if name is not None:
+            session.granted.add(name)
+
+    # --- attaching ---------------------------------------------------------------
+
+    async def open(
+        self,
+        session_id: str,
+        command: Command | None,
+        *,
+        identity: Any = None,
+        peer: str = "",
+        read_only: bool = False,
+        resumable: bool = False,
+        size: tuple[int, int] | None = None,
+        offsets: Mapping[str, int | None] | None = None,
+    ) -> SessionProcess:
+        """Attach to session ``session_id``, starting ``command`` first if there is none.
+
+        ``command`` None (or ``read_only``) never starts anything: a missing
+        session raises :class:`NoSuchSession`. ``size`` is this client's
+        terminal (None: not stated). ``offsets`` resume a job's streams.
+        Raises ``StartError`` as the execer does.
+        """
+        if not session_id:
+            raise ValueError("a session needs an id")
+        created = False
+        session = self.find(identity, session_id)
+        if session is None or session.ended.is_set() or session._ending is not None:
+            if command is None or read_only:
+                raise NoSuchSession(f"no session {session_id!r}")
+            session, created = await self._create(
+                (identity_name(identity), session_id), command, resumable
+            )
+        if size is not None and not (size[0] and size[1]):
+            size = None
+        attachment = SessionProcess(
+            session, created=created, read_only=read_only, peer=peer, size=size
+        )
+        if session.tty:
+            await session.redraw_for(attachment)
+        else:
+            attachment._start_at(dict(offsets or {}))
+        return attachment
+
+    async def _create(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
+        pending = self._creating.get(key)
+        if pending is not None:  # someone is starting it right now: join them
+            return await asyncio.shield(pending), False
+        if self._closing:
+            raise PolicyViolation("the server is shutting down")
+        if len(self._sessions) >= self.config.max_sessions:
+            raise PolicyViolation(f"too many sessions (at most {self.config.max_sessions})")
+        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        self._creating[key] = future
+        try:
+            process = await self.execer.start(command)
+            session = Session(
+                session_id=key[1],
+                owner=key[0],
+                command=command,
+                process=process,
+                resumable=resumable,
+                config=self.config,
+                on_end=self._forget,
+            )
+            self._sessions[key] = session
+            future.set_result(session)
+            return session, True
+        except BaseException as exc:
+            future.set_exception(exc)
+            with contextlib.suppress(BaseException):
+                future.exception()  # retrieved: no "never retrieved" warning
+            raise
+        finally:
+            del self._creating[key]
+
+    def _forget(self, session: Session) -> None:
+        key = (session.owner, session.id)
+        if self._sessions.get(key) is session:
+            del self._sessions[key]
+
+    # --- ending -----------------------------------------------------------------
+
+    async def end(self, identity: Any, session_id: str) -> Session:
+        """End a session as a management request does; returns once it has ended."""
+        session = self.get(identity, session_id)
+        session.end("ended by request")
+        await session.ended.wait()
+        return session
+
+    async def close(self) -> None:
+        """End every session (server shutdown)."""
+        self._closing = True
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            session.end("server shutdown")
+        for session in sessions:
+            await session.ended.wait()

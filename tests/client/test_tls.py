@@ -1,0 +1,48 @@
+"""wss:// with a real TLS server (trustme): verified, refused when untrusted."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+
+import pytest
+import trustme
+import wsep_client
+from wsep_client import ConnectError
+
+pytestmark = pytest.mark.usefixtures("no_leaked_children")
+
+
+@pytest.fixture
+async def tls_server() -> AsyncIterator[tuple[str, trustme.CA]]:
+    from aiohttp import web
+    from wsep_server import create_app
+    from wsep_server.local import LocalExecer
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    app = create_app(execer=LocalExecer(grace_period=2.0, output_linger=0.5), log_sessions=False)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    yield f"wss://127.0.0.1:{runner.addresses[0][1]}/", ca
+    await runner.cleanup()
+
+
+async def test_wss_with_a_trusted_ca(tls_server) -> None:
+    url, ca = tls_server
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    async with wsep_client.connect(url, ssl=client_ctx) as remote:
+        result = await remote.run("sh", "-c", "head -c 300000 /dev/zero | wc -c", check=True)
+    assert result.stdout.strip() == b"300000"
+
+
+async def test_wss_untrusted_certificate_is_a_connect_error(tls_server) -> None:
+    url, _ = tls_server
+    async with wsep_client.connect(url) as remote:
+        with pytest.raises(ConnectError, match="certificate"):
+            await remote.run("true")

@@ -1,0 +1,119 @@
+"""The real ``wsep-server`` with its security flags, as a subprocess; safe defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TOKENS, auth
+from secutil import attempt, start_message
+
+TOKEN = TOKENS["alice"]
+
+
+def _run_server(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsep_server", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_refuses_non_loopback_without_auth() -> None:
+    done = _run_server("--host", "0.0.0.0")
+    assert done.returncode == 1
+    assert "refusing to listen" in done.stderr
+    assert "--insecure-no-auth" in done.stderr
+    assert "serving" not in done.stdout
+
+
+def test_listen_safety_rules() -> None:
+    from wsep_server.security import SecurityOptions, check_listen_safety, is_loopback
+
+    assert is_loopback("127.0.0.1")
+    assert is_loopback("::1")
+    assert is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    assert not is_loopback("10.0.0.1")
+    assert not is_loopback("::")
+    assert not is_loopback("example.org")
+    opts = SecurityOptions()
+    check_listen_safety(opts, host="127.0.0.1", unix_socket=None, authenticated=False)
+    check_listen_safety(opts, host="0.0.0.0", unix_socket=None, authenticated=True)
+    check_listen_safety(opts, host="", unix_socket="/run/wsep.sock", authenticated=False)
+    insecure = SecurityOptions(insecure_no_auth=True)
+    check_listen_safety(insecure, host="0.0.0.0", unix_socket=None, authenticated=False)
+    with pytest.raises(ValueError, match="refusing"):
+        check_listen_safety(opts, host="0.0.0.0", unix_socket=None, authenticated=False)
+
+
+def test_bad_security_options_are_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "tokens"
+    bad.write_text("alice plain-token-not-a-hash\n")
+    done = _run_server("--token-file", str(bad))
+    assert done.returncode != 0
+    assert "tokens:1" in done.stderr
+    assert "plain-token-not-a-hash" not in done.stderr
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[default]\ncommand = ['/bin/true']\n")
+    done = _run_server("--policy", str(policy))
+    assert done.returncode != 0
+    assert "unknown key(s): command" in done.stderr
+
+
+def test_unknown_token_location(capsys: pytest.CaptureFixture[str]) -> None:
+    from wsep_server.cli import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--token-locations", "header,cookie"])
+    assert "unknown place 'cookie'" in capsys.readouterr().err
+
+
+async def test_server_process_with_token_policy_and_audit(
+    start_server_process: Callable[..., Any], layout: Any, tmp_path: Path
+) -> None:
+    from wsep_server.auth import hash_token
+
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"# team tokens\nalice {hash_token(TOKEN)}\n")
+    audit = tmp_path / "audit.jsonl"
+    srv = start_server_process(
+        "--token-file", str(token_file),
+        "--policy", str(layout.policy),
+        "--audit-log", str(audit),
+        "--record-dir", str(layout.record_dir),
+        env={"WSEP_TOKEN": "env-token-0123456789abcdef"},
+    )  # fmt: skip
+    # health checks need no token
+    with urllib.request.urlopen(srv.http_url + "/healthz", timeout=10) as r:
+        assert r.status == 200
+    work = str(layout.work)
+    out = await attempt(srv.url, start_message("/usr/bin/echo", "hi", working_dir=work))
+    assert out.status == 401
+    out = await attempt(srv.url, start_message("/usr/bin/echo", "hi", working_dir=work),
+                        params={"token": TOKEN})  # fmt: skip
+    assert out.stdout == b"hi\n", out
+    # the WSEP_TOKEN environment variable is a second, unnamed credential ("token")
+    out = await attempt(srv.url, start_message("/usr/bin/id", working_dir=work),
+                        headers=auth("env-token-0123456789abcdef"))  # fmt: skip
+    assert out.close_code == 1008
+    assert "/usr/bin/id" in out.close_reason
+    assert srv.stop() == 0
+    log = srv.output()
+    assert TOKEN not in log
+    lines = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert [(x["event"], x["identity"]) for x in lines] == [
+        ("start", "alice"),
+        ("end", "alice"),
+        ("end", "token"),
+    ]
+    assert TOKEN not in audit.read_text()

@@ -1,0 +1,80 @@
+"""Session recording: TTY sessions of identities whose policy says so, as asciicast v2."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from conftest import TOKENS, MakeSecure, auth
+from secutil import attempt, start_message
+
+
+async def test_tty_session_is_recorded(make_secure_server: MakeSecure) -> None:
+    server = await make_secure_server()
+    work = str(server.layout.work)
+    start = start_message(
+        "/usr/bin/printf",
+        "h\\303\\251llo %s\\n",
+        "w",
+        tty=True,
+        rows=30,
+        cols=100,
+        working_dir=work,
+    )
+    out = await attempt(server.url, start, headers=auth(TOKENS["recorded"]))
+    assert out.exit is not None
+    assert "héllo w".encode() in out.stdout
+    files = sorted(server.layout.record_dir.iterdir())
+    assert len(files) == 1, files
+    cast = files[0]
+    assert cast.suffix == ".cast"
+    assert "-recorded-" in cast.name
+    assert (os.stat(cast).st_mode & 0o777) == 0o600
+    header, *events = (json.loads(line) for line in cast.read_text().splitlines())
+    assert header["version"] == 2
+    assert (header["width"], header["height"]) == (100, 30)
+    assert header["title"].startswith("/usr/bin/printf")
+    assert events
+    assert all(kind == "o" for _, kind, _ in events)
+    times = [t for t, _, _ in events]
+    assert times == sorted(times)
+    assert "héllo w" in "".join(text for _, _, text in events)
+
+
+async def test_unrecorded_sessions_leave_no_file(make_secure_server: MakeSecure) -> None:
+    server = await make_secure_server()
+    work = str(server.layout.work)
+    tty = start_message("/usr/bin/echo", "x", tty=True, working_dir=work)
+    pipes = start_message("/usr/bin/echo", "x", working_dir=work)
+    assert (await attempt(server.url, tty, headers=auth(TOKENS["alice"]))).exit is not None
+    assert (await attempt(server.url, pipes, headers=auth(TOKENS["recorded"]))).exit is not None
+    assert list(server.layout.record_dir.iterdir()) == []
+
+
+def test_asciicast_encoder() -> None:
+    from wsep_server.recording import AsciicastEncoder
+
+    enc = AsciicastEncoder(started=100.0)
+    head = json.loads(enc.header(width=80, height=24, timestamp=1234.5, env={"TERM": "xterm"}))
+    assert head == {
+        "version": 2,
+        "width": 80,
+        "height": 24,
+        "timestamp": 1234,
+        "env": {"TERM": "xterm"},
+    }
+    euro = "€".encode()
+    assert enc.output(euro[:2], now=100.5) == ""  # a character split across reads waits
+    assert json.loads(enc.output(euro[2:] + b"!", now=101.0)) == [1.0, "o", "€!"]
+    assert json.loads(enc.resize(40, 120, now=102.25)) == [2.25, "r", "120x40"]
+    assert json.loads(enc.output(b"\xff", now=103.0)) == [3.0, "o", "\ufffd"]
+
+
+async def test_recording_request_applies_to_one_start_only() -> None:
+    from wsep_server.recording import request_recording, take_recording_request
+
+    request_recording(identity="a", argv=["x"], path="/x")
+    first = take_recording_request()
+    assert first is not None
+    assert first.identity == "a"
+    assert take_recording_request() is None

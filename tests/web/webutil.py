@@ -1,0 +1,31 @@
+"""Shared by the browser tests: the server handle and what the test terminal runs."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+
+__all__ = ["PROMPT", "SHELL_PARAMS", "WAIT_MS", "WebServer"]
+
+#: What every test terminal runs: a bash without rc files, a known prompt, no history file.
+PROMPT = "wsep$ "
+SHELL_PARAMS: list[tuple[str, str]] = [
+    ("command", "bash"),
+    ("arg", "--norc"),
+    ("arg", "--noprofile"),
+    ("env", f"PS1={PROMPT}"),
+    ("env", "HISTFILE="),
+]
+#: Generous upper bound for anything the page has to show.
+WAIT_MS = 20_000
+
+
+@dataclass
+class WebServer:
+    proc: subprocess.Popen[bytes]
+    http_url: str
+
+    def page_url(self, params: list[tuple[str, str]] | None = None) -> str:
+        query = urllib.parse.urlencode(SHELL_PARAMS if params is None else params)
+        return f"{self.http_url}/?{query}"
