@@ -14,7 +14,7 @@ PACKAGES = ["packages/wsep-protocol", "packages/wsep-server", "packages/wsep-cli
 SRC = [f"{p}/src" for p in PACKAGES]
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
-nox.options.sessions = ["lint", "typing", "tests", "build"]
+nox.options.sessions = ["lint", "typing", "js", "tests", "build"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
@@ -37,6 +37,7 @@ def tests(session: nox.Session) -> None:
     extension modules of wsep_protocol may be covered by tests in other areas.
     """
     install_project(session)
+    npm_ci(session, only_if_missing=True)  # xterm.js for the browser tests (tests/web)
     env = {"COVERAGE_FILE": str(ROOT / f".coverage.{session.python}")}
     junit = pathlib.Path(session.create_tmp()) / "junit.xml"
     junit.unlink(missing_ok=True)
@@ -68,6 +69,26 @@ def _tests_run(junit: pathlib.Path) -> int:
     root = ElementTree.parse(junit).getroot()
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
     return sum(int(suite.get("tests", "0")) for suite in suites)
+
+
+WEB = ROOT / "packages" / "wsep-server" / "web"
+
+
+def npm_ci(session: nox.Session, *, only_if_missing: bool = False) -> None:
+    """Install the web terminal's npm dependencies (xterm.js) from the lock file."""
+    if only_if_missing and (WEB / "node_modules" / "@xterm" / "xterm" / "package.json").exists():
+        return
+    session.run(
+        "npm", "ci", "--prefix", str(WEB), "--no-audit", "--no-fund", "--ignore-scripts",
+        external=True,
+    )  # fmt: skip
+
+
+@nox.session(python=False)
+def js(session: nox.Session) -> None:
+    """The JS client's unit tests (node's built-in runner), after `npm ci`."""
+    npm_ci(session)
+    session.run("node", "--test", "tests/js/", external=True)
 
 
 @nox.session(python="3.12")
@@ -106,6 +127,10 @@ def build(session: nox.Session) -> None:
         external=True,
     )
     session.run(str(venv / "bin" / "wsep-server"), "--help", external=True, silent=True)
+    session.run(  # the wheel carries xterm.js for --web (hatch_build.py)
+        py, "-c", "from wsep_server.web import find_vendor_dir; print(find_vendor_dir())",
+        external=True, env={"WSEP_WEB_VENDOR": ""},
+    )  # fmt: skip
     session.run(str(venv / "bin" / "wsep"), "--help", external=True, silent=True)
 
 
@@ -114,9 +139,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks on loopback (not in CI): a table, and JSON under bench-results/.
 
     Full sizes by default; ``nox -s bench -- --quick`` or ``-- --only latency``
-    (see ``python -m bench --help``).
+    (see ``python -m bench --help``); ``-- --profile`` adds py-spy flame graphs.
     """
     install_project(session)
+    if "--profile" in session.posargs:
+        session.install("py-spy")
     session.run("python", "-m", "bench", *session.posargs)
 
 

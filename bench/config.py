@@ -38,6 +38,7 @@ class Config:
     server_args: str = ""  # appended to both server commands, e.g. "--no-tune-malloc"
     out: str = "bench-results"
     json: bool = True
+    profile: bool = False  # py-spy flame graphs of every server under test
     preset: str = "full"
     worker_timeout: float = 900.0
     notes: list[str] = field(default_factory=list)
@@ -117,6 +118,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--server-args", help='extra options for both servers, e.g. "--no-tune-malloc"')
     p.add_argument("--out", help="directory for the JSON results (bench-results)")
     p.add_argument("--no-json", action="store_true", help="print the table only")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="record py-spy flame graphs of the servers into <out>/profiles/ (slows them)",
+    )
     a = p.parse_args(argv)
     cfg = Config()
     if a.quick:
@@ -151,4 +157,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
         cfg.groups = groups
     cfg.client = a.client
     cfg.json = not a.no_json
+    cfg.profile = a.profile
     return cfg

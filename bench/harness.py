@@ -15,6 +15,7 @@ from typing import Any
 
 from .config import Config, MiB
 from .procs import raise_nofile, rss_mib
+from .profile import Profiler
 from .results import Figure, Target
 from .server import ServerProcess
 from .stats import percentile
@@ -53,7 +54,14 @@ class Harness:
         if client in ("sdk", "both") and not has_sdk:
             raise SystemExit("--client sdk: wsep_client.connect is not available")
         self.raw = client in ("raw", "both")
+        if self.raw:
+            cfg.notes.append(
+                "raw = the load generator in bench/wsraw.py (aiohttp + wsep_protocol, glibc malloc "
+                "tuned as wsep-server does); .sdk = wsep_client with its defaults"
+            )
         self._pools: dict[str, SharedWorker] = {}
+        self._profiles = 0
+        self._group = ""
         self.sdk = client in ("sdk", "both")
 
     # --- plumbing -------------------------------------------------------------
@@ -102,9 +110,16 @@ class Harness:
         if self.cfg.server_args:
             template = f"{template} {self.cfg.server_args}"
         srv = ServerProcess(template).start()
+        profiler = None
+        if self.cfg.profile:
+            self._profiles += 1
+            out = pathlib.Path(self.cfg.out).resolve() / "profiles"
+            profiler = Profiler(srv.pid, out / f"server-{self._profiles:02d}-{self._group}.svg")
         try:
             yield srv
         finally:
+            if profiler is not None:
+                self.log(f"  profile: {profiler.stop()}")
             srv.stop()
 
     def attempt(self, figures: list[Figure], fn: Callable[[], None]) -> None:
@@ -124,6 +139,7 @@ class Harness:
         try:
             for group in self.cfg.groups:
                 self.log(f"[{group}]")
+                self._group = group
                 getattr(self, f"group_{group}")()
         finally:
             self.close()

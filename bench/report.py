@@ -51,10 +51,21 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{m.get('git_commit') or '?'}; loopback; load average {load[0]:.2f} at start; "
         f"`{doc['config']['preset']}` preset, {m.get('duration_s', '?')} s.",
         "",
+    ]
+    header = [
         "| figure | median | spread | baseline (median) | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [_row(r) for r in doc["results"]]
+    targeted = [r for r in doc["results"] if r["target"] is not None]
+    lines += ["Figures with a target:", "", *header, *(_row(r) for r in targeted), ""]
+    lines += [
+        "<details><summary>Every figure and baseline</summary>",
+        "",
+        *header,
+        *(_row(r) for r in doc["results"]),
+        "",
+        "</details>",
+    ]
     return "\n".join(lines)
 
 

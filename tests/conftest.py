@@ -20,6 +20,8 @@ Process hygiene:
 
 - ``no_leaked_children``: after the test, waits (up to 15 s) until this test
   process has no child processes left (zombies included), then asserts it.
+  List it before the server fixtures (``def test_x(no_leaked_children, wsep_server)``)
+  so that it is torn down after them.
   Helpers for finer checks live in ``tests/procutil.py``.
 """
 

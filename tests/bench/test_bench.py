@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.config import parse_args, parse_size  # noqa: E402
+from bench.report import markdown  # noqa: E402
 from bench.results import Figure, Target, render_table, to_json  # noqa: E402
 from bench.stats import percentile, summarise  # noqa: E402
 
@@ -107,6 +108,9 @@ def test_smoke_run_measures_every_figure(tmp_path: pathlib.Path) -> None:
         "baseline.tcp",
     ):
         assert expected in names
+
+    table = markdown(doc)  # the README's table is generated from this file
+    assert all(f"`{name}`" in table for name in names)
 
     deadline = time.monotonic() + 15
     while (left := _tagged_processes(tag)) and time.monotonic() < deadline:

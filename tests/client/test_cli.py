@@ -224,3 +224,9 @@ async def test_ctrl_c_is_forwarded_to_the_remote_command(url: str) -> None:
     proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(proc.stdout.read(), 30) == b"got-int\n"
     assert await asyncio.wait_for(proc.wait(), 30) == 7
+
+
+async def test_bad_working_directory_is_126(url: str) -> None:
+    code, _, err = await wsep("run", "--url", url, "--cwd", "/nonexistent-wsep-dir", "--", "true")
+    assert code == 126
+    assert "nonexistent-wsep-dir" in one_line(err)

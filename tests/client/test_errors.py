@@ -127,3 +127,15 @@ async def test_write_after_exit_is_a_broken_pipe(url: str) -> None:
         with pytest.raises(BrokenPipeError):
             proc.stdin.write(b"late")
         await proc.close()
+
+
+async def test_connection_lost_while_output_is_unread(proxy) -> None:
+    """Reading is paused on a full buffer; the loss still ends wait() (it never hangs)."""
+    url = f"ws://127.0.0.1:{proxy.port}/"
+    async with wsep_client.connect(url, limit=64 * 1024) as remote:
+        proc = await remote.create_process("yes", stdin=False)
+        await asyncio.wait_for(proc._gate.paused.wait(), 30)
+        proxy.cut()
+        with pytest.raises(ConnectionLost):
+            await asyncio.wait_for(proc.wait(), 10)
+        await proc.close()

@@ -177,3 +177,19 @@ async def test_execer_over_an_open_websocket(url: str) -> None:
             await execer.run("true")
         assert ws.closed
     assert (result.returncode, result.stdout) == (2, b"via open socket\n")
+
+
+async def test_tty_resize_reaches_the_process(url: str) -> None:
+    async with wsep_client.connect(url) as remote:
+        proc = await remote.create_process(
+            "sh", "-c", "stty size; read x; stty size", tty=True, rows=20, cols=70
+        )
+        assert await proc.stdout.readline() == b"20 70\r\n"
+        assert await proc.stderr.read() == b""  # a TTY merges stderr into stdout
+        await proc.resize(33, 101)
+        proc.stdin.write(b"go\r")
+        await proc.stdin.drain()
+        rest = await proc.stdout.read()
+        assert (await proc.wait()).success
+        await proc.close()
+    assert rest.endswith(b"33 101\r\n")

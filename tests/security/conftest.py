@@ -22,6 +22,7 @@ TOKENS = {
     "recorded": "recorded-token-0123456789abcdef",
     "short": "short-token-0123456789abcdef",
     "small": "small-token-0123456789abcdef",
+    "pathok": "pathok-token-0123456789abcdef",
 }
 PASSWORD = "correct horse battery staple"
 ROOT = os.geteuid() == 0
@@ -91,6 +92,9 @@ max_duration = 0.5
 
 [identity.small]
 max_output_bytes = 100000
+
+[identity.pathok]
+env_allow = ["PATH"]
 
 [identity.recorded]
 record = true

@@ -441,3 +441,15 @@ async def test_run_time_limits_end_the_process(
     assert out.errors[0]["code"] == "limit_exceeded"
     assert len(out.stdout) <= 100_000
     assert proc_stat(server.execer.pids[0]) is None  # ended and reaped
+
+
+async def test_path_in_env_does_not_change_what_runs(make_secure_server: MakeSecure) -> None:
+    """Even where PATH may be set, the command is looked up in the server's PATH."""
+    server = await make_secure_server()
+    layout = server.layout
+    start = start_message(
+        "echo", "-c", "echo pwned", env=[f"PATH={layout.evil}"], working_dir=str(layout.work)
+    )
+    out = await attempt(server.url, start, headers=auth(TOKENS["pathok"]))
+    assert out.stdout == b"-c echo pwned\n", out  # /usr/bin/echo, not the shell in evil/
+    assert server.execer.started[0].command == "echo"

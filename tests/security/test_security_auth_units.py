@@ -197,6 +197,12 @@ def test_identities_are_hashable_and_comparable() -> None:
     assert a != c
     assert len({a, b, c}) == 2
     assert dict(a.attributes) == {"auth": "token", "via": "query"}
+    from wsep_server.hooks import Identity
+
+    plain = Identity("alice", {"auth": "token", "via": "query"})  # a plain dict works too
+    assert plain == a
+    assert hash(plain) == hash(a)
+    assert plain in {a}
 
 
 def test_auth_tool(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -209,3 +215,29 @@ def test_auth_tool(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
     monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
     assert main(["hash-token", "alice"]) == 0
     assert capsys.readouterr().out.strip() == f"alice {hash_token(token)}"
+
+
+async def test_basic_auth_remembers_good_passwords_only() -> None:
+    from wsep_server.auth import BasicAuthenticator, hash_password
+
+    class Counting(BasicAuthenticator):
+        calls = 0
+
+        def check(self, user: str, password: str) -> bool:
+            Counting.calls += 1
+            return super().check(user, password)
+
+    auth = Counting({"bob": hash_password("pw", rounds=4)}, cache_size=2)
+    assert await auth._verify("bob", "pw")
+    assert await auth._verify("bob", "pw")
+    assert Counting.calls == 1  # bcrypt once
+    assert not await auth._verify("bob", "wrong")
+    assert not await auth._verify("bob", "wrong")
+    assert Counting.calls == 3  # failures are never remembered
+    assert not await auth._verify("alice", "pw")
+    assert len(auth._cache) == 1
+    uncached = Counting({"bob": hash_password("pw", rounds=4)}, cache_ttl=0)
+    Counting.calls = 0
+    assert await uncached._verify("bob", "pw")
+    assert await uncached._verify("bob", "pw")
+    assert Counting.calls == 2

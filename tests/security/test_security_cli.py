@@ -117,3 +117,77 @@ async def test_server_process_with_token_policy_and_audit(
         ("end", "token"),
     ]
     assert TOKEN not in audit.read_text()
+
+
+def test_build_security_from_flags(tmp_path: Path, layout: Any) -> None:
+    import ssl
+
+    import trustme
+    from wsep_server.audit import AuditLog
+    from wsep_server.auth import (
+        BasicAuthenticator,
+        ClientCertAuthenticator,
+        JWTAuthenticator,
+        StaticTokenAuthenticator,
+        TrustedProxyAuthenticator,
+        hash_password,
+        hash_token,
+    )
+    from wsep_server.cli import parse_args
+    from wsep_server.local import LocalExecer
+    from wsep_server.policy import FilePolicy
+    from wsep_server.recording import RecordingExecer
+    from wsep_server.security import build_security, tls_context
+
+    (tmp_path / "tokens").write_text(f"alice {hash_token(TOKEN)}\n")
+    (tmp_path / "jwt.key").write_text("k" * 40 + "\n")
+    (tmp_path / "users").write_text(f"bob:{hash_password('pw', rounds=4)}\n")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    leaf = ca.issue_cert("127.0.0.1")
+    leaf.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    opts = parse_args([
+        "--host", "0.0.0.0",
+        "--token-file", str(tmp_path / "tokens"),
+        "--jwt-key", str(tmp_path / "jwt.key"), "--jwt-algorithms", "HS256,HS512",
+        "--basic-auth-file", str(tmp_path / "users"),
+        "--tls-cert", str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.pem"),
+        "--tls-client-ca", str(tmp_path / "ca.pem"), "--tls-require-client-cert",
+        "--trusted-proxy", "127.0.0.1,10.0.0.0/8",
+        "--allow-origin", "https://app.example",
+        "--policy", str(layout.policy),
+        "--audit-log", str(tmp_path / "audit.jsonl"),
+        "--record-dir", str(tmp_path / "casts"),
+    ])  # fmt: skip
+    assert opts.security.trusted_proxies == ("127.0.0.1", "10.0.0.0/8")
+    assert opts.security.jwt_algorithms == ("HS256", "HS512")
+    execer = LocalExecer()
+    sec = build_security(opts.security, execer, host=opts.host)
+    kinds = [type(a) for a in sec.authenticators]
+    assert kinds == [
+        ClientCertAuthenticator,
+        TrustedProxyAuthenticator,
+        JWTAuthenticator,
+        StaticTokenAuthenticator,
+        BasicAuthenticator,
+    ]
+    assert len(sec.middlewares) == 3  # origin, authentication, session counting
+    assert isinstance(sec.policy, FilePolicy)
+    assert isinstance(sec.execer, RecordingExecer)
+    assert [type(o) for o in sec.observers] == [AuditLog]
+    assert len(sec.on_startup) == len(sec.on_cleanup) == 1
+    ctx = tls_context(opts.security, opts.tls_cert, opts.tls_key)
+    assert ctx is not None
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    with pytest.raises(ValueError, match="needs --tls-cert"):
+        tls_context(opts.security, None, None)
+
+
+def test_recording_policy_needs_a_directory(layout: Any) -> None:
+    from wsep_server.cli import parse_args
+    from wsep_server.local import LocalExecer
+    from wsep_server.security import build_security
+
+    opts = parse_args(["--policy", str(layout.policy)])
+    with pytest.raises(ValueError, match="--record-dir"):
+        build_security(opts.security, LocalExecer())

@@ -54,8 +54,10 @@ def test_serve_generates_a_token_and_prints_a_client_command(tmp_path: Path) -> 
     command = f".venv/bin/wsep run --url ws://127.0.0.1:9000/ --token {token} -- uname -a"
     assert command in done.stderr
     assert "--port 9000" in done.stdout
-    again = _serve(root)
-    assert again.stdout.split("token: ", 1)[1].strip() != token  # fresh each run
+    again = _serve(root, "--web")
+    fresh = again.stdout.split("token: ", 1)[1].strip()
+    assert fresh != token  # a new one each run
+    assert f"open http://127.0.0.1:8080/?token={fresh} in a browser" in again.stderr
 
 
 def test_serve_keeps_a_given_token_and_other_auth(tmp_path: Path) -> None:

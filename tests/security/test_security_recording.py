@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from pathlib import Path
 
 from conftest import TOKENS, MakeSecure, auth
 from secutil import attempt, start_message
@@ -78,3 +80,42 @@ async def test_recording_request_applies_to_one_start_only() -> None:
     assert first is not None
     assert first.identity == "a"
     assert take_recording_request() is None
+
+
+async def test_recording_execer_on_its_own(tmp_path: Path, no_leaked_children: None) -> None:
+    """Without a server: the plain read() path, resizes, and the process passing through."""
+    from wsep_protocol import Command
+    from wsep_server.local import LocalExecer
+    from wsep_server.recording import RecordingExecer, request_recording
+
+    execer = RecordingExecer(LocalExecer(grace_period=1.0, output_linger=0.2), tmp_path / "c")
+    assert execer.resolve(Command("sh")) == LocalExecer().resolve(Command("sh"))
+    script = "read x; echo got $x; stty size"
+    request_recording(identity="who/../ami", argv=["sh", "-c", script], path="/bin/sh")
+    command = Command("/bin/sh", ("-c", script), tty=True, rows=10, cols=40)
+    proc = await execer.start(command)
+    await proc.resize(20, 60)
+    proc.stdin.write(b"hi\n")
+    await proc.stdin.drain()
+    out = b""
+    while chunk := await asyncio.wait_for(proc.stdout.read(65536), 30):
+        out += chunk
+    assert await proc.stderr.read(10) == b""
+    status = await asyncio.wait_for(proc.wait(), 30)
+    await proc.close()
+    assert status.code == 0
+    assert b"got hi" in out
+    assert b"20 60" in out
+    (cast,) = (tmp_path / "c").iterdir()
+    assert "-who_.._ami-" in cast.name  # no path tricks through the identity name
+    header, *events = (json.loads(line) for line in cast.read_text().splitlines())
+    assert (header["width"], header["height"]) == (40, 10)
+    assert [int(n) for n in next(e[2] for e in events if e[1] == "r").split("x")] == [60, 20]
+    text = "".join(e[2] for e in events if e[1] == "o")
+    assert "got hi" in text
+    assert "20 60" in text
+    # a start without a pending request is not recorded and not wrapped
+    plain = await execer.start(Command("/bin/true"))
+    assert isinstance(plain, type(proc._inner))  # type: ignore[attr-defined]
+    await plain.wait()
+    await plain.close()

@@ -234,3 +234,19 @@ async def test_tls(tmp_path: Any, start_server_process: Any) -> None:
     assert msgs[1] == b'{"type":"stdout"}\nsecure\n'
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(srv.http_url + "/healthz", timeout=5)  # untrusted certificate
+
+
+async def test_sigint_ends_running_session(start_server_process: Any) -> None:
+    srv = start_server_process()
+    ws = await RawWebSocket.connect(srv.url)
+    await ws.send_message(start_bytes("sleep", "60"))
+    _, msg = await ws.recv_message()
+    pid = int(header(msg)["pid"])  # type: ignore[call-overload]
+    srv.proc.send_signal(signal.SIGINT)
+    res = await collect(ws, until_exit=False)
+    assert res.close == (1001, "server shutting down")
+    assert await asyncio.to_thread(srv.proc.wait, 30) == 0
+    assert await wait_until_gone(pid) == []
+    http_down = srv.http_url + "/healthz"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(http_down, timeout=5)

@@ -133,3 +133,20 @@ async def test_exit_status_names_signal_and_core(wsep_server: str) -> None:
     assert str(res.exit["error"]).startswith("signal: segmentation fault")
     res = await run(wsep_server, "sh", "-c", "kill -9 $$")  # v1: Go's fields only
     assert res.exit == {"type": "exit_code", "exit_code": -1, "error": "signal: killed"}
+
+
+async def test_too_big_message_reported_in_v2(make_server: object) -> None:
+    from wsep_server import ServerConfig
+
+    url = await make_server(config=ServerConfig(max_receive_size=10_000))  # type: ignore[operator]
+    ws = await RawWebSocket.connect(url, subprotocols=V2)
+    await ws.send_message(start_bytes("cat", stdin=True))
+    _, pid_msg = await ws.recv_message()
+    pid = int(header(pid_msg)["pid"])  # type: ignore[call-overload]
+    await ws.send_message(b'{"type":"stdin"}\n' + b"x" * 20_000)
+    res = await collect(ws)
+    assert res.errors[0]["code"] == "message_too_big"
+    assert res.errors[0]["close_code"] == 1009
+    assert res.close is not None
+    assert res.close[0] == 1009
+    assert await wait_until_gone(pid) == []

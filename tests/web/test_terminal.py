@@ -8,6 +8,7 @@ terminal, the process, the state) so waits can be on conditions, never on sleeps
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -237,3 +238,33 @@ def test_js_client_module_against_the_server(page: Any, web_server: WebServer) -
     assert result["err"] == "err"
     assert result["status"]["exitCode"] == 5
     assert result["status"]["error"] == "exit status 5"
+
+
+def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer) -> None:
+    """The session id is in the address: a reload reattaches and the screen comes back."""
+    open_terminal(page, web_server)
+    session = page.evaluate("() => window.wsepApp.sessionId")
+    assert f"session={session}" in page.url
+    run(page, "echo shell=$$ mark=$((5*5))")
+    wait_rendered(page, "mark=25")
+    wait_prompt(page)
+    match = re.search(r"shell=(\d+) mark=25", rendered(page))
+    assert match, rendered(page)
+    shell = match.group(1)
+
+    page.reload()
+    wait_state(page, "running")
+    assert page.evaluate("() => window.wsepApp.sessionId") == session
+    wait_prompt(page)
+    run(page, "echo same=$(($$+0))")
+    wait_rendered(page, "same=")
+    wait_prompt(page)
+    again = re.search(r"same=(\d+)", rendered(page))
+    assert again, rendered(page)
+    if again.group(1) != shell:
+        run(page, "exit")
+        wait_state(page, "exited")
+        pytest.skip("this server starts a new shell for a known session id (no reattach)")
+    assert f"shell={shell} mark=25" in rendered(page), "the screen was not restored"
+    run(page, "exit")  # end the session rather than leave it to its idle timeout
+    wait_state(page, "exited")

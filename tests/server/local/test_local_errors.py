@@ -82,11 +82,13 @@ async def test_directory_as_command(execer: LocalExecer, tmp_path: Path) -> None
     assert "is a directory" in str(err)
 
 
-async def test_missing_interpreter(execer: LocalExecer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("tty", [False, True])
+async def test_missing_interpreter(execer: LocalExecer, tmp_path: Path, tty: bool) -> None:
+    """Only execve can tell: the child's errno reaches the parent (and nothing leaks)."""
     script = tmp_path / "bad.sh"
     script.write_text("#!/no/such/interpreter\n")
     script.chmod(0o755)
-    err = await start_error(execer, Command(str(script)))
+    err = await start_error(execer, Command(str(script), tty=tty))
     assert err.kind is StartErrorKind.COMMAND_NOT_FOUND
     assert "interpreter" in str(err)
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, live_group_members, my_zombies, open_fds, read_all
+from local_helpers import TIMEOUT, live_group_members, my_zombies, open_fds, read_all, run
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -114,3 +114,17 @@ def test_tune_malloc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert tune_malloc() is True
+
+
+@pytest.mark.parametrize("tty", [False, True])
+async def test_child_inherits_only_stdio(execer: LocalExecer, tty: bool) -> None:
+    """None of the server's fds (other pipes, pidfds, PTY masters) reach a child."""
+    other = await execer.start(Command("sleep", ("100",), tty=True, stdin=True))
+    try:
+        script = "ls /proc/$$/fd"
+        out, _, _ = await asyncio.wait_for(
+            run(execer, Command("sh", ("-c", script), tty=tty, stdin=True)), TIMEOUT
+        )
+    finally:
+        await other.close()
+    assert sorted(int(fd) for fd in out.split()) == [0, 1, 2]

@@ -83,14 +83,15 @@ async def test_close_escalates_to_sigkill() -> None:
     assert live_group_members(proc.pid) == []
 
 
-async def test_close_continues_stopped_process(execer: LocalExecer) -> None:
+async def test_close_continues_stopped_process() -> None:
+    execer = LocalExecer(grace_period=60)
     proc = await execer.start(Command("sh", ("-c", "echo stop; kill -STOP $$; sleep 100")))
     buf = bytearray()
     await read_until(proc, b"stop", buf)
     began = time.monotonic()
     await proc.close()
     assert (await proc.wait()).signal == signal.SIGTERM
-    assert time.monotonic() - began < 1.5  # SIGCONT let SIGTERM act before the grace period
+    assert time.monotonic() - began < 30  # SIGCONT let SIGTERM act long before the grace period
 
 
 async def test_close_is_idempotent_and_concurrent(execer: LocalExecer) -> None:

@@ -4,9 +4,10 @@ Only argparse is imported up front; aiohttp and the SDK load when a command
 needs them, so ``wsep --help`` is instant.
 
 Exit codes: the remote command's own code, 128+N when signal N ended it,
-124 on ``--timeout``, 126 when the command cannot be executed, 127 when it is
-not found, 255 for connection, authentication and protocol errors, 1 for a
-failed copy, 2 for usage errors.
+124 on ``--timeout``, 127 when the command is not found, 126 when it cannot
+be started for another reason (permission, working directory, policy), 255
+for connection, authentication and protocol errors, 1 for a failed copy, 2
+for usage errors.
 """
 
 from __future__ import annotations

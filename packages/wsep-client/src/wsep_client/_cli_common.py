@@ -31,9 +31,7 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, StartFailed):
         if error.kind is StartErrorKind.COMMAND_NOT_FOUND:
             return 127
-        if error.kind is StartErrorKind.PERMISSION_DENIED:
-            return 126
-        return EXIT_CONNECT
+        return 126  # found but could not be run: permission, directory, policy, ...
     if isinstance(error, ProcessTimeout):
         return EXIT_TIMEOUT
     if isinstance(error, ConnectError):

@@ -116,8 +116,9 @@ async def _drive(
             loop.remove_signal_handler(signum)
         if feeder is not None:
             feeder.cancel()
-            with contextlib.suppress(BaseException):
-                await feeder
+            await asyncio.wait([feeder])
+            if not feeder.cancelled():
+                feeder.exception()
     return code
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl as _ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from wsep_protocol import (
     SUBPROTOCOL_V2,
-    V2_MAX_MESSAGE_SIZE,
     Command,
     Connection,
     Execer,
@@ -19,18 +17,16 @@ from wsep_protocol import (
     Process,
     ProtocolVersion,
     Role,
-    subprotocols_for,
 )
 
-from .errors import AuthenticationError, ConnectError, ConnectionLost, StartFailed
+from .errors import ConnectError, ConnectionLost, StartFailed
+from .handshake import SSLArg, open_websocket
 from .process import RemoteProcess
 from .result import CompletedProcess
 from .runner import run_process
 from .streams import DEFAULT_LIMIT
 
 __all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "connect"]
-
-SSLArg = _ssl.SSLContext | bool | aiohttp.Fingerprint | None
 
 
 def build_command(
@@ -145,10 +141,15 @@ class RemoteExecer(_ExecerBase):
         heartbeat: float | None = None,
         connect_timeout: float | None = 30.0,
         limit: int = DEFAULT_LIMIT,
+        share_session: bool = True,
     ) -> None:
         self.url = url
         self._session = session
         self._own_session = session is None
+        # Without a caller's session: one shared session (closed by close()), or,
+        # for long-lived owners that never call close() (a chaining server), one
+        # per process, closed with it.
+        self._share = share_session or session is not None
         self._headers = dict(headers or {})
         if token is not None:
             self._headers.setdefault("Authorization", f"Bearer {token}")
@@ -182,112 +183,33 @@ class RemoteExecer(_ExecerBase):
         WebSocket could be opened and :class:`StartFailed` (a
         ``wsep_protocol.StartError``) when the server could not start it.
         """
-        ws = await self._open()
-        return await start_on(
-            ws, command, session_id=session_id, limit=self.limit, timeout=self._connect_timeout
-        )
-
-    async def _open(self) -> aiohttp.ClientWebSocketResponse[Any]:
-        session = self._get_session()
-        timeout = aiohttp.ClientWSTimeout(ws_close=10.0)
+        owned = None
+        if self._share:
+            session = self._get_session()
+        else:
+            session = owned = aiohttp.ClientSession()
         try:
-            coro = session.ws_connect(
+            ws = await open_websocket(
+                session,
                 self.url,
-                protocols=subprotocols_for(self.version),
+                version=self.version,
                 headers=self._headers,
                 ssl=self._ssl,
-                compress=0,
-                max_msg_size=V2_MAX_MESSAGE_SIZE,
                 heartbeat=self._heartbeat,
-                timeout=timeout,
-                autoping=True,
+                timeout=self._connect_timeout,
             )
-            return await asyncio.wait_for(coro, self._connect_timeout)
-        except aiohttp.WSServerHandshakeError as exc:
-            raise await self._handshake_error(session, exc) from None
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise ConnectError(
-                f"TLS certificate of {self.url} rejected: {exc.certificate_error}", url=self.url
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(
-                f"cannot connect to {self.url}: {_os_reason(exc.os_error)}", url=self.url
-            ) from None
-        except (asyncio.TimeoutError, TimeoutError):
-            raise ConnectError(f"cannot connect to {self.url}: timed out", url=self.url) from None
-        except aiohttp.InvalidURL as exc:
-            raise ConnectError(f"invalid URL: {exc}", url=self.url) from None
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            raise ConnectError(f"cannot connect to {self.url}: {exc}", url=self.url) from None
-
-    async def _handshake_error(
-        self, session: aiohttp.ClientSession, exc: aiohttp.WSServerHandshakeError
-    ) -> ConnectError:
-        status = exc.status
-        if status in (401, 403):
-            detail = _header_detail(exc.headers) or await self._fetch_detail(session)
-            word = "authentication rejected" if status == 401 else "access denied"
-            text = f"{word} by {self.url} (HTTP {status})"
-            if detail:
-                text += f": {detail}"
-            return AuthenticationError(text, url=self.url, status=status, detail=detail)
-        if status == 101:
-            return ConnectError(
-                f"WebSocket handshake with {self.url} failed: {exc.message}",
-                url=self.url,
-                status=status,
-            )
-        return ConnectError(
-            f"WebSocket handshake with {self.url} failed: HTTP {status} {exc.message}".rstrip(),
-            url=self.url,
-            status=status,
+        except BaseException:
+            if owned is not None:
+                await owned.close()
+            raise
+        return await start_on(
+            ws,
+            command,
+            session_id=session_id,
+            limit=self.limit,
+            timeout=self._connect_timeout,
+            owned_session=owned,
         )
-
-    async def _fetch_detail(self, session: aiohttp.ClientSession) -> str:
-        """The body of the refusal: aiohttp drops it on a failed handshake, so ask again."""
-        url = self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
-        try:
-            async with session.get(
-                url,
-                headers=self._headers,
-                ssl=self._ssl,
-                timeout=aiohttp.ClientTimeout(total=5),
-            ) as resp:
-                if resp.status not in (401, 403):
-                    return ""
-                body = await resp.content.read(1024)
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
-            return ""
-        return _clean(body.decode("utf-8", "replace"))
-
-
-def _os_reason(error: OSError) -> str:
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if error.strerror:
-        return error.strerror[0].lower() + error.strerror[1:]
-    return str(error) or type(error).__name__
-
-
-def _header_detail(headers: Any) -> str:
-    if not headers:
-        return ""
-    for name in ("X-Wsep-Error",):
-        value = headers.get(name)
-        if value:
-            return _clean(value)
-    challenge = headers.get("WWW-Authenticate", "")
-    marker = 'error_description="'
-    if marker in challenge:
-        return _clean(challenge.split(marker, 1)[1].split('"', 1)[0])
-    return ""
-
-
-def _clean(text: str) -> str:
-    text = " ".join(text.split())
-    for prefix in ("401: ", "403: "):
-        text = text.removeprefix(prefix)
-    return text[:300]
 
 
 async def start_on(

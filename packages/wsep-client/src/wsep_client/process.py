@@ -38,6 +38,9 @@ __all__ = ["RemoteProcess"]
 
 _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 
+#: Seconds between liveness probes while reading is paused on a full buffer.
+PROBE_INTERVAL = 1.0
+
 
 class RemoteProcess:
     """One remote process (satisfies ``wsep_protocol.Process``).
@@ -82,6 +85,9 @@ class RemoteProcess:
         self._error: Error | None = None
         self._closed = False
         self._task: asyncio.Task[None] | None = None
+        # Taken now: aiohttp may drop its reference to the protocol once the
+        # connection is gone, and we need this future exactly then.
+        self._lost = _connection_closed(ws)
 
     # --- start -------------------------------------------------------------
 
@@ -193,9 +199,8 @@ class RemoteProcess:
         task = self._task
         if task is not None and not task.done():
             if self._status is None:
-                pass  # task.cancel()  # it may be parked on a full buffer: never wait for that
-            with contextlib.suppress(BaseException):
-                await task
+                task.cancel()  # it may be parked on a full buffer: never wait for that
+            await _finish(task)
         if self._owned_session is not None:
             session, self._owned_session = self._owned_session, None
             await session.close()
@@ -236,7 +241,7 @@ class RemoteProcess:
         try:
             while True:
                 if not gate.is_set():
-                    await gate.wait()
+                    await self._wait_for_room()
                 msg = await ws.receive()
                 if msg.type in _DATA:
                     message = conn.receive(msg.data)
@@ -273,6 +278,37 @@ class RemoteProcess:
             self._fail(ConnectionLost(f"connection lost: {exc}"))
         with contextlib.suppress(Exception):
             await ws.close()
+
+    async def _wait_for_room(self) -> None:
+        """Wait while a buffer is full, unless the connection drops meanwhile.
+
+        While we do not read, aiohttp stops reading the socket too, so a loss
+        would go unnoticed: every ``PROBE_INTERVAL`` seconds a ping is sent,
+        and a write to a dead connection fails at once. A dropped connection
+        cannot deliver more than what is already queued, so its rest is then
+        taken in regardless of the limit: ``wait()`` reports the exit status
+        or the loss instead of hanging.
+        """
+        gate = self._gate.open
+        lost = self._lost
+        while not gate.is_set():
+            if lost is not None and lost.done():
+                if not lost.cancelled():
+                    lost.exception()  # retrieved: the receive loop reports the loss
+                return
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(gate.wait())
+            waits: list[asyncio.Future[Any]] = [waiter] if lost is None else [waiter, lost]
+            try:
+                done, _ = await asyncio.wait(
+                    waits, timeout=PROBE_INTERVAL, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                waiter.cancel()
+            if not done:
+                try:
+                    await self._ws.ping()
+                except Exception:
+                    return  # the connection is gone: drain what is left
 
     def _exited(self, status: ExitStatus) -> None:
         self._status = status
@@ -313,6 +349,20 @@ class RemoteProcess:
         self._stdin.fail(
             error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
         )
+
+
+def _connection_closed(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[None] | None:
+    """The future aiohttp resolves when the TCP connection is lost (None if unavailable)."""
+    protocol = getattr(getattr(ws, "_conn", None), "protocol", None)
+    closed = getattr(protocol, "closed", None)
+    return closed if isinstance(closed, asyncio.Future) else None
+
+
+async def _finish(task: asyncio.Future[Any]) -> None:
+    """Wait for ``task`` and consume its outcome, without swallowing our own cancellation."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()
 
 
 async def _collect(reader: RemoteStreamReader, into: list[bytes]) -> None:

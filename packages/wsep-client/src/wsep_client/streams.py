@@ -201,10 +201,7 @@ class RemoteStdin:
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([self._task])
 
     def _check(self) -> None:
         if self._error is not None:

@@ -203,8 +203,9 @@ async def _settle(future: asyncio.Future[Any]) -> None:
     """Cancel ``future`` if still running and consume its outcome (no stray warnings)."""
     if not future.done():
         future.cancel()
-    with contextlib.suppress(BaseException):
-        await future
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 async def _collect_text(reader: RemoteStreamReader) -> str:

@@ -116,9 +116,13 @@ class FlowWindow:
         return max(0, self.window - (self.sent + self.reserved - self.consumed))
 
     def reserve(self, want: int) -> int:
-        """Take up to ``want`` bytes of credit (all of ``want`` when off)."""
+        """Take up to ``want`` bytes of credit (all of ``want`` when off).
+
+        One reservation is at most half the window: a reader that holds one while
+        it waits for data (an idle stdout) leaves credit for the other (stderr).
+        """
         credit = self.credit()
-        granted = want if credit is None else min(want, credit)
+        granted = want if credit is None else min(want, credit, max(1, self.window // 2))
         self.reserved += granted
         return granted
 

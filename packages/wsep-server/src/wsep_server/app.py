@@ -117,6 +117,7 @@ class WsepHandler:
                 text="wsep: connect with a WebSocket client (see the wsep README)\n",
                 headers={hdrs.UPGRADE: "websocket", hdrs.CONNECTION: "Upgrade"},
             )
+        ws.error_messages = version >= ProtocolVersion.V2
         await ws.prepare(request)
         session = self.session_class(
             request=request,

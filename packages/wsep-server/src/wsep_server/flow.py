@@ -43,8 +43,10 @@ class OutputGate:
             await self._changed.wait()
 
     def commit(self, reserved: int, sent: int) -> None:
-        """``sent`` of the ``reserved`` bytes were sent (0 at EOF)."""
+        """``sent`` of the ``reserved`` bytes were sent (0 at EOF); the rest is free again."""
         self.window.commit(reserved, sent)
+        if sent < reserved:
+            self._changed.set()
 
     def close(self) -> None:
         """Stop limiting (the client is gone or the process is ending): wake every waiter."""

@@ -47,7 +47,8 @@ class Identity:
     """Who is calling, as the auth middleware established it."""
 
     name: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    # Not hashed (a dict is not hashable); equality still compares it.
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

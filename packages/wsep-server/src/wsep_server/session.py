@@ -246,7 +246,7 @@ class Session:
                         with contextlib.suppress(Exception):
                             await self.process.resize(message.rows, message.cols)
                 elif isinstance(message, Signal) and self.process is not None:
-                    with contextlib.suppress(ProcessLookupError):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
                         await self.process.send_signal(message.number)
                 if self._closing.is_set():
                     return

@@ -7,16 +7,26 @@ exception it is handling names the problem, so the close frame carries that.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
-from wsep_protocol import truncate_reason
+from wsep_protocol import Error, encode, truncate_reason
 
 __all__ = ["WsepWebSocketResponse"]
 
 
+_ERROR_CODES: dict[int, str] = {
+    WSCloseCode.MESSAGE_TOO_BIG: "message_too_big",
+    WSCloseCode.INVALID_TEXT: "malformed_message",
+}
+
+
 class WsepWebSocketResponse(web.WebSocketResponse):
+    #: Set for v2 connections: frame-level errors are reported in an ``error`` message too.
+    error_messages = False
+
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
     ) -> bool:
@@ -24,7 +34,12 @@ class WsepWebSocketResponse(web.WebSocketResponse):
             # Called by receive() from inside its ``except WebSocketError`` block.
             exc = sys.exc_info()[1]
             if isinstance(exc, WebSocketError) and exc.code == code:
-                message = truncate_reason(_describe(exc)).encode("utf-8")
+                text = _describe(exc)
+                message = truncate_reason(text).encode("utf-8")
+                if self.error_messages and not self.closed:
+                    kind = _ERROR_CODES.get(code, "protocol_violation")
+                    with contextlib.suppress(Exception):
+                        await self.send_bytes(encode(Error(kind, text, code)))
         return await super().close(code=code, message=message, drain=drain)
 
 

@@ -1,8 +1,10 @@
 """HTTP Basic authentication against bcrypt password hashes (an htpasswd-style file).
 
-bcrypt is slow on purpose (tens of milliseconds), so checks run in a worker
-thread and never block the event loop; an unknown user costs the same as a
-wrong password, so user names cannot be probed by timing.
+bcrypt is slow on purpose (at 12 rounds, 0.2-0.8 s), so checks run in a
+worker thread and never block the event loop; an unknown user costs the same
+as a wrong password, so user names cannot be probed by timing. A successful
+check is remembered for ``cache_ttl`` seconds under a keyed hash (never the
+password itself), so a client running many short commands pays bcrypt once.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
+import hmac
 import os
+import secrets
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,12 +58,22 @@ class BasicAuthenticator:
 
     scheme = 'Basic realm="wsep", charset="UTF-8"'
 
-    def __init__(self, users: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        cache_ttl: float = 300.0,
+        cache_size: int = 1024,
+    ) -> None:
         self._users = {user: stored.encode("ascii") for user, stored in dict(users).items()}
         if not self._users:
             raise ValueError("no users configured")
         # Checked for unknown users so they cost as much as known ones.
         self._dummy = next(iter(self._users.values()))
+        self.cache_ttl = cache_ttl
+        self.cache_size = cache_size
+        self._cache_key = secrets.token_bytes(32)
+        self._cache: dict[bytes, float] = {}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> BasicAuthenticator:
@@ -81,6 +97,21 @@ class BasicAuthenticator:
         user, sep, password = decoded.partition(":")
         if not sep or not user:
             raise AuthRejected("malformed basic credentials")
-        if not await asyncio.to_thread(self.check, user, password):
+        if not await self._verify(user, password):
             raise AuthRejected("invalid user or password")
         return make_identity(user, auth="basic")
+
+    async def _verify(self, user: str, password: str) -> bool:
+        key = hmac.new(self._cache_key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
+        now = time.monotonic()
+        expires = self._cache.get(key)
+        if expires is not None and expires > now:
+            return True
+        if not await asyncio.to_thread(self.check, user, password):
+            self._cache.pop(key, None)
+            return False
+        if self.cache_ttl > 0:
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))  # the oldest entry
+            self._cache[key] = now + self.cache_ttl
+        return True

@@ -55,6 +55,7 @@ class LocalProcess:
         self._stdout = stdout
         self._stderr = stderr
         self._tty_fd = tty_fd
+        self._is_tty = tty_fd is not None
         self._grace = grace_period
         self._linger = output_linger
         self._exited: asyncio.Future[ExitStatus] = loop.create_future()
@@ -71,7 +72,7 @@ class LocalProcess:
 
     @property
     def tty(self) -> bool:
-        return self._tty_fd is not None
+        return self._is_tty
 
     @property
     def stdin(self) -> PipeWriter:
@@ -98,7 +99,7 @@ class LocalProcess:
         if self._tty_fd is None:
             return
         cur_rows, cur_cols = get_winsize(self._tty_fd)
-        set_winsize(self._tty_fd, rows or cur_rows, cols or cur_cols)
+        set_winsize(self._tty_fd, rows if rows > 0 else cur_rows, cols if cols > 0 else cur_cols)
 
     async def send_signal(self, signum: int) -> None:
         """Signal the child's process group; nothing happens once it has been reaped."""
@@ -171,7 +172,7 @@ class LocalProcess:
 
     async def _close(self) -> None:
         try:
-            first = signal.SIGHUP if self._tty_fd is not None else signal.SIGTERM
+            first = signal.SIGHUP if self._is_tty else signal.SIGTERM
             if not self._anything_alive():
                 return
             deadline = self._loop.time() + self._grace
@@ -191,7 +192,7 @@ class LocalProcess:
 
     def _leftovers(self) -> list[tuple[int, int]]:
         """Live members of the child's session once the child itself has exited."""
-        if self._tty_fd is None and not session.killpg(self._pid, 0):
+        if not self._is_tty and not session.killpg(self._pid, 0):
             # Pipes: no job control, so an empty group means an empty session (fast path).
             return []
         return session.members(self._pid)
@@ -237,6 +238,8 @@ class LocalProcess:
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
+    """``TIOCSWINSZ``; sizes are clamped to the kernel's 16-bit fields."""
+    rows, cols = (min(max(v, 0), 0xFFFF) for v in (rows, cols))
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 

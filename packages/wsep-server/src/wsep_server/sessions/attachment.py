@@ -68,8 +68,10 @@ class _QueueReader:
     async def read(self, n: int = -1) -> bytes:
         attachment = self._attachment
         while True:
+            if attachment.detached:
+                return b""
             queue = attachment._queue
-            if queue:
+            if queue and not attachment._redrawing:
                 data = queue.popleft()
                 if 0 < n < len(data):
                     queue.appendleft(data[n:])
@@ -77,7 +79,7 @@ class _QueueReader:
                 attachment._queued -= len(data)
                 attachment._drained.set()
                 return data
-            if attachment.detached or attachment.session.exited.is_set():
+            if not queue and attachment.session.exited.is_set():
                 return b""
             await attachment._wait()
 
@@ -137,6 +139,7 @@ class SessionProcess:
         self._queue: deque[bytes] = deque()
         self._queued = 0
         self._resync = False
+        self._redrawing = False
         self._event = asyncio.Event()
         self._drained = asyncio.Event()
         self._stdin = _Input(self)
@@ -214,13 +217,18 @@ class SessionProcess:
             self._drained.clear()
 
     def _reset(self) -> None:
+        """A redraw is being made: output from here on queues behind it."""
         self._queue.clear()
         self._queued = 0
         self._resync = False
+        self._redrawing = True
 
     def _prepend(self, data: bytes) -> None:
-        self._queue.appendleft(data)
-        self._queued += len(data)
+        """The redraw (may be empty): it goes first, and the queue may be read again."""
+        if data:
+            self._queue.appendleft(data)
+            self._queued += len(data)
+        self._redrawing = False
         self._wake()
 
     def _wake(self) -> None:
@@ -257,7 +265,7 @@ class SessionProcess:
         assert session.status is not None
         if not self.detached:
             self.exit_delivered = True
-            if session.resumable:
+            if session.resumable and not self.read_only:
                 session.end("exited")  # a client has it all: the job is done
         return session.status
 
@@ -265,7 +273,7 @@ class SessionProcess:
         if self.read_only or self.detached or not rows or not cols:
             return
         self.size = (rows, cols)
-        self.session.apply_size()
+        await self.session.apply_size()
 
     async def send_signal(self, signum: int) -> None:
         if self.read_only or self.detached:
@@ -279,7 +287,7 @@ class SessionProcess:
         self.detached = True
         self._wake()
         self._drained.set()
-        self.session.remove(self)
+        await self.session.remove(self)
 
 
 def _ignore_result(task: asyncio.Future[None]) -> None:

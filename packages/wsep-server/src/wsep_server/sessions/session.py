@@ -199,8 +199,17 @@ class Session:
                 terminal.apply(ops)
                 return terminal.render_now()
 
-            screen = await asyncio.to_thread(apply_and_render)
+            if not terminal.bytes_in:  # nothing was ever written: nothing to redraw
+                attachment._prepend(b"")
+                await self.apply_size()
+                return
+            try:
+                screen = await asyncio.to_thread(apply_and_render)
+            except BaseException:
+                attachment._prepend(b"")  # never leave the client waiting
+                raise
         attachment._prepend(screen)
+        await self.apply_size()
 
     async def _pump_ring(self, reader: ProcessReader, ring: OutputRing) -> None:
         size = min(_READ_SIZE, ring.capacity)
@@ -223,19 +232,18 @@ class Session:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.apply_size()
 
-    def remove(self, attachment: SessionProcess) -> None:
+    async def remove(self, attachment: SessionProcess) -> None:
         with contextlib.suppress(ValueError):
             self.attachments.remove(attachment)
         for ring in self.rings.values():
             ring.detach(attachment)
         if self.attachments:
-            self.apply_size()
+            await self.apply_size()
         else:
             self._arm_timer()
 
-    def apply_size(self) -> None:
+    async def apply_size(self) -> None:
         """The TTY is as large as the smallest interactive client that stated a size.
 
         Read-only clients and clients without a size do not count; with none
@@ -253,8 +261,10 @@ class Session:
         self.rows, self.cols = rows, cols
         assert self.terminal is not None
         self.terminal.resize(rows, cols)
-        task = asyncio.ensure_future(self.process.resize(rows, cols))
-        task.add_done_callback(_ignore_result)
+        try:
+            await self.process.resize(rows, cols)
+        except (OSError, ValueError):  # pragma: no cover - the terminal is already gone
+            pass
 
     # --- ending ----------------------------------------------------------------
 
@@ -320,8 +330,3 @@ class Session:
             rows=self.rows if self.tty else 0,
             cols=self.cols if self.tty else 0,
         )
-
-
-def _ignore_result(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()

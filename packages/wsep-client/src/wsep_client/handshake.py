@@ -1,0 +1,141 @@
+"""Opening the WebSocket, and saying precisely why it could not be opened."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as _ssl
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from wsep_protocol import V2_MAX_MESSAGE_SIZE, ProtocolVersion, subprotocols_for
+
+from .errors import AuthenticationError, ConnectError
+
+__all__ = ["SSLArg", "open_websocket"]
+
+SSLArg = _ssl.SSLContext | bool | aiohttp.Fingerprint | None
+
+
+async def open_websocket(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    version: ProtocolVersion,
+    headers: Mapping[str, str],
+    ssl: SSLArg,
+    heartbeat: float | None,
+    timeout: float | None,
+) -> aiohttp.ClientWebSocketResponse[Any]:
+    """Open the WebSocket (offering the subprotocols of ``version``, no compression).
+
+    Every failure becomes a :class:`ConnectError` that says what happened.
+    """
+    ws_timeout = aiohttp.ClientWSTimeout(ws_close=10.0)
+    if ssl is None:
+        ssl = True
+    try:
+        coro = session.ws_connect(
+            url,
+            protocols=subprotocols_for(version),
+            headers=headers,
+            ssl=ssl,
+            compress=0,
+            max_msg_size=V2_MAX_MESSAGE_SIZE,
+            heartbeat=heartbeat,
+            timeout=ws_timeout,
+            autoping=True,
+        )
+        return await asyncio.wait_for(coro, timeout)
+    except aiohttp.WSServerHandshakeError as exc:
+        raise await _handshake_error(session, url, headers, ssl, exc) from None
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise ConnectError(
+            f"TLS certificate of {url} rejected: {exc.certificate_error}", url=url
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        raise ConnectError(
+            f"cannot connect to {url}: {_os_reason(exc.os_error)}", url=url
+        ) from None
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ConnectError(f"cannot connect to {url}: timed out", url=url) from None
+    except aiohttp.InvalidURL as exc:
+        raise ConnectError(f"invalid URL: {exc}", url=url) from None
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise ConnectError(f"cannot connect to {url}: {exc}", url=url) from None
+
+
+async def _handshake_error(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    ssl: SSLArg,
+    exc: aiohttp.WSServerHandshakeError,
+) -> ConnectError:
+    status = exc.status
+    if status in (401, 403):
+        detail = _header_detail(exc.headers) or await _fetch_detail(session, url, headers, ssl)
+        word = "authentication rejected" if status == 401 else "access denied"
+        text = f"{word} by {url} (HTTP {status})"
+        if detail:
+            text += f": {detail}"
+        return AuthenticationError(text, url=url, status=status, detail=detail)
+    if status == 101:
+        return ConnectError(
+            f"WebSocket handshake with {url} failed: {exc.message}",
+            url=url,
+            status=status,
+        )
+    return ConnectError(
+        f"WebSocket handshake with {url} failed: HTTP {status} {exc.message}".rstrip(),
+        url=url,
+        status=status,
+    )
+
+
+async def _fetch_detail(
+    session: aiohttp.ClientSession, url: str, headers: Mapping[str, str], ssl: SSLArg
+) -> str:
+    """The body of the refusal: aiohttp drops it on a failed handshake, so ask again."""
+    http_url = url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+    try:
+        async with session.get(
+            http_url,
+            headers=headers,
+            ssl=ssl,
+            timeout=aiohttp.ClientTimeout(total=5),
+        ) as resp:
+            if resp.status not in (401, 403):
+                return ""
+            body = await resp.content.read(1024)
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
+        return ""
+    return _clean(body.decode("utf-8", "replace"))
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if error.strerror:
+        return error.strerror[0].lower() + error.strerror[1:]
+    return str(error) or type(error).__name__
+
+
+def _header_detail(headers: Any) -> str:
+    if not headers:
+        return ""
+    value = headers.get("X-Wsep-Error")
+    if value:
+        return _clean(value)
+    challenge = headers.get("WWW-Authenticate", "")
+    marker = 'error_description="'
+    if marker in challenge:
+        return _clean(challenge.split(marker, 1)[1].split('"', 1)[0])
+    return ""
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.split())
+    for prefix in ("401: ", "403: "):
+        text = text.removeprefix(prefix)
+    return text[:300]
