@@ -154,5 +154,48 @@ def bench_smoke(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "--smoke", *session.posargs)
 
 
+@nox.session(python="3.11")
+def fuzz(session: nox.Session) -> None:
+    """atheris harnesses under fuzz/ (not in CI): 60 s each; ``-- -max_total_time=600``.
+
+    Python 3.11: atheris publishes wheels for it (other versions build from source
+    and need clang). Each harness starts from fuzz/seeds/<name> in a scratch corpus.
+    """
+    session.install("atheris", "-e", "packages/wsep-protocol")
+    args = session.posargs or ["-max_total_time=60"]
+    for harness in sorted((ROOT / "fuzz").glob("fuzz_*.py")):
+        name = harness.stem.removeprefix("fuzz_")
+        corpus = pathlib.Path(session.create_tmp()) / "corpus" / name
+        corpus.mkdir(parents=True, exist_ok=True)
+        seeds = ROOT / "fuzz" / "seeds" / name
+        for seed in seeds.glob("*") if seeds.is_dir() else []:
+            shutil.copy(seed, corpus / seed.name)
+        session.run("python", str(harness), *args, str(corpus))
+
+
+@nox.session(python="3.12")
+def reliability_full(session: nox.Session) -> None:
+    """tests/reliability at full size (not in CI): 10,000 nothing-lost runs up to 10 MB,
+    1,000 clients x 100 commands, 100 SIGKILLs, 10,000 dropped connections.
+
+    Figures are appended to reliability-results/figures.jsonl.
+    """
+    install_project(session)
+    out = ROOT / "reliability-results"
+    out.mkdir(exist_ok=True)
+    env = {"WSEP_FULL": "1", "WSEP_RELIABILITY_REPORT": str(out / "figures.jsonl")}
+    session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python="3.12")
+def soak(session: nox.Session) -> None:
+    """30 minutes of mixed load on a real server (not in CI); RSS and fd slopes reported.
+
+    ``nox -s soak -- --duration 300`` for a shorter run; JSON under soak-results/.
+    """
+    install_project(session)
+    session.run("python", "soak/soak.py", *session.posargs)
+
+
 if os.environ.get("CI"):
     nox.options.reuse_existing_virtualenvs = False

@@ -39,6 +39,7 @@ class Config:
     out: str = "bench-results"
     json: bool = True
     profile: bool = False  # py-spy flame graphs of every server under test
+    sdk_tune_malloc: bool = False  # measure the SDK with glibc malloc tuned too
     preset: str = "full"
     worker_timeout: float = 900.0
     notes: list[str] = field(default_factory=list)
@@ -119,6 +120,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--out", help="directory for the JSON results (bench-results)")
     p.add_argument("--no-json", action="store_true", help="print the table only")
     p.add_argument(
+        "--sdk-tune-malloc",
+        action="store_true",
+        help="tune glibc malloc in the SDK's client processes too (as the raw client does)",
+    )
+    p.add_argument(
         "--profile",
         action="store_true",
         help="record py-spy flame graphs of the servers into <out>/profiles/ (slows them)",
@@ -158,4 +164,5 @@ def parse_args(argv: list[str] | None = None) -> Config:
     cfg.client = a.client
     cfg.json = not a.no_json
     cfg.profile = a.profile
+    cfg.sdk_tune_malloc = a.sdk_tune_malloc
     return cfg

@@ -30,7 +30,7 @@ def _num(value: float | None) -> str:
 def _row(r: dict[str, Any]) -> str:
     spread = "—" if r["spread_pct"] is None else f"±{r['spread_pct'] / 2:.0f}%"
     base = r["baseline"]
-    base_txt = "—" if base is None else f"{_num(base['median'])} ({base['name']})"
+    base_txt = "—" if base is None else f"{_num(base['median'])} {base['unit']} ({base['name']})"
     ratio = "—" if r["ratio"] is None else f"{r['ratio']:.3g}×"
     target = "—" if r["target"] is None else f"{r['target']['op']} {_num(r['target']['value'])}"
     met = {None: "", True: "yes", False: "**no**"}[r["met"]]

@@ -168,3 +168,37 @@ def test_sizes_and_presets() -> None:
     assert full.cli_count == 50
     assert smoke.runs == 3
     assert smoke.size < full.size
+
+
+def test_a_failing_server_leaves_errors_not_gaps(tmp_path: pathlib.Path) -> None:
+    """A figure that cannot be measured keeps its entry, with the error; exit status 1."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--only",
+            "throughput",
+            "--client",
+            "raw",
+            "--server-cmd",
+            "{python} -c 'raise SystemExit(3)' {port}",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    results = json.loads((tmp_path / "latest.json").read_text())["results"]
+    failed = {r["name"]: r for r in results if r["group"] == "throughput"}
+    assert set(failed) == {f"throughput.{d}.v{v}" for d in ("stdout", "stdin") for v in (1, 2)}
+    for r in failed.values():
+        assert set(r) == RESULT_KEYS
+        assert r["median"] is None
+        assert "server exited with 3" in r["error"]
+        assert r["met"] is None
+    assert "ERROR" in proc.stdout

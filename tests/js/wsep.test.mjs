@@ -155,6 +155,11 @@ test("a v1 server gets no flow message and no signals", async () => {
   assert.throws(() => proc.signal("INT"), (err) => err.code === "unsupported");
 });
 
+test("a window larger than the protocol allows is clamped", async () => {
+  const { ws } = await started("x", { flowWindow: 2 ** 40 });
+  assert.deepEqual(ws.headers()[1], { type: "flow", window: 0xffffffff });
+});
+
 test("commandJSON fills defaults and rejects an empty command", () => {
   assert.deepEqual(commandJSON("ls"), {
     command: "ls",

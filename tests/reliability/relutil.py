@@ -11,6 +11,7 @@ leaves the numbers the report quotes (cases tried, runs, bytes, leaks, latency).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -21,22 +22,33 @@ from typing import Any, TypeVar
 
 from procutil import children_of, open_fds, proc_stat
 from rawws import OP_CLOSE, RawWebSocket
-from srvutil import collect, header, start_bytes
+from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Command, Start, encode
 
 __all__ = [
     "FULL",
     "TIMEOUT",
     "LatencyProbe",
+    "Result",
+    "Serve",
+    "collect",
     "descendants",
+    "expect_close",
     "fd_count",
+    "gather_limited",
+    "header",
+    "pid_of",
     "record",
     "roundtrip",
     "scaled",
+    "start_bytes",
     "wait_for_no_children",
     "zombies",
 ]
 
 T = TypeVar("T")
+
+#: The ``serve`` fixture: ``url = await serve(**create_app_kwargs, runner_kwargs={...})``.
+Serve = Callable[..., Awaitable[str]]
 
 FULL = os.environ.get("WSEP_FULL") == "1"
 TIMEOUT = 30.0
@@ -55,6 +67,69 @@ def record(name: str, **figures: Any) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+# --- wire helpers (like tests/server/srvutil.py, which is not importable from here) ------
+
+
+def start_bytes(
+    *argv: str, stdin: bool = False, tty: bool = False, env: tuple[str, ...] = ()
+) -> bytes:
+    command = Command(command=argv[0], args=tuple(argv[1:]), stdin=stdin, tty=tty, env=env)
+    return encode(Start(command=command))
+
+
+def header(message: bytes) -> dict[str, Any]:
+    obj = json.loads(message.partition(b"\n")[0])
+    assert isinstance(obj, dict)
+    return obj
+
+
+@dataclass
+class Result:
+    """What one session delivered, in order."""
+
+    types: list[str] = field(default_factory=list)
+    stdout: bytes = b""
+    stderr: bytes = b""
+    pid: int | None = None
+    exit: dict[str, Any] | None = None
+    close: tuple[int | None, str] | None = None
+
+
+async def collect(ws: RawWebSocket, timeout: float = TIMEOUT) -> Result:
+    """Read until ``exit_code`` (then close 1000 and read the echo) or the server's close."""
+    res = Result()
+    out, err = bytearray(), bytearray()
+    while True:
+        opcode, payload = await ws.recv_message(timeout)
+        if opcode == OP_CLOSE:
+            code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+            res.close = (code, payload[2:].decode(errors="replace"))
+            with contextlib.suppress(ConnectionError, OSError):
+                await ws.close(code or 1000)
+            break
+        head, _, body = payload.partition(b"\n")
+        if payload.startswith(STDOUT_HEADER):
+            kind = "stdout"
+            out += body
+        elif payload.startswith(STDERR_HEADER):
+            kind = "stderr"
+            err += body
+        else:
+            obj = json.loads(head)
+            kind = obj["type"]
+            if kind == "pid":
+                res.pid = int(obj["pid"])
+            elif kind == "exit_code":
+                res.exit = obj
+        res.types.append(str(kind))
+        if kind == "exit_code":
+            await ws.close(1000, "normal closure")
+            res.close = await ws.recv_close(timeout)
+            break
+    res.stdout, res.stderr = bytes(out), bytes(err)
+    return res
 
 
 # --- processes and fds ---------------------------------------------------------------------
@@ -83,7 +158,7 @@ def zombies(pid: int | None = None) -> list[int]:
 
 
 async def wait_for_no_children(
-    pid: int | None = None, *, allowed: set[int] = frozenset(), timeout: float = TIMEOUT  # type: ignore[assignment]
+    pid: int | None = None, *, allowed: frozenset[int] = frozenset(), timeout: float = TIMEOUT
 ) -> list[int]:
     """Poll until ``pid`` has no children but ``allowed``; returns what is left."""
     deadline = time.monotonic() + timeout
@@ -108,7 +183,7 @@ async def roundtrip(url: str) -> float:
         await ws.aclose()
     elapsed = time.perf_counter() - t0
     assert res.stdout == b"control\n", res
-    assert res.exit is not None and res.exit["exit_code"] == 0, res
+    assert (res.exit or {}).get("exit_code") == 0, res
     return elapsed
 
 
@@ -169,7 +244,7 @@ async def pid_of(ws: RawWebSocket) -> int:
     assert opcode != OP_CLOSE, msg
     head = header(msg)
     assert head["type"] == "pid", head
-    return int(head["pid"])  # type: ignore[call-overload]
+    return int(head["pid"])
 
 
 async def gather_limited(n: int, jobs: list[Callable[[], Awaitable[T]]]) -> list[T]:

@@ -244,3 +244,9 @@ async def test_a_client_that_keeps_up_gets_every_byte(manager: SessionManager) -
     assert (await asyncio.wait_for(client.wait(), 30)).code == 0
     want = b"".join(b"%06d %s\r\n" % (i, b"z" * 40) for i in range(40000))
     assert out.endswith(want)  # after the redraw on attach, every byte in order
+
+
+def test_defaults_match_the_go_server() -> None:
+    config = SessionConfig()
+    assert config.timeout == 300.0  # five minutes, counted while nobody is attached
+    assert config.terminal.max_rows >= 24

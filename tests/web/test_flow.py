@@ -83,47 +83,66 @@ def test_window_accounting() -> None:
     w = FlowWindow()
     assert not w.enabled
     assert w.credit() is None
-    assert w.reserve(5000) == 5000  # off: no limit
-    w.commit(5000, 5000)
+    assert w.reserve(5000, "out") == 5000  # off: no limit
+    w.commit("out", 5000)
     assert not w.receive(Start(Command("x")))
     assert w.receive(Flow(8000))
     assert w.credit() == 8000 - 5000
-    assert w.reserve(10_000) == 3000
+    assert w.reserve(10_000, "out") == 3000
+    with pytest.raises(ValueError, match="already holds"):
+        w.reserve(1, "out")
     assert w.credit() == 0
-    assert w.reserve(1) == 0
-    w.commit(3000, 1000)  # 2000 of the reservation come back
+    assert w.reserve(1, "err") == 0
+    w.commit("err", 0)  # nothing held: nothing to give back
+    w.commit("out", 1000)  # 2000 of the reservation come back
     assert w.credit() == 2000
     assert w.receive(FlowAck(4000))
     assert w.credit() == 8000 - (6000 - 4000)
-    assert w.reserve(100_000) == 4000, "one reservation is at most half the window"
-    w.commit(4000, 0)
+    assert w.reserve(100_000, "out") == 4000, "one reservation is at most half the window"
+    w.commit("out", 0)
     assert w.receive(FlowAck(1000))  # an older count changes nothing
     assert w.consumed == 4000
     with pytest.raises(ProtocolViolation, match="only 6000 were sent"):
         w.receive(FlowAck(6001))
+    w.reserve(10, "out")
     with pytest.raises(ValueError, match="cannot commit"):
-        w.commit(10, 11)
+        w.commit("out", 11)
     assert w.receive(Flow(0))
     assert w.credit() is None
+
+
+def test_reservation_from_before_the_window_does_not_block_later_ones() -> None:
+    """An idle stream that reserved while flow control was off holds no credit."""
+    w = FlowWindow()
+    assert w.reserve(1 << 20, "stderr") == 1 << 20  # then waits for data that never comes
+    w.receive(Flow(1000))
+    assert w.reserved == 0
+    assert w.reserve(10_000, "stdout") == 500
+    w.commit("stdout", 500)
+    w.commit("stderr", 70_000)  # unmetered: sent even though it exceeds the window
+    assert w.sent == 70_500
+    assert w.credit() == 0
+    w.receive(FlowAck(70_500))
+    assert w.credit() == 1000
 
 
 async def test_gate_waits_for_credit_and_wakes_on_ack_or_release() -> None:
     gate = OutputGate()
     gate.receive(Flow(100))
-    assert await gate.reserve(80) == 50
-    other = asyncio.ensure_future(gate.reserve(80))
-    assert await gate.reserve(0) == 0
+    assert await gate.reserve(80, "a") == 50
+    other = asyncio.ensure_future(gate.reserve(80, "b"))
+    assert await gate.reserve(0, "c") == 0
     assert await asyncio.wait_for(other, TIMEOUT) == 50
-    gate.commit(50, 50)
-    third = asyncio.ensure_future(gate.reserve(10))
+    gate.commit("a", 50)
+    third = asyncio.ensure_future(gate.reserve(10, "a"))
     await asyncio.sleep(0)
     assert not third.done(), "the window is full"
-    gate.commit(50, 20)  # a short read gives credit back
+    gate.commit("b", 20)  # a short read gives credit back
     assert await asyncio.wait_for(third, TIMEOUT) == 10
-    gate.commit(10, 10)
-    assert await gate.reserve(30) == 20
-    gate.commit(20, 20)  # 100 sent, none acknowledged
-    blocked = asyncio.ensure_future(gate.reserve(10))
+    gate.commit("a", 10)
+    assert await gate.reserve(30, "a") == 20
+    gate.commit("a", 20)  # 100 sent, none acknowledged
+    blocked = asyncio.ensure_future(gate.reserve(10, "a"))
     await asyncio.sleep(0)
     assert not blocked.done()
     assert not gate.receive("not a flow message")
@@ -132,7 +151,7 @@ async def test_gate_waits_for_credit_and_wakes_on_ack_or_release() -> None:
     assert not gate.closed
     gate.close()
     assert gate.closed
-    assert await gate.reserve(10**6) == 10**6
+    assert await gate.reserve(10**6, "b") == 10**6
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -144,8 +163,13 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def start_message(*argv: str, tty: bool = False) -> bytes:
-    return encode(Start(Command(argv[0], tuple(argv[1:]), tty=tty, rows=24, cols=80)))
+def start_message(*argv: str, tty: bool = False, stdin: bool = False) -> bytes:
+    command = Command(argv[0], tuple(argv[1:]), stdin=stdin, tty=tty, rows=24, cols=80)
+    return encode(Start(command))
+
+
+#: The child waits for this line, so the server has the window before any output.
+GO = b'{"type":"stdin"}\ngo\n'
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, Any], bytes]:
@@ -156,14 +180,16 @@ async def receive(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, Any], 
 
 
 async def drain_lazily(
-    ws: aiohttp.ClientWebSocketResponse, window: int
+    ws: aiohttp.ClientWebSocketResponse, window: int, *, unmetered: int = 0
 ) -> tuple[dict[str, int], dict[str, Any]]:
     """Read to the exit, acknowledging only when a whole window is outstanding.
 
-    Asserts on every message that the server never ran more than ``window`` ahead.
+    Asserts on every message (after the first ``unmetered`` ones) that the server
+    never ran more than ``window`` ahead.
     """
     received = {"stdout": 0, "stderr": 0}
     acked = 0
+    seen = 0
     while True:
         head, body = await receive(ws)
         kind = head["type"]
@@ -173,6 +199,11 @@ async def drain_lazily(
             continue
         received[kind] += len(body)
         total = received["stdout"] + received["stderr"]
+        seen += 1
+        if seen <= unmetered:
+            acked = total
+            await ws.send_bytes(encode(FlowAck(acked)))
+            continue
         assert total - acked <= window, f"{total - acked} bytes outstanding, window {window}"
         if total - acked == window:
             acked = total
@@ -182,10 +213,10 @@ async def drain_lazily(
 @pytest.mark.parametrize(
     ("script", "streams"),
     [
-        ("head -c 600000 /dev/zero", {"stdout": 600000, "stderr": 0}),
-        ("head -c 300000 /dev/zero >&2", {"stdout": 0, "stderr": 300000}),
+        ("read x; head -c 600000 /dev/zero", {"stdout": 600000, "stderr": 0}),
+        ("read x; head -c 300000 /dev/zero >&2", {"stdout": 0, "stderr": 300000}),
         (
-            "head -c 200000 /dev/zero & head -c 200000 /dev/zero >&2; wait",
+            "read x; head -c 200000 /dev/zero & head -c 200000 /dev/zero >&2; wait",
             {"stdout": 200000, "stderr": 200000},
         ),
     ],
@@ -198,8 +229,9 @@ async def test_server_keeps_within_the_window(
     window = 32 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
         assert ws.protocol == SUBPROTOCOL_V2
-        await ws.send_bytes(start_message("sh", "-c", script))
+        await ws.send_bytes(start_message("sh", "-c", script, stdin=True))
         await ws.send_bytes(encode(Flow(window)))
+        await ws.send_bytes(GO)
         received, exit_head = await drain_lazily(ws, window)
     assert received == streams
     assert exit_head["exit_code"] == 0
@@ -212,8 +244,9 @@ async def test_tty_output_pauses_and_ctrl_c_still_works(
     url = await make_server()
     window = 16 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(start_message("yes", tty=True))
+        await ws.send_bytes(start_message("sh", "-c", "read x; exec yes", tty=True))
         await ws.send_bytes(encode(Flow(window)))
+        await ws.send_bytes(GO)
         head, _ = await receive(ws)
         assert head["type"] == "pid"
         total = 0
@@ -301,8 +334,31 @@ async def test_server_keeps_within_the_window_with_plain_readers(
     url = await make_server(execer=_PlainExecer())
     window = 32 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(start_message("sh", "-c", "head -c 300000 /dev/zero >&2"))
+        await ws.send_bytes(
+            start_message("sh", "-c", "read x; head -c 300000 /dev/zero >&2", stdin=True)
+        )
         await ws.send_bytes(encode(Flow(window)))
+        await ws.send_bytes(GO)
         received, exit_head = await drain_lazily(ws, window)
     assert received == {"stdout": 0, "stderr": 300000}
+    assert exit_head["exit_code"] == 0
+
+
+async def test_window_arriving_after_the_readers_started(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    """Readers that reserved before ``flow`` (an idle stderr) must not block stdout."""
+    url = await make_server()
+    window = 32 * 1024
+    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
+        await ws.send_bytes(
+            start_message("sh", "-c", "read x; head -c 400000 /dev/zero", stdin=True)
+        )
+        head, _ = await receive(ws)
+        assert head["type"] == "pid"  # the pump runs: both readers wait for data
+        await ws.send_bytes(encode(Flow(window)))
+        await ws.send_bytes(GO)
+        # stdout's first read was reserved before the window: it may exceed it once.
+        received, exit_head = await drain_lazily(ws, window, unmetered=1)
+    assert received == {"stdout": 400000, "stderr": 0}
     assert exit_head["exit_code"] == 0

@@ -42,6 +42,19 @@ def wait_rendered(page: Any, text: str) -> None:
     )
 
 
+def wait_match(page: Any, pattern: str) -> re.Match[str]:
+    """Wait until the rendered text matches ``pattern`` (a JS-compatible regex)."""
+    handle = page.wait_for_function(
+        "(p) => { const t = document.querySelector('.xterm-rows').innerText;"
+        " const m = new RegExp(p).exec(t.replace(/\\u00a0/g, ' ')); return m ? m[0] : null; }",
+        arg=pattern,
+        timeout=WAIT_MS,
+    )
+    match = re.search(pattern, str(handle.json_value()))
+    assert match is not None
+    return match
+
+
 def wait_prompt(page: Any) -> None:
     page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
 
@@ -151,6 +164,16 @@ def test_exit_status_is_shown(page: Any, web_server: WebServer) -> None:
     wait_rendered(page, "[exited: exit status 3]")
 
 
+def test_start_failure_is_shown_without_retrying(page: Any, web_server: WebServer) -> None:
+    page.goto(web_server.page_url([("command", "/nonexistent/wsep-test-command")]))
+    wait_state(page, "failed")
+    assert page.evaluate("() => window.wsepApp.error.code") == "command_not_found"
+    status = page.inner_text("#status")
+    assert "failed" in status
+    assert "/nonexistent/wsep-test-command" in status
+    assert page.evaluate("() => window.wsepApp.connections") == 1
+
+
 SPLIT_SCRIPT = r"""
 import os, sys, termios, tty
 
@@ -246,21 +269,16 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
     session = page.evaluate("() => window.wsepApp.sessionId")
     assert f"session={session}" in page.url
     run(page, "echo shell=$$ mark=$((5*5))")
-    wait_rendered(page, "mark=25")
+    shell = wait_match(page, r"shell=(\d+) mark=25").group(1)
     wait_prompt(page)
-    match = re.search(r"shell=(\d+) mark=25", rendered(page))
-    assert match, rendered(page)
-    shell = match.group(1)
 
     page.reload()
     wait_state(page, "running")
     assert page.evaluate("() => window.wsepApp.sessionId") == session
     wait_prompt(page)
     run(page, "echo same=$(($$+0))")
-    wait_rendered(page, "same=")
+    again = wait_match(page, r"same=(\d+)")
     wait_prompt(page)
-    again = re.search(r"same=(\d+)", rendered(page))
-    assert again, rendered(page)
     if again.group(1) != shell:
         run(page, "exit")
         wait_state(page, "exited")
@@ -268,3 +286,17 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
     assert f"shell={shell} mark=25" in rendered(page), "the screen was not restored"
     run(page, "exit")  # end the session rather than leave it to its idle timeout
     wait_state(page, "exited")
+
+
+def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebServer) -> None:
+    open_terminal(page, web_server)
+    session = page.evaluate("() => window.wsepApp.sessionId")
+    page.evaluate("() => window.wsepApp.proc.connection.socket.close(4000, 'test drop')")
+    page.wait_for_function(
+        "() => window.wsepApp.connections === 2 && window.wsepApp.state === 'running'",
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate("() => window.wsepApp.sessionId") == session
+    wait_prompt(page)
+    run(page, "echo back-$((2+3))")
+    wait_rendered(page, "back-5")

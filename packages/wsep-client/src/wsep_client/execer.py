@@ -126,7 +126,10 @@ class RemoteExecer(_ExecerBase):
     Uses ``session`` when given (and never closes it), otherwise owns one,
     created on first use and closed by :meth:`close`. ``version`` is the
     newest protocol to offer; ``ProtocolVersion.V1`` speaks exactly the Go
-    original's protocol.
+    original's protocol. ``heartbeat`` (seconds, off by default) pings an idle
+    connection to find dead peers; a reader that leaves a stream full for
+    longer than half of it cannot see the pongs and is disconnected.
+    ``connect_timeout`` bounds the handshake and the wait for the pid.
     """
 
     def __init__(

@@ -77,20 +77,30 @@ def _encode_flow_ack(message: FlowAck) -> bytes:
 class FlowWindow:
     """The server's account of one connection's output window.
 
-    Off until a :class:`Flow` arrives. Output is *reserved* before the server
-    reads the child (so concurrent stdout and stderr readers cannot overshoot
-    together), then *committed* with the count actually sent.
+    Off until a :class:`Flow` arrives. Each output stream *reserves* credit
+    before the server reads the child (so concurrent stdout and stderr readers
+    cannot overshoot together), then *commits* the count actually sent.
+
+    A reservation taken while flow control was off is not metered: whatever it
+    reads is sent (and counted) even if a window arrived meanwhile, so the
+    output read before the client's ``flow`` may exceed the window once, by at
+    most one message per stream. Every later read stays within the window.
     """
 
     def __init__(self) -> None:
         self.window = 0
         self.sent = 0
         self.consumed = 0
-        self.reserved = 0
+        self._held: dict[object, tuple[int, bool]] = {}
 
     @property
     def enabled(self) -> bool:
         return self.window > 0
+
+    @property
+    def reserved(self) -> int:
+        """Bytes reserved under the window and not yet committed."""
+        return sum(amount for amount, metered in self._held.values() if metered)
 
     def receive(self, message: object) -> bool:
         """Apply ``message`` if it is a flow message; return whether it was one.
@@ -115,22 +125,29 @@ class FlowWindow:
             return None
         return max(0, self.window - (self.sent + self.reserved - self.consumed))
 
-    def reserve(self, want: int) -> int:
-        """Take up to ``want`` bytes of credit (all of ``want`` when off).
+    def reserve(self, want: int, stream: object = None) -> int:
+        """Take up to ``want`` bytes of credit for ``stream`` (all of ``want`` when off).
 
         One reservation is at most half the window: a reader that holds one while
         it waits for data (an idle stdout) leaves credit for the other (stderr).
+        A stream holds one reservation at a time; 0 means none is free now.
         """
+        if stream in self._held:
+            raise ValueError(f"{stream!r} already holds a reservation")
         credit = self.credit()
-        granted = want if credit is None else min(want, credit, max(1, self.window // 2))
-        self.reserved += granted
+        if credit is None:
+            granted, metered = want, False
+        else:
+            granted, metered = min(want, credit, max(1, self.window // 2)), True
+        if granted > 0:
+            self._held[stream] = (granted, metered)
         return granted
 
-    def commit(self, reserved: int, sent: int) -> None:
-        """``sent`` of ``reserved`` bytes went out; the rest is credit again."""
-        if not 0 <= sent <= reserved <= self.reserved:
-            raise ValueError(f"cannot commit {sent} of {reserved} reserved bytes")
-        self.reserved -= reserved
+    def commit(self, stream: object, sent: int) -> None:
+        """``sent`` bytes of ``stream``'s reservation went out; the rest is free again."""
+        amount, _ = self._held.pop(stream, (0, False))
+        if not 0 <= sent <= amount:
+            raise ValueError(f"cannot commit {sent} of {amount} reserved bytes")
         self.sent += sent
 
 

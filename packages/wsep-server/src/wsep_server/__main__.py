@@ -61,6 +61,8 @@ async def serve(opts: Options) -> None:
         shutdown_timeout=opts.grace_period,
         access_log=None,
         access_log_class=ScrubbingAccessLogger,
+        # aiohttp's default lets a request take over an hour to arrive (slow clients).
+        keepalive_timeout=opts.header_timeout,
     )
     await runner.setup()
     ssl_context = tls_context(opts.security, opts.tls_cert, opts.tls_key)

@@ -30,6 +30,7 @@ class Options:
     execer: str | None
     tune_malloc: bool
     web: bool = False
+    header_timeout: float = 30.0
     security: SecurityOptions = field(default_factory=SecurityOptions)
 
 
@@ -86,6 +87,10 @@ def _build_parser() -> argparse.ArgumentParser:
     a("--web", action=argparse.BooleanOptionalAction, default=_bool(_env("WEB", "")),
       help="also serve the web terminal at / and the JS client at /static/wsep.js "
       "(xterm.js from npm: run `npm ci` in packages/wsep-server/web) [WSEP_WEB]")  # fmt: skip
+    a("--header-timeout", type=_positive_float,
+      default=float(_env("HEADER_TIMEOUT", "30") or 30),
+      help="seconds a client may take to send its HTTP request (the upgrade) before it "
+      "is dropped; also closes idle keep-alive connections [WSEP_HEADER_TIMEOUT]")  # fmt: skip
     a("--tune-malloc", action=argparse.BooleanOptionalAction,
       default=_bool(_env("TUNE_MALLOC", "1")),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
@@ -123,5 +128,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         execer=ns.execer or None,
         tune_malloc=ns.tune_malloc,
         web=ns.web,
+        header_timeout=ns.header_timeout,
         security=security,
     )

@@ -33,20 +33,19 @@ class OutputGate:
         self._changed.set()
         return True
 
-    async def reserve(self, want: int) -> int:
-        """Wait until some credit is free, then take up to ``want`` bytes of it."""
+    async def reserve(self, want: int, stream: object = None) -> int:
+        """Wait until some credit is free, then take up to ``want`` bytes of it for ``stream``."""
         while True:
-            granted = self.window.reserve(want)
+            granted = self.window.reserve(want, stream)
             if granted or want <= 0:
                 return granted
             self._changed.clear()
             await self._changed.wait()
 
-    def commit(self, reserved: int, sent: int) -> None:
-        """``sent`` of the ``reserved`` bytes were sent (0 at EOF); the rest is free again."""
-        self.window.commit(reserved, sent)
-        if sent < reserved:
-            self._changed.set()
+    def commit(self, stream: object, sent: int) -> None:
+        """``sent`` bytes of ``stream``'s reservation were sent (0 at EOF); wakes waiters."""
+        self.window.commit(stream, sent)
+        self._changed.set()
 
     def close(self) -> None:
         """Stop limiting (the client is gone or the process is ending): wake every waiter."""

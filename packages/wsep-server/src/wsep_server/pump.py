@@ -63,23 +63,22 @@ class OutputPump:
         discarding = False
         flow = self._flow
         while True:
-            size, reserved = max_size, 0
+            size = max_size
             if flow is not None and not discarding:
                 # Flow control: no read until the client has credit (the child blocks).
-                reserved = await flow.reserve(max_size - hlen)
-                size = hlen + reserved
+                size = hlen + await flow.reserve(max_size - hlen, header)
             if read_message is not None:
                 message: Buffer = await read_message(header, size)
                 if not message:
                     if flow is not None:
-                        flow.commit(reserved, 0)
+                        flow.commit(header, 0)
                     return
                 n = len(message) - hlen
             else:
                 data = await reader.read(size - hlen)
                 if not data:
                     if flow is not None:
-                        flow.commit(reserved, 0)
+                        flow.commit(header, 0)
                     return
                 message = header + data
                 n = len(data)
@@ -91,11 +90,11 @@ class OutputPump:
                     discarding = True
                     if allowed <= 0:
                         if flow is not None:
-                            flow.commit(reserved, 0)
+                            flow.commit(header, 0)
                         continue
                     message = memoryview(message)[: hlen + allowed]
                     n = allowed
             self.bytes_out += n
             if flow is not None:
-                flow.commit(reserved, n)
+                flow.commit(header, n)
             await self._send(message)

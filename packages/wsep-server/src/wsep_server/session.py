@@ -67,6 +67,8 @@ _log = logging.getLogger("wsep_server.session")
 
 # Close codes a server may send back as they came (RFC 6455 §7.4).
 _ECHOABLE = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+#: Messages handled in a row before the receive loop lets other tasks run.
+_YIELD_EVERY = 64
 
 
 def error_code_for(exc: BaseException) -> str:
@@ -220,8 +222,20 @@ class Session:
 
     async def _receive_loop(self) -> None:
         ws = self.ws
+        received = 0
         while True:
-            msg = await ws.receive()
+            try:
+                msg = await ws.receive()
+            except ConnectionError:
+                # aiohttp answers pings inside receive(); on a transport the client
+                # already reset, that raises: the client went away, nothing failed.
+                self._set_reason("client disconnected")
+                return
+            received += 1
+            if received % _YIELD_EVERY == 0:
+                # receive() does not suspend while messages are queued: without this a
+                # burst of tiny messages holds the event loop and stalls other clients.
+                await asyncio.sleep(0)
             kind = msg.type
             if kind is WSMsgType.BINARY or kind is WSMsgType.TEXT:
                 try:

@@ -18,6 +18,7 @@ export const TOKEN_SUBPROTOCOL_PREFIX = "wsep.token.";
 export const V1_MAX_MESSAGE_SIZE = 64000;
 export const V2_MAX_MESSAGE_SIZE = 1048576 + 1024;
 export const DEFAULT_FLOW_WINDOW = 256 * 1024;
+export const MAX_FLOW_WINDOW = 0xffffffff;
 
 const textEncoder = new TextEncoder();
 const headerDecoder = new TextDecoder("utf-8", { fatal: true });
@@ -174,7 +175,7 @@ export class Connection {
     const proc = new Process(this, opts);
     this.process = proc;
     proc._send({ type: "start", id: opts.id ?? "", command: commandJSON(command) });
-    const window = opts.flowWindow ?? DEFAULT_FLOW_WINDOW;
+    const window = Math.min(opts.flowWindow ?? DEFAULT_FLOW_WINDOW, MAX_FLOW_WINDOW);
     if (this.version >= 2 && window > 0) proc._enableFlow(window);
     return proc._started;
   }
