@@ -122,3 +122,37 @@ async def test_a_flood_of_tiny_messages_yields_to_other_clients(
     longest = max(Counter(seen).values())
     assert longest <= 256, f"{longest} messages handled without yielding"
     record("fairness:tiny_message_burst", messages=n, longest_run_without_yield=longest)
+
+
+class _SlowStartExecer:
+    """A local execer whose start takes a while, so the client's reset lands during it."""
+
+    def __init__(self) -> None:
+        from wsep_server.local import LocalExecer
+
+        self._execer = LocalExecer(grace_period=2.0, output_linger=0.5)
+
+    async def start(self, command: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await self._execer.start(command)
+
+
+async def test_drop_right_after_start_is_a_disconnect_not_an_internal_error(
+    no_leaked_children: None, serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``start`` then a TCP reset: sending ``pid`` to the reset connection raises.
+    That is the client going away: no ERROR log, end reason "client disconnected"."""
+    ends = Ends()
+    ends.expected = rounds = 10
+    url = await serve(observers=[ends], execer=_SlowStartExecer())
+    caplog.set_level(logging.WARNING, logger="wsep_server")
+    for _ in range(rounds):
+        ws = await RawWebSocket.connect(url)
+        await ws.send_message(start_bytes("sleep", "600"))
+        ws.abort()  # while the (slow) start is still under way
+    await asyncio.wait_for(ends.done.wait(), 30)
+    assert await wait_for_no_children() == []
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []
+    reasons = sorted({getattr(r, "end_reason", "") for r in ends.records})
+    assert reasons == ["client disconnected"], reasons

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -412,9 +413,12 @@ assert len({c.name for c in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-async def test_hostile_input(no_leaked_children: None, serve: Serve, case: Case) -> None:
+async def test_hostile_input(
+    no_leaked_children: None, serve: Serve, case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
     from wsep_server import ServerConfig
 
+    caplog.set_level(logging.WARNING, logger="wsep_server")
     url = await serve(config=ServerConfig(max_receive_size=MAX_RECEIVE))
     probe = LatencyProbe(url)
     await probe.sample("before", 3)
@@ -423,6 +427,8 @@ async def test_hostile_input(no_leaked_children: None, serve: Serve, case: Case)
     for phase in ("before", "during", "after"):
         assert probe.samples[phase], phase
         assert max(probe.samples[phase]) < LATENCY_BOUND, probe.summary()
+    # Hostile input is the client's fault: never an internal error in the server's log.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     record("hostile:" + case.name, latency=probe.summary())
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import WebServer
+from webutil import TOKEN, WebServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "web"
@@ -50,16 +50,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="module")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
-    """``python -m wsep_server --web`` on a free port, for the whole module."""
-    cwd = tmp_path_factory.mktemp("web-cwd")
+def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
+    """``python -m wsep_server --web ARGS`` on a free port, answering ``/healthz``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wsep_server", "--host", "127.0.0.1", "--port", "0", "--web"],
+        [sys.executable, "-m", "wsep_server", "--host", "127.0.0.1", "--port", "0", "--web", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env={**os.environ, "HOME": str(cwd)},
+        env={**os.environ, "HOME": str(cwd), **(env or {})},
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -77,19 +75,43 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
                 break
         except OSError:
             if time.monotonic() > deadline:
+                stop_web_server(server)
                 raise
             time.sleep(0.05)
+    return server
+
+
+def stop_web_server(server: WebServer) -> None:
+    proc = server.proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """``python -m wsep_server --web`` on a free port, for the whole module."""
+    server = start_web_server(tmp_path_factory.mktemp("web-cwd"))
     try:
         yield server
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stop_web_server(server)
+
+
+@pytest.fixture
+def token_server(tmp_path: Path) -> Iterator[WebServer]:
+    """A ``--web`` server that wants the bearer token in ``WSEP_TOKEN`` (see TOKEN)."""
+    server = start_web_server(tmp_path, env={"WSEP_TOKEN": TOKEN})
+    try:
+        yield server
+    finally:
+        stop_web_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, WAIT_MS, WebServer
+from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer
 
 pytestmark = pytest.mark.browser
 
@@ -300,3 +300,24 @@ def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebSer
     wait_prompt(page)
     run(page, "echo back-$((2+3))")
     wait_rendered(page, "back-5")
+
+
+@pytest.mark.parametrize("token_in", ["subprotocol", "query"])
+def test_token_authentication(page: Any, token_server: WebServer, token_in: str) -> None:
+    """The page passes ``?token=`` on as a subprotocol entry or a query parameter."""
+    params = [*SHELL_PARAMS, ("token", TOKEN), ("token_in", token_in)]
+    page.goto(token_server.page_url(params))
+    wait_state(page, "running")
+    wait_prompt(page)
+    assert TOKEN not in page.url, "the token is taken out of the address"
+    run(page, "echo authed-$((3*3))")
+    wait_rendered(page, "authed-9")
+    page.reload()  # the tab still has it
+    wait_state(page, "running")
+
+
+def test_without_the_token_the_page_cannot_connect(page: Any, token_server: WebServer) -> None:
+    page.goto(token_server.page_url())  # the page itself is public
+    wait_state(page, "disconnected")
+    assert page.evaluate("() => window.wsepApp.error.code") == "connect_failed"
+    assert "disconnected" in page.inner_text("#status")

@@ -6,7 +6,7 @@ import subprocess
 import urllib.parse
 from dataclasses import dataclass
 
-__all__ = ["PROMPT", "SHELL_PARAMS", "WAIT_MS", "WebServer"]
+__all__ = ["PROMPT", "SHELL_PARAMS", "TOKEN", "WAIT_MS", "WebServer"]
 
 #: What every test terminal runs: a bash without rc files, a known prompt, no history file.
 PROMPT = "wsep$ "
@@ -17,6 +17,8 @@ SHELL_PARAMS: list[tuple[str, str]] = [
     ("env", f"PS1={PROMPT}"),
     ("env", "HISTFILE="),
 ]
+#: The bearer token of the ``token_server`` fixture.
+TOKEN = "browser-test-token.0123456789"
 #: Generous upper bound for anything the page has to show.
 WAIT_MS = 20_000
 

@@ -137,6 +137,9 @@ class Session:
         except asyncio.CancelledError:
             self._set_reason("server shutdown")
             raise
+        except ConnectionError:
+            # A send (e.g. the pid) hit a connection the client had already reset.
+            self._set_reason("client disconnected")
         except Exception as exc:
             _log.exception("session %s failed", self.record.id)
             await self.end(

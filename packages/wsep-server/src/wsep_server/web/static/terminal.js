@@ -18,7 +18,9 @@ const wsepPath = document.querySelector('meta[name="wsep-path"]')?.content || "/
 const command = params.get("command") || "bash";
 const args = params.getAll("arg");
 const env = ["TERM=xterm-256color", "COLORTERM=truecolor", ...params.getAll("env")];
-const token = params.get("token") || undefined;
+// The token leaves the address bar (history, Referer) for this tab's sessionStorage.
+const token = params.get("token") || sessionStorage.getItem("wsep.token") || undefined;
+if (params.has("token")) sessionStorage.setItem("wsep.token", params.get("token"));
 const tokenIn = params.get("token_in") || "subprotocol";
 const flowWindow = params.has("flow_window") ? Number(params.get("flow_window")) : undefined;
 
@@ -73,6 +75,7 @@ function newSessionId() {
 function rememberSession() {
   const url = new URL(location.href);
   url.searchParams.set("session", app.sessionId);
+  url.searchParams.delete("token");
   history.replaceState(null, "", url);
 }
 
