@@ -178,13 +178,15 @@ def reliability_full(session: nox.Session) -> None:
     """tests/reliability at full size (not in CI): 10,000 nothing-lost runs up to 10 MB,
     1,000 clients x 100 commands, 100 SIGKILLs, 10,000 dropped connections.
 
-    Figures are appended to reliability-results/figures.jsonl.
+    Figures are appended to reliability-results/figures.jsonl;
+    ``-- tests/reliability/test_load.py`` runs one part.
     """
     install_project(session)
     out = ROOT / "reliability-results"
     out.mkdir(exist_ok=True)
     env = {"WSEP_FULL": "1", "WSEP_RELIABILITY_REPORT": str(out / "figures.jsonl")}
-    session.run("pytest", "tests/reliability", "-p", "no:cacheprovider", *session.posargs, env=env)
+    args = session.posargs or ["tests/reliability"]
+    session.run("pytest", "-p", "no:cacheprovider", *args, env=env)
 
 
 @nox.session(python="3.12")

@@ -92,7 +92,8 @@ async def test_a_flood_of_tiny_messages_yields_to_other_clients(
     resize notes the turn it ran in; the longest run of resizes within one turn
     is how many messages the server handled without letting anyone else in.
     """
-    ticks, seen = [0], []
+    ticks: list[int] = [0]
+    seen: list[int] = []
     stop = asyncio.Event()
 
     async def ticker() -> None:
