@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,7 +223,7 @@ ATTACKS = [
         session(
             ALICE,
             lambda lay: start_message(
-                "../../../../../../../../bin/sh", "-c", "id", working_dir=str(lay.work)
+                os.path.relpath("/bin/sh", lay.work), "-c", "id", working_dir=str(lay.work)
             ),
         ),
         close_code=1008,
@@ -377,12 +378,19 @@ async def test_session_limit_per_identity(
         )
         assert ok.exit is not None
         await first.close()
-    # the slot is free again once the first session ended
-    again = await attempt(
-        server.url,
-        start_message("/usr/bin/echo", "again", working_dir=str(server.layout.work)),
-        headers=auth(token),
-    )
+    # the slot is free again once the first session ended; the client sees its
+    # close before the server has reaped `cat`, so poll (bounded) for the release
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        again = await attempt(
+            server.url,
+            start_message("/usr/bin/echo", "again", working_dir=str(server.layout.work)),
+            headers=auth(token),
+        )
+        if "concurrent session" not in again.close_reason:
+            break
+        assert asyncio.get_running_loop().time() < deadline, again
+        await asyncio.sleep(0.05)
     assert again.stdout == b"again\n", again
 
 

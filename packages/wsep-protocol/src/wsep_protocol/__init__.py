@@ -6,6 +6,7 @@ I/O layer share one definition of what is on the wire and what is legal.
 
 from __future__ import annotations
 
+from . import sessions  # noqa: F401  (registers the session extension's messages)
 from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, decode, encode, encode_json
 from .command import Command
 from .connection import Connection, ConnectionState, Role

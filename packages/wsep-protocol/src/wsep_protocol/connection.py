@@ -17,7 +17,7 @@ import enum
 
 from .codec import decode, encode
 from .command import Command
-from .errors import LocalProtocolError, ProtocolViolation
+from .errors import CloseCode, LocalProtocolError, ProtocolViolation
 from .messages import (
     CLIENT_MESSAGES,
     SERVER_MESSAGES,
@@ -76,6 +76,8 @@ class Connection:
         self.command: Command | None = None
         self.session_id = ""
         self.stdin_closed = False
+        #: Attached read-only to a session (v2 ``attach``): no input of any kind.
+        self.read_only = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.role.value} v{int(self.version)} {self.state.value}>"
@@ -135,6 +137,9 @@ class Connection:
             raise LocalProtocolError(f"{_type_of(message)} after exit_code")
         if isinstance(message, Error):
             pass  # allowed in any state before the exit: the server closes next
+        elif _phase(message) == "idle":
+            if state is not ConnectionState.AWAITING_START:
+                raise LocalProtocolError(f"{_type_of(message)} only before start")
         elif isinstance(message, Pid):
             if state is not ConnectionState.STARTING:
                 raise LocalProtocolError(f"pid in state {state.value}")
@@ -153,15 +158,22 @@ class Connection:
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
         self._need_v2(message)
-        if isinstance(message, Start):
+        phase = _phase(message)
+        if isinstance(message, Start) or phase == "start":
             if state is not ConnectionState.AWAITING_START:
                 raise LocalProtocolError("start may be sent only once")
             self._started(message)
+            return
+        if phase == "idle":
+            if state is not ConnectionState.AWAITING_START:
+                raise LocalProtocolError(f"{_type_of(message)} only before start")
             return
         if state is ConnectionState.AWAITING_START:
             raise LocalProtocolError(f"{_type_of(message)} before start")
         if state is ConnectionState.EXITED:
             raise LocalProtocolError(f"{_type_of(message)} after the process exited")
+        if self.read_only and isinstance(message, _INPUT):
+            raise LocalProtocolError(f"{_type_of(message)} on a read-only attachment")
         if isinstance(message, Signal):
             try:
                 signal_number(message.signal)
@@ -175,9 +187,11 @@ class Connection:
             elif self.command is not None and not self.command.stdin_enabled:
                 raise LocalProtocolError("stdin was not enabled at start")
 
-    def _started(self, message: Start) -> None:
-        self.command = message.command
-        self.session_id = message.id
+    def _started(self, message: Message) -> None:
+        # A start, or an extension message in its place (v2 ``attach``).
+        self.command = getattr(message, "command", None)
+        self.session_id = getattr(message, "id", "")
+        self.read_only = bool(getattr(message, "read_only", False))
         self.state = ConnectionState.STARTING
 
     # --- receiving ---------------------------------------------------------
@@ -206,17 +220,28 @@ class Connection:
         state = self.state
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a server message")
-        if isinstance(message, Start):
+        phase = _phase(message)
+        if isinstance(message, Start) or phase == "start":
             if state is not ConnectionState.AWAITING_START:
                 raise ProtocolViolation("second start on one connection")
             self._started(message)
+            return message
+        if phase == "idle":
+            if state is not ConnectionState.AWAITING_START:
+                raise ProtocolViolation(f"{_type_of(message)} after start")
             return message
         if state is ConnectionState.AWAITING_START:
             raise ProtocolViolation(f"{_type_of(message)} before start")
         if state is ConnectionState.EXITED:
             return None  # input racing the exit is harmless
+        if self.read_only and isinstance(message, _INPUT):
+            raise ProtocolViolation(
+                f"read-only attachment: {_type_of(message)} refused",
+                close_code=CloseCode.POLICY_VIOLATION,
+            )
         command = self.command
-        assert command is not None
+        if command is None:
+            return message  # attached to a session: the server checks its command
         if isinstance(message, Stdin):
             if not command.stdin_enabled:
                 raise ProtocolViolation("stdin was not enabled at start")
@@ -238,6 +263,10 @@ class Connection:
             raise ProtocolViolation(f"{_type_of(message)} is a client message")
         if isinstance(message, Error):
             return message
+        if _phase(message) == "idle":
+            if state is not ConnectionState.AWAITING_START:
+                raise ProtocolViolation(f"{_type_of(message)} after start")
+            return message
         if state is ConnectionState.EXITED:
             raise ProtocolViolation(f"{_type_of(message)} after exit_code")
         if isinstance(message, Pid):
@@ -250,6 +279,20 @@ class Connection:
         if isinstance(message, ExitCode):
             self.state = ConnectionState.EXITED
         return message
+
+
+_INPUT = (Stdin, CloseStdin, Resize, Signal)
+
+
+def _phase(message: Message) -> str | None:
+    """Where an extension message sits in the states: its class's ``PHASE``.
+
+    ``"start"``: in place of ``start`` (first, once; v2 ``attach``).
+    ``"idle"``: only before the start, any number, no state change (requests
+    and their replies, e.g. ``list_sessions``/``sessions``).
+    """
+    phase = getattr(type(message), "PHASE", None)
+    return phase if isinstance(phase, str) else None
 
 
 def _type_of(message: Message) -> str:

@@ -24,6 +24,7 @@ from .config import ServerConfig
 from .hooks import AllowAll, SessionObserver, StartPolicy
 from .logs import SessionLogObserver
 from .session import Session
+from .sessions import SessionManager
 from .ws import WsepWebSocketResponse
 
 __all__ = [
@@ -67,6 +68,7 @@ class WsepHandler:
         versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
         log_sessions: bool = True,
         session_class: type[Session] = Session,
+        session_manager: SessionManager | None = None,
     ) -> None:
         self.session_class = session_class
         self.config = config if config is not None else ServerConfig()
@@ -80,6 +82,10 @@ class WsepHandler:
         if ProtocolVersion.V1 not in self.versions:
             raise ValueError("version 1 cannot be disabled: it is what clients get by default")
         self.sessions: set[Session] = set()
+        #: Reattachable sessions (``start`` with ``id`` and ``tty``; v2 ``attach``).
+        self.session_manager = (
+            session_manager if session_manager is not None else SessionManager(self.execer)
+        )
         self._shutting_down = False
 
     def select(self, request: web.BaseRequest) -> tuple[ProtocolVersion, str | None]:
@@ -127,6 +133,7 @@ class WsepHandler:
             config=config,
             policy=self.policy,
             observers=self.observers,
+            session_manager=self.session_manager,
         )
         self.sessions.add(session)
         try:
@@ -138,6 +145,14 @@ class WsepHandler:
     async def on_shutdown(self, app: web.Application | None = None) -> None:
         """End every session with 1001 and terminate its process, within the grace period."""
         self._shutting_down = True
+        try:
+            await self._end_connections()
+        finally:
+            # Detached sessions too: their processes are hung up and reaped.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.session_manager.close(), self.config.grace_period + 5.0)
+
+    async def _end_connections(self) -> None:
         sessions = list(self.sessions)
         if not sessions:
             return
@@ -168,6 +183,7 @@ def create_app(
     versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
     log_sessions: bool = True,
     session_class: type[Session] = Session,
+    session_manager: SessionManager | None = None,
 ) -> web.Application:
     """An aiohttp application serving wsep on ``path`` and ``GET /healthz``.
 
@@ -177,6 +193,7 @@ def create_app(
     replaces the per-connection logic (a :class:`Session` subclass).
     """
     handler = WsepHandler(
+        session_manager=session_manager,
         execer=execer,
         config=config,
         policy=policy,

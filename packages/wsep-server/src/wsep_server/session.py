@@ -60,6 +60,16 @@ from .hooks import (
     notify_observers,
 )
 from .pump import OutputPump
+from .sessions import SessionManager
+from .sessions.serving import (
+    SESSION_MESSAGES,
+    SESSION_REQUESTS,
+    announcement,
+    answer,
+    is_session_start,
+    open_process,
+    start_for_attach,
+)
 
 __all__ = ["Session", "error_code_for"]
 
@@ -99,6 +109,7 @@ class Session:
         config: ServerConfig,
         policy: StartPolicy,
         observers: Sequence[SessionObserver] = (),
+        session_manager: SessionManager | None = None,
     ) -> None:
         self.request = request
         self.ws = ws
@@ -106,6 +117,9 @@ class Session:
         self.config = config
         self.policy = policy
         self.observers = observers
+        #: Reattachable sessions (None: every start is a new process).
+        self.session_manager = session_manager
+        self._attach: Any = None
         self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
         identity = request.get(IDENTITY_KEY)
         self.record = SessionRecord(
@@ -250,7 +264,9 @@ class Session:
                     return
                 if message is None:
                     continue
-                if isinstance(message, Stdin):
+                if isinstance(message, SESSION_MESSAGES):
+                    await self._session_message(message)
+                elif isinstance(message, Stdin):
                     await self._write_stdin(message.data)
                 elif isinstance(message, Start):
                     await self._start(message)
@@ -368,6 +384,9 @@ class Session:
         if self._closing.is_set():
             return  # ended (shutdown) while starting; run() closes the process
         await self._send(self.conn.send(Pid(process.pid)))
+        if self.conn.extended:
+            for extra in announcement(process):
+                await self._send(self.conn.send(extra))
         await notify_observers(self.observers, "on_start", record)
         self._pump = OutputPump(
             process,
@@ -388,8 +407,35 @@ class Session:
             )
 
     async def start_process(self, start: Start) -> Process:
-        """Start the command of ``start``; a seam for reattachable sessions."""
+        """Start the command of ``start``, or attach to the session it names."""
+        manager = self.session_manager
+        if manager is not None and (self._attach is not None or is_session_start(start)):
+            return await open_process(
+                manager,
+                start,
+                self._attach,
+                identity=self.record.identity,
+                peer=self.record.peer,
+            )
         return await self.execer.start(start.command)
+
+    async def _session_message(self, message: Any) -> None:
+        """v2 sessions: ``attach`` (instead of ``start``) or a management request."""
+        manager = self.session_manager
+        try:
+            if manager is None:
+                raise PolicyViolation("reattachable sessions are off on this server")
+            if not isinstance(message, SESSION_REQUESTS):  # an attach
+                start = start_for_attach(manager, self.record.identity, message)
+                self._attach = message
+                await self._start(start)
+                return
+            reply = await answer(manager, self.record.identity, message)
+        except PolicyViolation as exc:
+            code = getattr(exc, "code", "policy_violation")
+            await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
+            return
+        await self._send(self.conn.send(reply))
 
     async def _send(self, data: Buffer) -> None:
         await self.ws.send_bytes(data)  # type: ignore[arg-type]

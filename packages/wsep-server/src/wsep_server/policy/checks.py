@@ -76,7 +76,8 @@ def check_working_dir(rules: Rules, command: Command) -> str:
     given = command.working_dir or os.getcwd()
     real = os.path.realpath(given)
     if not path_within(real, rules.working_roots):
-        shown = given if real == given else f"{given} (resolves to {real})"
+        # Close reasons are cut at 123 bytes: the deciding words go first.
+        shown = given if real == given else f"resolves to {real} (given {given})"
         raise _deny(f"working directory {shown}")
     return real
 
@@ -120,5 +121,5 @@ def check_command(rules: Rules, path: str, real: str) -> None:
     )
     resolved = real in rules.exact_realpaths or any(p.match(real) for p in rules.command_patterns)
     if not (lexical and resolved):
-        shown = path if path == real else f"{path} (resolves to {real})"
+        shown = path if path == real else f"resolves to {real} (given {path})"
         raise _deny(f"command {shown}")
