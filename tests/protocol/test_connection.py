@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import wsep_protocol as wp
 from wsep_protocol import ConnectionState as S
@@ -401,3 +403,33 @@ def test_receive_message_for_already_decoded_messages() -> None:
     conn = server(None)
     assert conn.receive_message(wp.Start(TTY)) == wp.Start(TTY)
     assert conn.receive_message(wp.UnknownMessage("x")) is None
+
+
+def test_extension_messages_type_check(tmp_path: Path) -> None:
+    """Connection takes extension messages under mypy --strict, and still refuses non-messages."""
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "uses_extensions.py"
+    snippet.write_text(
+        "from wsep_protocol import Connection, ProtocolVersion, Role\n"
+        "from wsep_protocol.flow import Flow\n"
+        "from wsep_protocol.sessions import ListSessions, SessionList\n"
+        "conn = Connection(Role.CLIENT, ProtocolVersion.V2)\n"
+        "data: bytes = conn.send(ListSessions())\n"
+        "conn.check_send(Flow(window=1))\n"
+        "reply = conn.receive_message(SessionList(()))\n"
+        "conn.send(42)\n"
+    )
+    out, err, status = api.run(
+        [
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-error-summary",
+            str(snippet),
+        ]
+    )
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors) == 1, out + err
+    assert "uses_extensions.py:8:" in errors[0]
+    assert status == 1

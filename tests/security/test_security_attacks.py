@@ -461,3 +461,53 @@ async def test_path_in_env_does_not_change_what_runs(make_secure_server: MakeSec
     out = await attempt(server.url, start, headers=auth(TOKENS["pathok"]))
     assert out.stdout == b"-c echo pwned\n", out  # /usr/bin/echo, not the shell in evil/
     assert server.execer.started[0].command == "echo"
+
+
+async def test_refusal_reason_is_in_the_headers(make_server: Any) -> None:
+    """401/403 carry the reason in X-Wsep-Error (and RFC 6750's error_description), so
+    the client reports it from the failed handshake alone, without a second request."""
+    from aiohttp import web
+    from wsep_client import AuthenticationError, RemoteExecer
+    from wsep_protocol import Command
+    from wsep_server.auth import StaticTokenAuthenticator, auth_middleware, origin_middleware
+
+    requests: list[str] = []
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        requests.append(request.path)
+        return await handler(request)  # type: ignore[no-any-return]
+
+    url = await make_server(
+        middlewares=[
+            count,
+            origin_middleware(),
+            auth_middleware([StaticTokenAuthenticator(plain=TOKENS.items())]),
+        ]
+    )
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(url, headers=auth("wrong-token-0123456789abcdef"))
+        assert info.value.status == 401
+        headers = info.value.headers
+        assert headers is not None
+        assert headers["X-Wsep-Error"] == "invalid token"
+        assert headers["WWW-Authenticate"] == (
+            'Bearer error="invalid_token", error_description="invalid token"'
+        )
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(url)
+        assert info.value.headers is not None
+        assert info.value.headers["WWW-Authenticate"] == "Bearer"  # no token: no error code
+        assert info.value.headers["X-Wsep-Error"] == "authentication required"
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(url, headers={**auth(ALICE), "Origin": "https://evil.example"})
+        assert info.value.status == 403
+        assert info.value.headers is not None
+        assert "origin not allowed" in info.value.headers["X-Wsep-Error"]
+    requests.clear()
+    async with RemoteExecer(url, token="wrong-token-0123456789abcdef") as execer:
+        with pytest.raises(AuthenticationError) as auth_info:
+            await execer.start(Command(command="true"))
+    assert auth_info.value.detail == "invalid token"
+    assert requests == ["/"], "the client asked again for the reason"

@@ -41,7 +41,7 @@ async def test_subprotocol_token_alone_gives_v1_and_no_echo(make_secure_server: 
 
 
 async def test_identity_reaches_the_handler(make_server: Any) -> None:
-    """request["wsep.identity"] holds the authenticated identity, hashable and comparable."""
+    """request[IDENTITY_KEY] holds the authenticated identity, hashable and comparable."""
     from wsep_server.auth import StaticTokenAuthenticator, auth_middleware
     from wsep_server.hooks import IDENTITY_KEY, Identity, SessionLimits
 

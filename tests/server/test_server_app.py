@@ -154,6 +154,26 @@ async def test_sigterm_ends_running_sessions(start_server_process: Any) -> None:
     assert all(r["pid"] in pids and r["peer"].startswith("127.0.0.1:") for r in sessions)
 
 
+async def test_session_timeout_flag(
+    start_server_process: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--session-timeout (WSEP_SESSION_TIMEOUT) bounds how long a detached session lives."""
+    from wsep_server.cli import parse_args
+
+    assert parse_args([]).session_timeout == 300.0
+    monkeypatch.setenv("WSEP_SESSION_TIMEOUT", "12")
+    assert parse_args([]).session_timeout == 12.0
+    assert parse_args(["--session-timeout", "7"]).session_timeout == 7.0
+    monkeypatch.delenv("WSEP_SESSION_TIMEOUT")
+    srv = start_server_process("--session-timeout", "0.5")
+    ws = await RawWebSocket.connect(srv.url)
+    await ws.send_message(start_bytes("sleep", "60", tty=True, id="detached"))
+    _, msg = await ws.recv_message()
+    pid = int(header(msg)["pid"])  # type: ignore[call-overload]
+    await ws.aclose()  # detached: lives for the session timeout, then is hung up
+    assert await wait_until_gone(pid, timeout=15.0) == []
+
+
 async def test_session_log_record(start_server_process: Any) -> None:
     srv = start_server_process("--log-format", "json")
     res = await run(srv.url, "sh", "-c", "cat; exit 2", input=b"abc")
@@ -250,3 +270,44 @@ async def test_sigint_ends_running_session(start_server_process: Any) -> None:
     http_down = srv.http_url + "/healthz"
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(http_down, timeout=5)
+
+
+def test_app_setup_raises_no_aiohttp_warnings() -> None:
+    """No bare route handler, and the identity key is a RequestKey where aiohttp has it."""
+    import warnings
+
+    from wsep_server import IDENTITY_KEY, create_app
+    from wsep_server.local import LocalExecer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app = create_app(execer=LocalExecer(), log_sessions=False)
+    assert all(asyncio.iscoroutinefunction(route.handler) for route in app.router.routes()), (
+        "a bare (non-async) route handler makes aiohttp warn"
+    )
+    if hasattr(web, "RequestKey"):
+        assert isinstance(IDENTITY_KEY, web.RequestKey)
+
+
+async def test_cleanup_closes_a_chained_remote_execer(wsep_server: str) -> None:
+    """A server chaining to another through RemoteExecer closes it on cleanup."""
+    from wsep_client import RemoteExecer
+    from wsep_server import create_app
+
+    execer = RemoteExecer(wsep_server)
+    app = create_app(execer=execer, log_sessions=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        res = await run(f"ws://127.0.0.1:{port}/", "echo", "chained")
+        assert res.stdout == b"chained\n"
+        session = execer._session
+        assert session is not None
+        assert not session.closed
+    finally:
+        await runner.cleanup()
+    assert session.closed
+    assert execer._session is None

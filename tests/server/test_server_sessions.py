@@ -180,6 +180,45 @@ async def test_policy_refusal_spawns_nothing(make_server: MakeServer) -> None:
     assert policy.seen[0][2] == "abc"
 
 
+async def test_policy_gets_the_record_id_it_can_match_with_on_end(
+    make_server: MakeServer,
+) -> None:
+    """A policy declaring ``record_id`` gets the server's unique id; four-argument ones work."""
+
+    class MatchingPolicy:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str]] = []
+
+        async def check_start(
+            self,
+            request: Any,
+            identity: Identity | None,
+            command: Command,
+            session_id: str,
+            *,
+            record_id: str = "",
+        ) -> SessionLimits:
+            self.seen.append((session_id, record_id))
+            return SessionLimits()
+
+    rec = Recorder()
+    policy = MatchingPolicy()
+    url = await make_server(policy=policy, observers=[rec])
+    for _ in range(2):
+        rec.done.clear()
+        ws = await RawWebSocket.connect(url, subprotocols=[SUBPROTOCOL_V2])
+        await ws.send_message(start_bytes("true", id="same"))
+        await collect(ws)
+        await asyncio.wait_for(rec.done.wait(), 30)
+    assert [s for s, _ in policy.seen] == ["same", "same"]
+    assert [r for _, r in policy.seen] == [r.id for r in rec.ended]
+    assert len({r.id for r in rec.ended}) == 2
+    legacy = Policy(SessionLimits())
+    url = await make_server(policy=legacy)
+    await run(url, "true")
+    assert len(legacy.seen) == 1
+
+
 async def test_identity_from_middleware_reaches_policy(make_server: MakeServer) -> None:
     from aiohttp import web
     from wsep_server import IDENTITY_KEY

@@ -235,10 +235,7 @@ async def test_a_slow_client_is_redrawn_instead_of_buffered(no_leaked_children: 
 
 
 async def test_a_client_that_keeps_up_gets_every_byte(manager: SessionManager) -> None:
-    code = (
-        "import sys\n"
-        "for i in range(40000): sys.stdout.write(f'{i:06d} ' + 'z' * 40 + '\\n')\n"
-    )
+    code = "import sys\nfor i in range(40000): sys.stdout.write(f'{i:06d} ' + 'z' * 40 + '\\n')\n"
     client = await manager.open("s", py(code))
     out = await collect(client.stdout)
     assert (await asyncio.wait_for(client.wait(), 30)).code == 0

@@ -279,10 +279,7 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
     run(page, "echo same=$(($$+0))")
     again = wait_match(page, r"same=(\d+)")
     wait_prompt(page)
-    if again.group(1) != shell:
-        run(page, "exit")
-        wait_state(page, "exited")
-        pytest.skip("this server starts a new shell for a known session id (no reattach)")
+    assert again.group(1) == shell, "a new shell was started instead of reattaching"
     assert f"shell={shell} mark=25" in rendered(page), "the screen was not restored"
     run(page, "exit")  # end the session rather than leave it to its idle timeout
     wait_state(page, "exited")

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ConnectError,
         ConnectionLost,
         NotSupported,
+        OutputGap,
         ProcessError,
         ProcessTimeout,
         StartFailed,
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .execer import RemoteExecer, WebSocketExecer, build_command, connect
     from .process import RemoteProcess
     from .result import CompletedProcess
+    from .resume import ResumeOptions
+    from .sessions import NoSuchSession, SessionDescription
     from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader
     from .transfer import TransferResult, download, upload
     from .tuning import tune_malloc
@@ -37,6 +40,10 @@ _LAZY = {
     "ConnectError": "errors",
     "ConnectionLost": "errors",
     "NotSupported": "errors",
+    "OutputGap": "errors",
+    "ResumeOptions": "resume",
+    "NoSuchSession": "sessions",
+    "SessionDescription": "sessions",
     "ProcessError": "errors",
     "ProcessTimeout": "errors",
     "StartFailed": "errors",
@@ -77,13 +84,17 @@ __all__ = [
     "CompletedProcess",
     "ConnectError",
     "ConnectionLost",
+    "NoSuchSession",
     "NotSupported",
+    "OutputGap",
     "ProcessError",
     "ProcessTimeout",
     "RemoteExecer",
     "RemoteProcess",
     "RemoteStdin",
     "RemoteStreamReader",
+    "ResumeOptions",
+    "SessionDescription",
     "StartFailed",
     "TransferError",
     "TransferResult",

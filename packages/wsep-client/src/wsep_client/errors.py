@@ -30,6 +30,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLost",
     "NotSupported",
+    "OutputGap",
     "ProcessError",
     "ProcessTimeout",
     "StartFailed",
@@ -94,6 +95,22 @@ class ConnectionLost(ClientError, ConnectionError):
 
 class NotSupported(ClientError):
     """The server's protocol version cannot do this (e.g. signals on a v1 server)."""
+
+
+class OutputGap(ClientError):
+    """A resumed job's output lost bytes: the server evicted them before this client got them.
+
+    ``length`` bytes of ``stream`` from ``offset`` on are gone; output resumes after them.
+    """
+
+    def __init__(self, stream: str, offset: int, length: int) -> None:
+        super().__init__(
+            f"{stream}: {length} bytes from offset {offset} were evicted from the server's "
+            "buffer before this client got them (attach with on_gap='mark' to continue)"
+        )
+        self.stream = stream
+        self.offset = offset
+        self.length = length
 
 
 class TransferError(ClientError):

@@ -18,12 +18,23 @@ from wsep_protocol import (
     ProtocolVersion,
     Role,
 )
+from wsep_protocol.sessions import (
+    Attach,
+    EndSession,
+    GetSession,
+    ListSessions,
+    SessionDescription,
+    SessionDetails,
+    SessionList,
+)
 
-from .errors import ConnectError, ConnectionLost, StartFailed
+from .errors import ConnectError, ConnectionLost, NotSupported, StartFailed
 from .handshake import SSLArg, open_websocket
-from .process import RemoteProcess
+from .process import Reconnect, RemoteProcess
 from .result import CompletedProcess
+from .resume import ResumeOptions
 from .runner import run_process
+from .sessions import request, require_v2
 from .streams import DEFAULT_LIMIT
 
 __all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "connect"]
@@ -67,7 +78,14 @@ class _ExecerBase:
 
     limit: int = DEFAULT_LIMIT
 
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+    async def start(
+        self,
+        command: Command,
+        *,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+    ) -> RemoteProcess:
         raise NotImplementedError
 
     async def create_process(
@@ -81,12 +99,20 @@ class _ExecerBase:
         rows: int = 0,
         cols: int = 0,
         session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
     ) -> RemoteProcess:
-        """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``."""
+        """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``.
+
+        ``session_id`` with ``tty`` names a reattachable terminal session (it is
+        reattached if it exists); with ``resumable`` (v2, no TTY) a job that
+        outlives its connection and is resumed from the bytes delivered when
+        the connection drops (``resume`` tunes retries and gaps).
+        """
         command = build_command(
             cmd, *args, stdin=stdin, tty=tty, env=env, cwd=cwd, rows=rows, cols=cols
         )
-        return await self.start(command, session_id=session_id)
+        return await self.start(command, session_id=session_id, resumable=resumable, resume=resume)
 
     async def run(
         self,
@@ -179,32 +205,110 @@ class RemoteExecer(_ExecerBase):
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+    async def start(
+        self,
+        command: Command,
+        *,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+    ) -> RemoteProcess:
         """Open a WebSocket, start ``command`` on it, and return once it has a pid.
 
         Raises :class:`ConnectError`/:class:`AuthenticationError` when no
-        WebSocket could be opened and :class:`StartFailed` (a
-        ``wsep_protocol.StartError``) when the server could not start it.
+        WebSocket could be opened, :class:`StartFailed` (a
+        ``wsep_protocol.StartError``) when the server could not start it, and
+        :class:`NotSupported` for ``resumable`` on a v1 server.
         """
+        attach = None
+        if resumable:
+            if not session_id or command.tty:
+                raise ValueError("resumable needs a session_id and a command without a TTY")
+            attach = Attach(session_id, command=command, resumable=True)
+        return await self._open_process(command, session_id, attach, resume)
+
+    async def attach(
+        self,
+        session_id: str,
+        *,
+        read_only: bool = False,
+        offsets: Mapping[str, int] | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        resume: ResumeOptions | None = None,
+    ) -> RemoteProcess:
+        """Reattach to session ``session_id`` (v2); :class:`NoSuchSession` if there is none.
+
+        A terminal session starts with a redraw of its screen; a resumable job
+        continues at ``offsets`` (``{"stdout": n, "stderr": m}``, e.g. a previous
+        process's ``offsets()``; default: the oldest bytes the server holds).
+        ``read_only`` observes: input, resize and signals are refused.
+        """
+        offsets = offsets or {}
+        attach = Attach(
+            session_id,
+            read_only=read_only,
+            rows=rows,
+            cols=cols,
+            stdout_offset=offsets.get("stdout"),
+            stderr_offset=offsets.get("stderr"),
+        )
+        placeholder = Command(f"session {session_id}", stdin=not read_only)
+        return await self._open_process(placeholder, session_id, attach, resume)
+
+    async def list_sessions(self) -> tuple[SessionDescription, ...]:
+        """This identity's sessions, oldest first (v2)."""
+        reply = await request(await self._open(), ListSessions(), self._connect_timeout)
+        assert isinstance(reply, SessionList)
+        return reply.sessions
+
+    async def session_info(self, session_id: str) -> SessionDescription:
+        """One session; :class:`NoSuchSession` if there is none (v2)."""
+        reply = await request(await self._open(), GetSession(session_id), self._connect_timeout)
+        assert isinstance(reply, SessionDetails)
+        return reply.session
+
+    async def end_session(self, session_id: str) -> None:
+        """End a session's process; returns once it is gone (v2)."""
+        await request(await self._open(), EndSession(session_id), self._connect_timeout)
+
+    async def _open(
+        self, session: aiohttp.ClientSession | None = None
+    ) -> aiohttp.ClientWebSocketResponse[Any]:
+        return await open_websocket(
+            session or self._get_session(),
+            self.url,
+            version=self.version,
+            headers=self._headers,
+            ssl=self._ssl,
+            heartbeat=self._heartbeat,
+            timeout=self._connect_timeout,
+        )
+
+    async def _open_process(
+        self,
+        command: Command,
+        session_id: str,
+        attach: Attach | None,
+        resume: ResumeOptions | None,
+    ) -> RemoteProcess:
+        if attach is not None and self.version < ProtocolVersion.V2:
+            raise NotSupported("sessions need protocol v2; this execer speaks only v1")
         owned = None
         if self._share:
             session = self._get_session()
         else:
             session = owned = aiohttp.ClientSession()
         try:
-            ws = await open_websocket(
-                session,
-                self.url,
-                version=self.version,
-                headers=self._headers,
-                ssl=self._ssl,
-                heartbeat=self._heartbeat,
-                timeout=self._connect_timeout,
-            )
+            ws = await self._open(session)
         except BaseException:
             if owned is not None:
                 await owned.close()
             raise
+
+        async def reconnect() -> aiohttp.ClientWebSocketResponse[Any]:
+            return await self._open(session)
+
         return await start_on(
             ws,
             command,
@@ -212,6 +316,9 @@ class RemoteExecer(_ExecerBase):
             limit=self.limit,
             timeout=self._connect_timeout,
             owned_session=owned,
+            attach=attach,
+            reconnect=reconnect,
+            resume=resume,
         )
 
 
@@ -223,6 +330,9 @@ async def start_on(
     limit: int = DEFAULT_LIMIT,
     owned_session: aiohttp.ClientSession | None = None,
     timeout: float | None = None,
+    attach: Attach | None = None,
+    reconnect: Reconnect | None = None,
+    resume: ResumeOptions | None = None,
 ) -> RemoteProcess:
     """Start ``command`` on an open WebSocket; the version follows its subprotocol.
 
@@ -230,10 +340,27 @@ async def start_on(
     connection but never answers raises :class:`StartFailed`).
     """
     version = ProtocolVersion.V2 if ws.protocol == SUBPROTOCOL_V2 else ProtocolVersion.V1
+    if attach is not None:
+        try:
+            require_v2(ws, "resumable jobs and attaching to sessions")
+        except NotSupported:
+            with contextlib.suppress(Exception):
+                await ws.close()
+            if owned_session is not None:
+                await owned_session.close()
+            raise
     connection = Connection(Role.CLIENT, version)
-    process = RemoteProcess(ws, connection, command, limit=limit, owned_session=owned_session)
+    process = RemoteProcess(
+        ws,
+        connection,
+        command,
+        limit=limit,
+        owned_session=owned_session,
+        reconnect=reconnect,
+        resume=resume,
+    )
     try:
-        await asyncio.wait_for(process._start(session_id), timeout)
+        await asyncio.wait_for(process._start(session_id, attach=attach), timeout)
     except (asyncio.TimeoutError, TimeoutError):
         await process.close()
         raise StartFailed(
@@ -259,11 +386,21 @@ class WebSocketExecer(_ExecerBase):
         self._ws: aiohttp.ClientWebSocketResponse[Any] | None = ws
         self.limit = limit
 
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess:
+    async def start(
+        self,
+        command: Command,
+        *,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+    ) -> RemoteProcess:
         if self._ws is None:
             raise LocalProtocolError("this WebSocket already ran a process (one per connection)")
         ws, self._ws = self._ws, None
-        return await start_on(ws, command, session_id=session_id, limit=self.limit)
+        attach = Attach(session_id, command=command, resumable=True) if resumable else None
+        return await start_on(
+            ws, command, session_id=session_id, limit=self.limit, attach=attach, resume=resume
+        )
 
 
 @contextlib.asynccontextmanager

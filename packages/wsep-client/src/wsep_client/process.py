@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as _signal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 from wsep_protocol import (
+    SUBPROTOCOL_V2,
     CloseStdin,
     Command,
     Connection,
@@ -17,17 +20,21 @@ from wsep_protocol import (
     ExitStatus,
     LocalProtocolError,
     Pid,
+    ProtocolVersion,
     RemoteProtocolError,
     Resize,
+    Role,
     Signal,
     Start,
     Stderr,
     Stdout,
     WsepError,
 )
+from wsep_protocol.sessions import Attach, Attached, Gap
 
-from .errors import ConnectionLost, NotSupported
+from .errors import ClientError, ConnectionLost, NotSupported, OutputGap
 from .result import returncode_of
+from .resume import ResumeOptions
 from .startfail import start_failure
 from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader, _Gate
 
@@ -40,6 +47,26 @@ _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 
 #: Seconds between liveness probes while reading is paused on a full buffer.
 PROBE_INTERVAL = 1.0
+
+#: Opens a new WebSocket to the same server (for resuming a job).
+Reconnect = Callable[[], Awaitable["ClientWebSocketResponse[Any]"]]
+
+_READ_ONLY = "read-only attachment: input (stdin, resize, signals) is refused"
+
+
+@dataclass(frozen=True)
+class _Drop:
+    """How a connection ended before the exit code."""
+
+    code: int | None
+    reason: str
+    abnormal: bool  # the network went away (no close frame): worth resuming
+    error: Exception | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{self.error}"
+        return f"close code {self.code}" + (f" ({self.reason})" if self.reason else "")
 
 
 class RemoteProcess:
@@ -60,6 +87,8 @@ class RemoteProcess:
         *,
         limit: int = DEFAULT_LIMIT,
         owned_session: aiohttp.ClientSession | None = None,
+        reconnect: Reconnect | None = None,
+        resume: ResumeOptions | None = None,
     ) -> None:
         self._ws = ws
         self._conn = connection
@@ -72,7 +101,7 @@ class RemoteProcess:
         if command.tty:
             self._stderr.feed_eof()
         self._stdin = RemoteStdin(
-            ws.send_bytes,
+            self._send_bytes,
             max_message_size=connection.max_message_size,
             close_message=self._close_stdin_message,
             enabled=command.stdin_enabled,
@@ -88,16 +117,34 @@ class RemoteProcess:
         # Taken now: aiohttp may drop its reference to the protocol once the
         # connection is gone, and we need this future exactly then.
         self._lost = _connection_closed(ws)
+        # Sessions and resumable jobs (v2 ``attach``).
+        self._reconnect = reconnect
+        self._resume = resume or ResumeOptions()
+        self._attached_future: asyncio.Future[None] = loop.create_future()
+        self._base = {1: 0, 2: 0}  # stream offset of the first byte fed to each reader
+        #: The session id (``""`` for an ordinary process).
+        self.session_id = ""
+        #: A resumable job: a dropped connection is resumed (see ``ResumeOptions``).
+        self.resumable = False
+        self.read_only = False
+        #: ``wsep_protocol.sessions.Gap`` notices received with ``on_gap="mark"``.
+        self.gaps: list[Gap] = []
+        #: How many times the connection was resumed.
+        self.reconnects = 0
 
     # --- start -------------------------------------------------------------
 
-    async def _start(self, session_id: str = "") -> None:
-        """Send ``start`` and wait for the pid (or the reason there is none)."""
-        data = self._conn.send(Start(self.command, session_id))
+    async def _start(self, session_id: str = "", *, attach: Attach | None = None) -> None:
+        """Send ``start`` (or ``attach``) and wait for the pid (or the reason there is none)."""
+        message = Start(self.command, session_id) if attach is None else attach
+        self.session_id = session_id if attach is None else attach.id
+        data = self._conn.send(cast(Any, message))
         await self._ws.send_bytes(data)
         self._task = asyncio.get_running_loop().create_task(self._receive_loop())
         try:
             self._pid = await asyncio.shield(self._pid_future)
+            if attach is not None:
+                await asyncio.shield(self._attached_future)
         except BaseException:
             await self.close()
             raise
@@ -133,6 +180,10 @@ class RemoteProcess:
     @property
     def exit_status(self) -> ExitStatus | None:
         return self._status
+
+    def offsets(self) -> dict[str, int]:
+        """Bytes of each stream received so far, as stream offsets (for ``attach(offsets=)``)."""
+        return {"stdout": self._offset(1), "stderr": self._offset(2)}
 
     async def wait(self) -> ExitStatus:
         """Wait for the exit code; raises :class:`ConnectionLost`, never hangs on a lost peer.
@@ -232,7 +283,32 @@ class RemoteProcess:
         except (ConnectionError, RuntimeError) as err:
             raise ConnectionLost(f"connection lost: {err}") from err
 
+    async def _send_bytes(self, data: bytes) -> None:
+        await self._ws.send_bytes(data)  # the current connection: it changes on a resume
+
+    def _offset(self, key: int) -> int:
+        reader = self._stdout if key == 1 else self._stderr
+        return self._base[key] + reader.bytes_received
+
     async def _receive_loop(self) -> None:
+        while True:
+            drop = await self._receive_until_drop()
+            if drop is None:
+                return
+            if not self._may_resume():
+                await self._report_drop(drop)
+                return
+            try:
+                await self._reattach(drop)
+            except asyncio.CancelledError:
+                self._fail(ConnectionLost("cancelled"))
+                raise
+            except WsepError as exc:
+                self._fail(exc)
+                return
+
+    async def _receive_until_drop(self) -> _Drop | None:
+        """Serve the current connection; a drop before the exit code is returned."""
         ws = self._ws
         conn = self._conn
         gate = self._gate.open
@@ -244,7 +320,8 @@ class RemoteProcess:
                     await self._wait_for_room()
                 msg = await ws.receive()
                 if msg.type in _DATA:
-                    message = conn.receive(msg.data)
+                    # Any: extension messages are not in the closed ``Message`` union.
+                    message: Any = conn.receive(msg.data)
                     if isinstance(message, Stdout):
                         stdout.feed_data(message.data)
                     elif isinstance(message, Stderr):
@@ -256,28 +333,124 @@ class RemoteProcess:
                         self._pid = message.pid
                         if not self._pid_future.done():
                             self._pid_future.set_result(message.pid)
+                    elif isinstance(message, Attached):
+                        self._on_attached(message)
+                    elif isinstance(message, Gap):
+                        if not self._on_gap(message):
+                            break
                     elif isinstance(message, Error):
                         self._error = message
                     continue
                 if msg.type is aiohttp.WSMsgType.ERROR:
-                    self._closed_early(None, f"{msg.data}")
-                else:
-                    code = msg.data if isinstance(msg.data, int) else ws.close_code
-                    reason = msg.extra if isinstance(msg.extra, str) else ""
-                    self._closed_early(code, reason)
-                break
+                    return _Drop(None, f"{msg.data}", abnormal=True)
+                code = msg.data if isinstance(msg.data, int) else ws.close_code
+                reason = msg.extra if isinstance(msg.extra, str) else ""
+                abnormal = msg.type is not aiohttp.WSMsgType.CLOSE or code in (None, 1006)
+                return _Drop(code, reason, abnormal=abnormal and self._error is None)
         except RemoteProtocolError as exc:
             self._fail(ConnectionLost(f"protocol error from the server: {exc}"))
             with contextlib.suppress(Exception):
                 await ws.close(code=int(exc.close_code), message=exc.reason.encode())
-            return
+            return None
         except asyncio.CancelledError:
             self._fail(ConnectionLost("cancelled"))
             raise
         except Exception as exc:  # a transport failure of any kind
-            self._fail(ConnectionLost(f"connection lost: {exc}"))
+            return _Drop(None, "", abnormal=True, error=exc)
         with contextlib.suppress(Exception):
             await ws.close()
+        return None
+
+    async def _report_drop(self, drop: _Drop) -> None:
+        if drop.error is not None:
+            self._fail(ConnectionLost(f"connection lost: {drop.error}"))
+        else:
+            self._closed_early(drop.code, drop.reason)
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+
+    def _may_resume(self) -> bool:
+        return (
+            self.resumable
+            and self._reconnect is not None
+            and self._resume.retries > 0
+            and not self._closed
+            and self._status is None
+            and self._attached_future.done()
+            and not self._exit_future.done()
+        )
+
+    async def _reattach(self, drop: _Drop) -> None:
+        """Open a new connection and ``attach`` at the offsets delivered so far.
+
+        Bounded retries with backoff; raises :class:`ConnectionLost` when all fail.
+        """
+        assert self._reconnect is not None
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        last = drop.describe()
+        for delay in self._resume.delays():
+            if delay:
+                await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
+            if self._closed:
+                break
+            try:
+                ws = await self._reconnect()
+            except (ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
+                last = f"{exc}"  # RuntimeError: aiohttp's session was closed meanwhile
+                continue
+            if ws.protocol != SUBPROTOCOL_V2:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                raise NotSupported("cannot resume: the server no longer speaks wsep v2")
+            conn = Connection(Role.CLIENT, ProtocolVersion.V2)
+            attach = Attach(
+                self.session_id,
+                read_only=self.read_only,
+                stdout_offset=self._offset(1),
+                stderr_offset=self._offset(2),
+            )
+            try:
+                await ws.send_bytes(conn.send(cast(Any, attach)))
+            except Exception as exc:
+                last = f"{exc}"
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                continue
+            self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
+            self.reconnects += 1
+            return
+        raise ConnectionLost(
+            f"connection lost ({drop.describe()}) and {self._resume.retries} attempt(s) "
+            f"to resume session {self.session_id!r} failed: {last}",
+            close_code=drop.code,
+            reason=drop.reason,
+        )
+
+    def _on_attached(self, message: Attached) -> None:
+        self.resumable = message.resumable
+        self.read_only = message.read_only
+        self.session_id = message.id
+        if message.resumable:  # the output that follows starts at these offsets
+            self._base[1] = message.stdout_offset - self._stdout.bytes_received
+            self._base[2] = message.stderr_offset - self._stderr.bytes_received
+        if self._attached_future.done():
+            return
+        if message.tty != self.command.tty:
+            self.command = replace(self.command, tty=message.tty)
+            if message.tty:
+                self._stderr.feed_eof()
+        if message.read_only:
+            self._stdin.disable(_READ_ONLY)
+        self._attached_future.set_result(None)
+
+    def _on_gap(self, gap: Gap) -> bool:
+        """Record or raise a gap; False ends this connection (the error is reported)."""
+        if self._resume.on_gap == "mark":
+            self.gaps.append(gap)
+            return True
+        self._fail(OutputGap(gap.stream, gap.offset, gap.length))
+        return False
 
     async def _wait_for_room(self) -> None:
         """Wait while a buffer is full, unless the connection drops meanwhile.
@@ -317,6 +490,8 @@ class RemoteProcess:
         self._stdin.fail(BrokenPipeError("the process has exited"))
         if not self._pid_future.done():
             self._pid_future.set_result(self._pid)
+        if not self._attached_future.done():
+            self._attached_future.set_result(None)
         if not self._exit_future.done():
             self._exit_future.set_result(status)
 
@@ -343,6 +518,9 @@ class RemoteProcess:
         if not self._exit_future.done():
             self._exit_future.set_exception(error)
             self._exit_future.exception()
+        if not self._attached_future.done():
+            self._attached_future.set_exception(error)
+            self._attached_future.exception()
         for reader in (self._stdout, self._stderr):
             if not reader.at_eof():
                 reader.set_exception(error)

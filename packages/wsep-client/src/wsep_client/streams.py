@@ -116,6 +116,7 @@ class RemoteStdin:
         self._chunk = max_message_size - len(STDIN_HEADER)
         self._close_message = close_message
         self._enabled = enabled
+        self._disabled_reason = "stdin was not enabled for this process"
         self.high_water = high_water
         self._queue: collections.deque[bytes | object] = collections.deque()
         self._queued = 0
@@ -188,6 +189,11 @@ class RemoteStdin:
 
     # --- the process's side ----------------------------------------------
 
+    def disable(self, reason: str) -> None:
+        """Refuse every write with ``reason`` (e.g. a read-only attachment)."""
+        self._enabled = False
+        self._disabled_reason = reason
+
     def fail(self, error: BaseException) -> None:
         """Stop sending: everything still queued is dropped; writers get ``error``."""
         if self._error is None:
@@ -207,7 +213,7 @@ class RemoteStdin:
         if self._error is not None:
             raise self._error
         if not self._enabled:
-            raise LocalProtocolError("stdin was not enabled for this process")
+            raise LocalProtocolError(self._disabled_reason)
 
     def _kick(self) -> None:
         if self._task is None:

@@ -27,11 +27,13 @@ from .errors import (
 from .execer import Execer, Process, ProcessReader, ProcessWriter
 from .flow import Flow, FlowAck, FlowWindow
 from .messages import (
+    AnyMessage,
     Buffer,
     ClientMessage,
     CloseStdin,
     Error,
     ExitCode,
+    ExtensionMessage,
     Message,
     Pid,
     Resize,
@@ -67,6 +69,7 @@ __all__ = [
     "SUBPROTOCOL_V2",
     "V1_MAX_MESSAGE_SIZE",
     "V2_MAX_MESSAGE_SIZE",
+    "AnyMessage",
     "Buffer",
     "ClientMessage",
     "CloseCode",
@@ -78,6 +81,7 @@ __all__ = [
     "Execer",
     "ExitCode",
     "ExitStatus",
+    "ExtensionMessage",
     "Flow",
     "FlowAck",
     "FlowWindow",

@@ -22,11 +22,11 @@ from .messages import (
     CLIENT_MESSAGES,
     SERVER_MESSAGES,
     V1_MESSAGES,
+    AnyMessage,
     Buffer,
     CloseStdin,
     Error,
     ExitCode,
-    Message,
     Pid,
     Resize,
     Signal,
@@ -100,7 +100,7 @@ class Connection:
 
     # --- sending -----------------------------------------------------------
 
-    def send(self, message: Message) -> bytes:
+    def send(self, message: AnyMessage) -> bytes:
         """Check that ``message`` may be sent now, advance, and encode it.
 
         A message over the size limit raises :class:`LocalProtocolError` and
@@ -117,18 +117,18 @@ class Connection:
             )
         return data
 
-    def check_send(self, message: Message) -> None:
+    def check_send(self, message: AnyMessage) -> None:
         """Like :meth:`send` without encoding, for data paths that frame themselves."""
         if self.role is Role.SERVER:
             self._server_send(message)
         else:
             self._client_send(message)
 
-    def _need_v2(self, message: Message) -> None:
+    def _need_v2(self, message: AnyMessage) -> None:
         if not self.extended and not isinstance(message, V1_MESSAGES):
             raise LocalProtocolError(f"{_type_of(message)} needs protocol v2")
 
-    def _server_send(self, message: Message) -> None:
+    def _server_send(self, message: AnyMessage) -> None:
         state = self.state
         if not isinstance(message, tuple(SERVER_MESSAGES)):
             raise LocalProtocolError(f"a server cannot send {_type_of(message)}")
@@ -153,7 +153,7 @@ class Connection:
                 raise LocalProtocolError("exit_code signal/core_dumped need protocol v2")
             self.state = ConnectionState.EXITED
 
-    def _client_send(self, message: Message) -> None:
+    def _client_send(self, message: AnyMessage) -> None:
         state = self.state
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
@@ -187,7 +187,7 @@ class Connection:
             elif self.command is not None and not self.command.stdin_enabled:
                 raise LocalProtocolError("stdin was not enabled at start")
 
-    def _started(self, message: Message) -> None:
+    def _started(self, message: AnyMessage) -> None:
         # A start, or an extension message in its place (v2 ``attach``).
         self.command = getattr(message, "command", None)
         self.session_id = getattr(message, "id", "")
@@ -196,7 +196,7 @@ class Connection:
 
     # --- receiving ---------------------------------------------------------
 
-    def receive(self, data: Buffer | str) -> Message | None:
+    def receive(self, data: Buffer | str) -> AnyMessage | None:
         """Decode and check one incoming message; ``None`` means ignore it."""
         return self.receive_message(
             decode(
@@ -206,7 +206,7 @@ class Connection:
             )
         )
 
-    def receive_message(self, message: Message) -> Message | None:
+    def receive_message(self, message: AnyMessage) -> AnyMessage | None:
         """Check an already decoded message; ``None`` means ignore it."""
         if isinstance(message, UnknownMessage):
             return None
@@ -216,7 +216,7 @@ class Connection:
             return self._server_receive(message)
         return self._client_receive(message)
 
-    def _server_receive(self, message: Message) -> Message | None:
+    def _server_receive(self, message: AnyMessage) -> AnyMessage | None:
         state = self.state
         if not isinstance(message, tuple(CLIENT_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a server message")
@@ -257,7 +257,7 @@ class Connection:
             return None
         return message
 
-    def _client_receive(self, message: Message) -> Message | None:
+    def _client_receive(self, message: AnyMessage) -> AnyMessage | None:
         state = self.state
         if not isinstance(message, tuple(SERVER_MESSAGES)):
             raise ProtocolViolation(f"{_type_of(message)} is a client message")
@@ -284,7 +284,7 @@ class Connection:
 _INPUT = (Stdin, CloseStdin, Resize, Signal)
 
 
-def _phase(message: Message) -> str | None:
+def _phase(message: AnyMessage) -> str | None:
     """Where an extension message sits in the states: its class's ``PHASE``.
 
     ``"start"``: in place of ``start`` (first, once; v2 ``attach``).
@@ -295,7 +295,7 @@ def _phase(message: Message) -> str | None:
     return phase if isinstance(phase, str) else None
 
 
-def _type_of(message: Message) -> str:
+def _type_of(message: AnyMessage) -> str:
     if isinstance(message, UnknownMessage):
         return message.type
     return getattr(message, "TYPE", type(message).__name__)

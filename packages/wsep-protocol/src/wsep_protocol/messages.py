@@ -10,7 +10,7 @@ both sides ignore it, which is what makes additive extensions safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeAlias
+from typing import ClassVar, Protocol, TypeAlias
 
 from .command import Command
 from .status import ExitStatus, signal_from_description, signal_name, signal_number
@@ -19,11 +19,13 @@ __all__ = [
     "CLIENT_MESSAGES",
     "SERVER_MESSAGES",
     "V1_MESSAGES",
+    "AnyMessage",
     "Buffer",
     "ClientMessage",
     "CloseStdin",
     "Error",
     "ExitCode",
+    "ExtensionMessage",
     "Message",
     "Pid",
     "Resize",
@@ -159,6 +161,18 @@ class UnknownMessage:
 ClientMessage: TypeAlias = Start | Stdin | CloseStdin | Resize | Signal
 ServerMessage: TypeAlias = Pid | Stdout | Stderr | ExitCode | Error
 Message: TypeAlias = ClientMessage | ServerMessage | UnknownMessage
+
+
+class ExtensionMessage(Protocol):
+    """A message class of an extension (:mod:`wsep_protocol.sessions`, ``flow``):
+    any class with a wire ``TYPE``, registered in the lists below and the codec."""
+
+    TYPE: ClassVar[str]
+
+
+#: What the codec and :class:`~wsep_protocol.Connection` handle: the built-in
+#: messages and extension ones (checked at run time against the registries).
+AnyMessage: TypeAlias = Message | ExtensionMessage
 
 #: Message classes each side may send. Extensions append to these lists (and
 #: register a parser and encoder in :mod:`wsep_protocol.codec`).

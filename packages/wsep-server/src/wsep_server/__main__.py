@@ -25,6 +25,7 @@ async def serve(opts: Options) -> None:
     from .config import ServerConfig
     from .loader import load_execer
     from .security import build_security, tls_context
+    from .sessions import SessionConfig, SessionManager
 
     if opts.tune_malloc:
         try:
@@ -42,8 +43,11 @@ async def serve(opts: Options) -> None:
     )
     execer = load_execer(opts.execer) if opts.execer else default_execer(config)
     sec = build_security(opts.security, execer, host=opts.host, unix_socket=opts.unix_socket)
+    served = sec.execer if sec.execer is not None else execer
+    sessions = SessionManager(served, SessionConfig(timeout=opts.session_timeout))
     app = create_app(
-        execer=sec.execer,
+        session_manager=sessions,
+        execer=served,
         path=opts.path,
         config=config,
         policy=sec.policy,

@@ -7,12 +7,14 @@
     handler = WsepHandler(execer=my_execer)
     app.router.add_get("/exec", handler.handle)
     app.on_shutdown.append(handler.on_shutdown)
+    app.on_cleanup.append(handler.on_cleanup)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -152,6 +154,16 @@ class WsepHandler:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.session_manager.close(), self.config.grace_period + 5.0)
 
+    async def on_cleanup(self, app: web.Application | None = None) -> None:
+        """Close the execer if it has an async ``close()`` (e.g. a chained RemoteExecer)."""
+        close = getattr(self.execer, "close", None)
+        if close is None or not inspect.iscoroutinefunction(close):
+            return
+        try:
+            await asyncio.wait_for(close(), self.config.grace_period + 5.0)
+        except Exception:
+            _log.exception("closing the execer failed")
+
     async def _end_connections(self) -> None:
         sessions = list(self.sessions)
         if not sessions:
@@ -209,4 +221,5 @@ def create_app(
     app.router.add_get("/healthz", _healthz)
     app.router.add_get(path, handler.handle)
     app.on_shutdown.append(handler.on_shutdown)
+    app.on_cleanup.append(handler.on_cleanup)
     return app

@@ -31,6 +31,7 @@ class Options:
     tune_malloc: bool
     web: bool = False
     header_timeout: float = 30.0
+    session_timeout: float = 300.0
     security: SecurityOptions = field(default_factory=SecurityOptions)
 
 
@@ -91,6 +92,10 @@ def _build_parser() -> argparse.ArgumentParser:
       default=float(_env("HEADER_TIMEOUT", "30") or 30),
       help="seconds a client may take to send its HTTP request (the upgrade) before it "
       "is dropped; also closes idle keep-alive connections [WSEP_HEADER_TIMEOUT]")  # fmt: skip
+    a("--session-timeout", type=_positive_float,
+      default=float(_env("SESSION_TIMEOUT", "300") or 300),
+      help="seconds a reattachable session (a TTY start with an id) lives with no client "
+      "attached [WSEP_SESSION_TIMEOUT]")  # fmt: skip
     a("--tune-malloc", action=argparse.BooleanOptionalAction,
       default=_bool(_env("TUNE_MALLOC", "1")),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
@@ -129,5 +134,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         tune_malloc=ns.tune_malloc,
         web=ns.web,
         header_timeout=ns.header_timeout,
+        session_timeout=ns.session_timeout,
         security=security,
     )

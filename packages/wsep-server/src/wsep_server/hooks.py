@@ -18,8 +18,9 @@ import inspect
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from aiohttp import web as _web
 from wsep_protocol import Command, ExitStatus
 
 if TYPE_CHECKING:
@@ -33,11 +34,10 @@ __all__ = [
     "SessionObserver",
     "SessionRecord",
     "StartPolicy",
+    "check_start",
     "notify_observers",
 ]
 
-#: ``request[IDENTITY_KEY]`` holds the authenticated :class:`Identity` (or None).
-IDENTITY_KEY: Final = "wsep.identity"
 
 _log = logging.getLogger("wsep_server.hooks")
 
@@ -49,6 +49,17 @@ class Identity:
     name: str
     # Not hashed (a dict is not hashable); equality still compares it.
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+def _identity_key() -> web.RequestKey[Identity | None]:
+    """A ``web.RequestKey`` where aiohttp has one (3.14+ warns on string keys)."""
+    if hasattr(_web, "RequestKey"):
+        return _web.RequestKey[Identity | None]("wsep.identity")
+    return "wsep.identity"  # type: ignore[return-value]  # aiohttp < 3.14
+
+
+#: ``request[IDENTITY_KEY]`` holds the authenticated :class:`Identity` (or None).
+IDENTITY_KEY: Final = _identity_key()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +88,13 @@ class StartPolicy(Protocol):
         command: Command,
         session_id: str,
     ) -> SessionLimits:
-        """The limits to run under, or raise :class:`wsep_protocol.PolicyViolation`."""
+        """The limits to run under, or raise :class:`wsep_protocol.PolicyViolation`.
+
+        ``session_id`` is the client's ``start`` id (may be empty or repeat).
+        A policy that also declares a ``record_id: str`` keyword parameter (or
+        ``**kwargs``) gets the server's unique :attr:`SessionRecord.id` there, the
+        id its observer's ``on_start``/``on_end`` see (see :func:`check_start`).
+        """
         ...
 
 
@@ -90,8 +107,41 @@ class AllowAll:
         identity: Identity | None,
         command: Command,
         session_id: str,
+        *,
+        record_id: str = "",
     ) -> SessionLimits:
         return SessionLimits()
+
+
+def _takes_record_id(policy: StartPolicy) -> bool:
+    try:
+        params = inspect.signature(policy.check_start).parameters
+    except (TypeError, ValueError):
+        return False
+    return "record_id" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
+async def check_start(
+    policy: StartPolicy,
+    request: web.Request,
+    identity: Identity | None,
+    command: Command,
+    session_id: str,
+    record_id: str,
+) -> SessionLimits:
+    """Ask ``policy``, passing ``record_id`` only to policies that declare it.
+
+    Policies written against the four-argument form keep working unchanged.
+    """
+    if _takes_record_id(policy):
+        extended: Any = policy.check_start
+        limits: SessionLimits = await extended(
+            request, identity, command, session_id, record_id=record_id
+        )
+        return limits
+    return await policy.check_start(request, identity, command, session_id)
 
 
 @dataclass(slots=True)

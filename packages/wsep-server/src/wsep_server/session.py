@@ -57,6 +57,7 @@ from .hooks import (
     SessionObserver,
     SessionRecord,
     StartPolicy,
+    check_start,
     notify_observers,
 )
 from .pump import OutputPump
@@ -349,8 +350,8 @@ class Session:
         record.client_id = start.id
         record.started = time.time()
         try:
-            self.limits = await self.policy.check_start(
-                self.request, record.identity, command, start.id
+            self.limits = await check_start(
+                self.policy, self.request, record.identity, command, start.id, record.id
             )
             record.limits = self.limits
         except PolicyViolation as exc:

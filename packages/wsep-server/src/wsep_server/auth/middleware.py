@@ -31,9 +31,25 @@ _PLACES = {
 }
 
 
-def _reject(status: int, reason: str, challenges: Sequence[str] = ()) -> web.Response:
-    headers: CIMultiDict[str] = CIMultiDict()
+def _header_text(reason: str) -> str:
+    """``reason`` as a safe header value: one line, ASCII, bounded."""
+    text = " ".join(reason.split()).encode("ascii", "replace").decode("ascii")
+    return text[:300]
+
+
+def _reject(
+    status: int, reason: str, challenges: Sequence[str] = (), *, invalid_token: bool = False
+) -> web.Response:
+    """The refusal, with its reason also in headers: a failed WebSocket handshake
+    loses the body, so clients read ``X-Wsep-Error`` (or RFC 6750's
+    ``error_description`` on a Bearer challenge) without asking again."""
+    detail = _header_text(reason)
+    headers: CIMultiDict[str] = CIMultiDict({"X-Wsep-Error": detail})
     for challenge in challenges:
+        if invalid_token and challenge.split(" ", 1)[0].lower() == "bearer":
+            quoted = detail.replace("\\", "\\\\").replace('"', '\\"')
+            sep = ", " if challenge.strip().lower() != "bearer" else " "
+            challenge = f'{challenge}{sep}error="invalid_token", error_description="{quoted}"'
         headers.add("WWW-Authenticate", challenge)
     return web.Response(status=status, text=reason + "\n", headers=headers)
 
@@ -73,18 +89,18 @@ def auth_middleware(
                 request[IDENTITY_KEY] = identity
                 return await handler(request)
         if rejected is not None:
-            return _refuse(request, rejected.status, rejected.reason, challenges)
+            return _refuse(request, rejected.status, rejected.reason, challenges, True)
         try:
             located = find_token(request)
         except AuthRejected as exc:
-            return _refuse(request, exc.status, exc.reason, challenges)
+            return _refuse(request, exc.status, exc.reason, challenges, True)
         if located is not None:
             where = located[1]
             if where not in accepted_places:
                 reason = f"token in {_PLACES[where]} not accepted"
             else:
                 reason = "invalid token"
-            return _refuse(request, 401, reason, challenges)
+            return _refuse(request, 401, reason, challenges, True)
         if "Authorization" in request.headers:
             return _refuse(request, 401, "unsupported authorization scheme", challenges)
         if allow_anonymous:
@@ -96,10 +112,16 @@ def auth_middleware(
 
 
 def _refuse(
-    request: web.Request, status: int, reason: str, challenges: Sequence[str]
+    request: web.Request,
+    status: int,
+    reason: str,
+    challenges: Sequence[str],
+    invalid_token: bool = False,
 ) -> web.Response:
     _log.warning("refused %s from %s: %s", request.path, peer_address(request) or "?", reason)
-    return _reject(status, reason, challenges if status == 401 else ())
+    if status != 401:
+        return _reject(status, reason)
+    return _reject(status, reason, challenges, invalid_token=invalid_token)
 
 
 def _split_origin(origin: str) -> tuple[str, str, int] | None:

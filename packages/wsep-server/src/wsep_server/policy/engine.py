@@ -89,6 +89,8 @@ class FilePolicy:
         identity: Identity | None,
         command: Command,
         session_id: str,
+        *,
+        record_id: str = "",
     ) -> SessionLimits:
         """Raise ``PolicyViolation`` unless ``command`` may run for ``identity``."""
         rules = self.rules_for(identity)

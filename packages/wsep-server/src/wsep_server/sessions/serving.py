@@ -89,19 +89,16 @@ async def open_process(
     )
 
 
-# The two functions below return ``Any``: extension messages are not part of
-# ``wsep_protocol.Message`` (a closed union), yet ``Connection.send`` takes them.
-
-
-def announcement(process: object) -> list[Any]:
+def announcement(process: object) -> list[Attached | Gap]:
     """The v2 messages to send right after ``pid`` (none for an ordinary process)."""
     if isinstance(process, SessionProcess):
-        messages: list[Attached | Gap] = process.announcement()
-        return list(messages)
+        return list(process.announcement())
     return []
 
 
-async def answer(manager: SessionManager, identity: Any, request: object) -> Any:
+async def answer(
+    manager: SessionManager, identity: Any, request: object
+) -> SessionList | SessionDetails | SessionEnded:
     """The reply (``sessions``, ``session``, ``session_ended``); may raise ``NoSuchSession``."""
     if isinstance(request, ListSessions):
         return SessionList(tuple(s.describe() for s in manager.list(identity)))

@@ -1,0 +1,227 @@
+"""The SDK's sessions: resumable jobs across dropped connections, reattach, management."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+import wsep_client
+from clientutil import FULL
+from conftest import Proxy
+from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
+from wsep_protocol import LocalProtocolError, ProtocolVersion
+from wsep_protocol.sessions import Gap
+from wsep_server.local import LocalExecer
+from wsep_server.sessions import SessionConfig, SessionManager
+
+pytestmark = pytest.mark.usefixtures("no_leaked_children")
+
+PY = sys.executable
+#: Writes TOTAL deterministic bytes (a 1 MiB block repeated) to stdout, a little to stderr.
+WRITER = """
+import hashlib, sys
+total = int(sys.argv[1])
+block = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
+out = sys.stdout.buffer
+sys.stderr.write("stderr-begin\\n"); sys.stderr.flush()
+written = 0
+while written < total:
+    n = min(65536, total - written)
+    at = written % len(block)
+    n = min(n, len(block) - at)
+    out.write(block[at : at + n]); out.flush()
+    written += n
+sys.stderr.write("stderr-end\\n")
+sys.exit(3)
+"""
+BLOCK = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
+
+
+def expected(total: int) -> bytes:
+    return (BLOCK * (total // len(BLOCK) + 1))[:total]
+
+
+async def collect(reader: asyncio.StreamReader) -> bytes:
+    data = bytearray()
+    while chunk := await reader.read(1 << 20):
+        data += chunk
+    return bytes(data)
+
+
+async def read_until(reader: asyncio.StreamReader, needle: bytes) -> bytes:
+    data = bytearray()
+    while needle not in data:
+        chunk = await reader.read(65536)
+        if not chunk:
+            raise AssertionError(f"EOF before {needle!r}: {bytes(data[-300:])!r}")
+        data += chunk
+    return bytes(data)
+
+
+@pytest.fixture
+async def manager_server(make_server) -> AsyncIterator[tuple[str, SessionManager]]:  # type: ignore[no-untyped-def]
+    """A server whose session manager the test can look into (its ring holds ``ring_bytes``)."""
+    made: list[tuple[str, SessionManager]] = []
+
+    async def factory(**config: object) -> tuple[str, SessionManager]:
+        execer = LocalExecer(grace_period=2.0, output_linger=0.5)
+        mgr = SessionManager(execer, SessionConfig(**config))  # type: ignore[arg-type]
+        url = await make_server(execer=execer, session_manager=mgr)
+        made.append((url, mgr))
+        return url, mgr
+
+    yield factory  # type: ignore[misc]
+
+
+async def test_resumable_job_survives_a_dropped_connection(manager_server) -> None:  # type: ignore[no-untyped-def]
+    total = 50_000_000 if FULL else 8_000_000
+    url, _ = await manager_server(ring_bytes=total + (1 << 20), timeout=30)
+    proxy = Proxy(int(url.split(":")[2].split("/")[0]))
+    await proxy.start()
+    try:
+        async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
+            proc = await execer.create_process(
+                PY, "-u", "-c", WRITER, str(total), stdin=False, session_id="job", resumable=True
+            )
+            assert proc.resumable
+            received = bytearray()
+            while len(received) < total // 4:  # then the network goes away mid-stream
+                received += await asyncio.wait_for(proc.stdout.read(65536), 30)
+            proxy.cut()
+            rest, err = await asyncio.wait_for(
+                asyncio.gather(collect(proc.stdout), collect(proc.stderr)), 60
+            )
+            status = await asyncio.wait_for(proc.wait(), 30)
+            await proc.close()
+            # Every byte exactly once, then the exit status.
+            received += rest
+            assert len(received) == total
+            assert hashlib.sha256(received).digest() == hashlib.sha256(expected(total)).digest()
+            assert err == b"stderr-begin\nstderr-end\n"
+            assert status.code == 3
+            assert proc.reconnects >= 1
+            assert proc.gaps == []
+            # The job delivered its exit to a client that had everything: it is gone.
+            assert all(s.id != "job" for s in await execer.list_sessions())
+    finally:
+        await proxy.close()
+
+
+async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # type: ignore[no-untyped-def]
+    url, mgr = await manager_server(ring_bytes=100_000, timeout=30)
+    total = 1_000_000
+    async with RemoteExecer(url) as execer:
+        first = await execer.create_process(
+            PY, "-u", "-c", WRITER, str(total), stdin=False, session_id="job", resumable=True
+        )
+        await first.close()  # detached: the job runs on, and its ring evicts
+        session = mgr.find(None, "job")
+        assert session is not None
+        await asyncio.wait_for(session.exited.wait(), 30)
+
+        strict = await execer.attach("job", offsets={"stdout": 0, "stderr": 0})
+        with pytest.raises(OutputGap) as info:
+            await asyncio.wait_for(collect(strict.stdout), 30)
+        assert (info.value.stream, info.value.offset, info.value.length) == (
+            "stdout",
+            0,
+            total - 100_000,
+        )
+        assert "evicted" in str(info.value)
+        with pytest.raises(OutputGap):
+            await strict.wait()
+        await strict.close()
+
+        lenient = await execer.attach(
+            "job", offsets={"stdout": 0, "stderr": 0}, resume=ResumeOptions(on_gap="mark")
+        )
+        out = await asyncio.wait_for(collect(lenient.stdout), 30)
+        assert lenient.gaps == [Gap("stdout", 0, total - 100_000)]
+        assert out == expected(total)[total - 100_000 :]
+        assert (await asyncio.wait_for(lenient.wait(), 30)).code == 3
+        assert lenient.offsets()["stdout"] == total
+        await lenient.close()
+
+
+async def test_terminal_session_reattach_shows_the_screen(url: str) -> None:
+    code = "print('hello-screen'); input(); print('bye')"
+    async with RemoteExecer(url) as execer:
+        first = await execer.create_process(
+            PY, "-u", "-c", code, tty=True, rows=24, cols=80, session_id="term"
+        )
+        await asyncio.wait_for(read_until(first.stdout, b"hello-screen"), 30)
+        await first.close()  # detaches; the session lives on
+
+        again = await execer.attach("term", rows=24, cols=80)
+        assert again.command.tty
+        assert again.session_id == "term"
+        assert not again.resumable
+        assert again.stderr.at_eof()
+        await asyncio.wait_for(read_until(again.stdout, b"hello-screen"), 30)  # the redraw
+        again.stdin.write(b"\r")
+        await asyncio.wait_for(read_until(again.stdout, b"bye"), 30)
+        assert (await asyncio.wait_for(again.wait(), 30)).code == 0
+        await again.close()
+
+
+async def test_read_only_attach_refuses_input(url: str) -> None:
+    async with RemoteExecer(url) as execer:
+        owner = await execer.create_process(
+            PY, "-u", "-c", "print('ready'); input()", tty=True, session_id="watched"
+        )
+        await asyncio.wait_for(read_until(owner.stdout, b"ready"), 30)
+        observer = await execer.attach("watched", read_only=True)
+        assert observer.read_only
+        with pytest.raises(LocalProtocolError, match="read-only"):
+            observer.stdin.write(b"x")
+        with pytest.raises(LocalProtocolError, match="read-only"):
+            await observer.resize(10, 10)
+        with pytest.raises(LocalProtocolError, match="read-only"):
+            await observer.terminate()
+        owner.stdin.write(b"\r")
+        assert (await asyncio.wait_for(owner.wait(), 30)).code == 0
+        assert (await asyncio.wait_for(observer.wait(), 30)).code == 0
+        await owner.close()
+        await observer.close()
+
+
+async def test_list_info_end(url: str) -> None:
+    async with RemoteExecer(url) as execer:
+        proc = await execer.create_process(
+            PY, "-u", "-c", "import sys; sys.stdin.read()", tty=True, session_id="managed"
+        )
+        listed = await execer.list_sessions()
+        assert [s.id for s in listed] == ["managed"]
+        info = await execer.session_info("managed")
+        assert info.state == "running"
+        assert info.tty
+        assert info.pid == proc.pid
+        assert info.argv[-1] == "import sys; sys.stdin.read()"
+        assert len(info.clients) == 1
+        await execer.end_session("managed")
+        status = await asyncio.wait_for(proc.wait(), 30)  # the attached client got the exit
+        assert status.code != 0 or status.signal is not None
+        await proc.close()
+        assert all(s.id != "managed" or s.state == "exited" for s in await execer.list_sessions())
+        with pytest.raises(NoSuchSession):
+            await execer.session_info("no-such-id")
+        with pytest.raises(NoSuchSession):
+            await execer.end_session("no-such-id")
+        with pytest.raises(wsep_client.StartFailed, match="no_such_session|no session"):
+            await execer.attach("no-such-id")
+
+
+async def test_v1_server_says_not_supported(v1_url: str) -> None:
+    async with RemoteExecer(v1_url) as execer:
+        with pytest.raises(NotSupported, match="v2"):
+            await execer.create_process(PY, "-c", "pass", session_id="x", resumable=True)
+        with pytest.raises(NotSupported, match="v2"):
+            await execer.attach("x")
+        with pytest.raises(NotSupported, match="v2"):
+            await execer.list_sessions()
+    async with RemoteExecer(v1_url, version=ProtocolVersion.V1) as execer:
+        with pytest.raises(NotSupported):
+            await execer.attach("x")
