@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sys
-from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import wsep_client
 from clientutil import FULL
 from conftest import Proxy
+from test_cli import one_line, wsep
 from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
 from wsep_protocol import LocalProtocolError, ProtocolVersion
 from wsep_protocol.sessions import Gap
@@ -20,16 +22,21 @@ from wsep_server.sessions import SessionConfig, SessionManager
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
 PY = sys.executable
-#: Writes TOTAL deterministic bytes (a 1 MiB block repeated) to stdout, a little to stderr.
+#: Writes TOTAL deterministic bytes (a 1 MiB block repeated) to stdout, a little to stderr;
+#: with GATE_AT and FIFO, it stops after GATE_AT bytes until a line is written to FIFO.
 WRITER = """
 import hashlib, sys
 total = int(sys.argv[1])
+gate_at = int(sys.argv[2]) if len(sys.argv) > 2 else total
 block = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
 out = sys.stdout.buffer
 sys.stderr.write("stderr-begin\\n"); sys.stderr.flush()
 written = 0
 while written < total:
-    n = min(65536, total - written)
+    if written == gate_at:
+        with open(sys.argv[3]) as f:
+            f.readline()
+    n = min(65536, total - written, gate_at - written if written < gate_at else total)
     at = written % len(block)
     n = min(n, len(block) - at)
     out.write(block[at : at + n]); out.flush()
@@ -51,6 +58,11 @@ async def collect(reader: asyncio.StreamReader) -> bytes:
     return bytes(data)
 
 
+async def read_into(reader: asyncio.StreamReader, data: bytearray) -> None:
+    while chunk := await reader.read(65536):
+        data += chunk
+
+
 async def read_until(reader: asyncio.StreamReader, needle: bytes) -> bytes:
     data = bytearray()
     while needle not in data:
@@ -62,7 +74,7 @@ async def read_until(reader: asyncio.StreamReader, needle: bytes) -> bytes:
 
 
 @pytest.fixture
-async def manager_server(make_server) -> AsyncIterator[tuple[str, SessionManager]]:  # type: ignore[no-untyped-def]
+async def manager_server(make_server):  # type: ignore[no-untyped-def]
     """A server whose session manager the test can look into (its ring holds ``ring_bytes``)."""
     made: list[tuple[str, SessionManager]] = []
 
@@ -73,24 +85,39 @@ async def manager_server(make_server) -> AsyncIterator[tuple[str, SessionManager
         made.append((url, mgr))
         return url, mgr
 
-    yield factory  # type: ignore[misc]
+    return factory  # type: ignore[return-value]
 
 
-async def test_resumable_job_survives_a_dropped_connection(manager_server) -> None:  # type: ignore[no-untyped-def]
+async def release(fifo: Path) -> None:
+    def write() -> None:
+        with open(fifo, "w") as f:
+            f.write("go\n")
+
+    await asyncio.wait_for(asyncio.to_thread(write), 30)
+
+
+async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     total = 50_000_000 if FULL else 8_000_000
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
     url, _ = await manager_server(ring_bytes=total + (1 << 20), timeout=30)
     proxy = Proxy(int(url.split(":")[2].split("/")[0]))
     await proxy.start()
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
             proc = await execer.create_process(
-                PY, "-u", "-c", WRITER, str(total), stdin=False, session_id="job", resumable=True
+                PY,
+                *("-u", "-c", WRITER, str(total), str(total // 2), str(fifo)),
+                stdin=False,
+                session_id="job",
+                resumable=True,
             )
             assert proc.resumable
             received = bytearray()
             while len(received) < total // 4:  # then the network goes away mid-stream
                 received += await asyncio.wait_for(proc.stdout.read(65536), 30)
-            proxy.cut()
+            proxy.cut()  # the job is held at its gate: this is before its exit, always
+            await release(fifo)
             rest, err = await asyncio.wait_for(
                 asyncio.gather(collect(proc.stdout), collect(proc.stderr)), 60
             )
@@ -110,19 +137,23 @@ async def test_resumable_job_survives_a_dropped_connection(manager_server) -> No
         await proxy.close()
 
 
+async def _run_detached(execer: RemoteExecer, mgr: SessionManager, job: str, total: int) -> None:
+    """Start a resumable job, detach at once, and wait until it has exited unattended."""
+    proc = await execer.create_process(
+        PY, "-u", "-c", WRITER, str(total), stdin=False, session_id=job, resumable=True
+    )
+    await proc.close()  # detached: the job runs on, and its ring evicts
+    session = mgr.find(None, job)
+    assert session is not None
+    await asyncio.wait_for(session.exited.wait(), 30)
+
+
 async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # type: ignore[no-untyped-def]
     url, mgr = await manager_server(ring_bytes=100_000, timeout=30)
     total = 1_000_000
     async with RemoteExecer(url) as execer:
-        first = await execer.create_process(
-            PY, "-u", "-c", WRITER, str(total), stdin=False, session_id="job", resumable=True
-        )
-        await first.close()  # detached: the job runs on, and its ring evicts
-        session = mgr.find(None, "job")
-        assert session is not None
-        await asyncio.wait_for(session.exited.wait(), 30)
-
-        strict = await execer.attach("job", offsets={"stdout": 0, "stderr": 0})
+        await _run_detached(execer, mgr, "strict", total)
+        strict = await execer.attach("strict", offsets={"stdout": 0, "stderr": 0})
         with pytest.raises(OutputGap) as info:
             await asyncio.wait_for(collect(strict.stdout), 30)
         assert (info.value.stream, info.value.offset, info.value.length) == (
@@ -135,8 +166,9 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
             await strict.wait()
         await strict.close()
 
+        await _run_detached(execer, mgr, "lenient", total)
         lenient = await execer.attach(
-            "job", offsets={"stdout": 0, "stderr": 0}, resume=ResumeOptions(on_gap="mark")
+            "lenient", offsets={"stdout": 0, "stderr": 0}, resume=ResumeOptions(on_gap="mark")
         )
         out = await asyncio.wait_for(collect(lenient.stdout), 30)
         assert lenient.gaps == [Gap("stdout", 0, total - 100_000)]
@@ -144,6 +176,61 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         assert (await asyncio.wait_for(lenient.wait(), 30)).code == 3
         assert lenient.offsets()["stdout"] == total
         await lenient.close()
+
+
+class GatedProxy(Proxy):
+    """A proxy that holds new connections while ``open`` is clear."""
+
+    def __init__(self, target_port: int) -> None:
+        super().__init__(target_port)
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.open.wait()
+        await super()._handle(reader, writer)
+
+
+async def test_gap_during_resume_comes_after_the_bytes_before_it(
+    manager_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    url, mgr = await manager_server(ring_bytes=100_000, timeout=30)
+    total, gate_at = 1_000_000, 200_000
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    proxy = GatedProxy(int(url.split(":")[2].split("/")[0]))
+    await proxy.start()
+    try:
+        async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
+            proc = await execer.create_process(
+                PY,
+                *("-u", "-c", WRITER, str(total), str(gate_at), str(fifo)),
+                stdin=False,
+                session_id="job",
+                resumable=True,
+            )
+            first = await asyncio.wait_for(proc.stdout.read(1000), 30)
+            proxy.open.clear()  # the reconnection waits at the proxy ...
+            proxy.cut()
+            await release(fifo)
+            session = mgr.find(None, "job")
+            assert session is not None
+            await asyncio.wait_for(session.exited.wait(), 30)  # ... while the job runs out
+            proxy.open.set()
+            data = bytearray(first)
+            with pytest.raises(OutputGap) as info:
+                await asyncio.wait_for(read_into(proc.stdout, data), 30)
+            gap = info.value
+            assert gap.stream == "stdout"
+            assert gap.offset == len(data) <= gate_at  # every byte before the gap, then the error
+            assert gap.offset + gap.length == total - 100_000
+            assert bytes(data) == expected(total)[: len(data)]
+            with pytest.raises(OutputGap):
+                await proc.wait()
+            assert proc.reconnects == 1
+            await proc.close()
+    finally:
+        await proxy.close()
 
 
 async def test_terminal_session_reattach_shows_the_screen(url: str) -> None:
@@ -210,7 +297,7 @@ async def test_list_info_end(url: str) -> None:
             await execer.session_info("no-such-id")
         with pytest.raises(NoSuchSession):
             await execer.end_session("no-such-id")
-        with pytest.raises(wsep_client.StartFailed, match="no_such_session|no session"):
+        with pytest.raises(wsep_client.StartFailed, match=r"no_such_session|no session"):
             await execer.attach("no-such-id")
 
 
@@ -225,3 +312,53 @@ async def test_v1_server_says_not_supported(v1_url: str) -> None:
     async with RemoteExecer(v1_url, version=ProtocolVersion.V1) as execer:
         with pytest.raises(NotSupported):
             await execer.attach("x")
+
+
+# --- the CLI -----------------------------------------------------------------------
+
+
+async def test_cli_run_with_id_reattaches_and_redraws(url: str) -> None:
+    async with RemoteExecer(url) as execer:
+        first = await execer.create_process(
+            PY,
+            "-u",
+            "-c",
+            "print('hello-screen'); input(); print('bye')",
+            tty=True,
+            session_id="cli",
+        )
+        await asyncio.wait_for(read_until(first.stdout, b"hello-screen"), 30)
+        await first.close()
+    # The command of a reattaching run is ignored: the session's process goes on.
+    code, out, err = await wsep("run", "-t", "--id", "cli", "--url", url, "--", "true", input=b"\r")
+    assert b"hello-screen" in out  # the server's redraw
+    assert b"bye" in out
+    assert (code, err) == (0, b"")
+
+
+async def test_cli_sessions_list_info_end(url: str, v1_url: str) -> None:
+    async with RemoteExecer(url) as execer:
+        proc = await execer.create_process(
+            PY, "-u", "-c", "import sys; sys.stdin.read()", tty=True, session_id="managed"
+        )
+        code, out, err = await wsep("sessions", "--url", url)
+        assert (code, err) == (0, b"")
+        header, line = out.decode().splitlines()
+        assert header.split() == ["ID", "KIND", "STATE", "PID", "CLIENTS", "AGE", "COMMAND"]
+        assert line.split()[:5] == ["managed", "tty", "running", str(proc.pid), "1"]
+        code, out, err = await wsep("sessions", "info", "managed", "--url", url)
+        assert code == 0
+        assert "state:     running" in out.decode()
+        assert f"pid:       {proc.pid}" in out.decode()
+        code, out, err = await wsep("sessions", "end", "managed", "--url", url)
+        assert (code, out, err) == (0, b"", b"")
+        await asyncio.wait_for(proc.wait(), 30)
+        await proc.close()
+    code, _, err = await wsep("sessions", "info", "nope", "--url", url)
+    assert code == 1
+    assert one_line(err) == "wsep: no session 'nope'\n"
+    code, _, err = await wsep("sessions", "end", "--url", url)
+    assert code == 2  # usage error: no id
+    code, _, err = await wsep("sessions", "list", "--url", v1_url)
+    assert code == 255
+    assert "v2" in one_line(err)

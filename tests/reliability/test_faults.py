@@ -292,3 +292,26 @@ async def test_frozen_server_detected_by_client_heartbeat(
     # With the proxy gone the server sees the drop and ends the process.
     assert await wait_until_gone(pid, timeout=30) == []
     record("faults:frozen_server_client_side", detected_after_s=round(detected_after, 3))
+
+
+async def test_heartbeats_both_ways_keep_an_idle_session(
+    no_leaked_children: None, serve: Serve
+) -> None:
+    """The session answers pings itself (autoping off): a client's heartbeat pings get
+    their pongs, and the server's own heartbeat still sees the client's pongs, so a
+    session that is quiet for many heartbeat intervals is kept, not cut off."""
+    import aiohttp
+    from wsep_server import ServerConfig
+
+    heartbeat = 0.2
+    url = await serve(config=ServerConfig(heartbeat=heartbeat))
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, heartbeat=heartbeat) as ws:
+        await ws.send_bytes(start_bytes("sh", "-c", "sleep 2; echo still here"))
+        messages = []
+        async for msg in ws:
+            assert msg.type is aiohttp.WSMsgType.BINARY, msg
+            messages.append(msg.data)
+            if msg.data.startswith(b'{"type":"exit_code"'):
+                break
+    assert messages[1] == b'{"type":"stdout"}\nstill here\n'
+    assert header(messages[-1])["exit_code"] == 0

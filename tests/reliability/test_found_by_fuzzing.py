@@ -157,3 +157,61 @@ async def test_drop_right_after_start_is_a_disconnect_not_an_internal_error(
     assert failures == []
     reasons = sorted({getattr(r, "end_reason", "") for r in ends.records})
     assert reasons == ["client disconnected"], reasons
+
+
+async def test_a_ping_flood_yields_to_other_clients(no_leaked_children: None, serve: Serve) -> None:
+    """A burst of pings must not hold the event loop either: the session answers
+    them itself (aiohttp's autoping is off), each pong counted in the yield budget.
+
+    Measured like the tiny-message burst above: the longest run of pongs sent
+    within one event-loop turn. Every ping still gets its pong, same payload.
+    """
+    from rawws import OP_PONG
+    from wsep_server import Session
+
+    ticks: list[int] = [0]
+    seen: list[int] = []
+    stop = asyncio.Event()
+
+    class CountingSession(Session):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            pong = self.ws.pong
+
+            async def counted(message: bytes = b"") -> None:
+                seen.append(ticks[0])
+                await pong(message)
+
+            self.ws.pong = counted  # type: ignore[method-assign]
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            ticks[0] += 1
+            await asyncio.sleep(0)
+
+    url = await serve(session_class=CountingSession)
+    task = asyncio.ensure_future(ticker())
+    n = 5_000
+    try:
+        ws = await RawWebSocket.connect(url)
+        await ws.send_message(start_bytes("cat", stdin=True))
+        await pid_of(ws)
+        await ws.send_raw(b"".join(build_frame(OP_PING, b"%d" % i) for i in range(n)))
+        await ws.send_message(b'{"type":"close_stdin"}\n')
+        payloads = []
+        while len(payloads) < n:
+            frame = await ws.recv_frame(timeout=60)
+            if frame.opcode == OP_PONG:
+                payloads.append(frame.payload)
+        res = await asyncio.wait_for(collect(ws), 60)
+        await ws.aclose()
+    finally:
+        stop.set()
+        await task
+    assert res.exit is not None
+    assert res.exit["exit_code"] == 0
+    assert payloads == [b"%d" % i for i in range(n)]
+    assert len(seen) == n
+    longest = max(Counter(seen).values())
+    assert longest <= 256, f"{longest} pings answered without yielding"
+    record("fairness:ping_burst", pings=n, longest_run_without_yield=longest)

@@ -180,6 +180,16 @@ async def test_message_over_configured_maximum_gets_1009(make_server: object) ->
     assert await wait_until_gone(pid) == []
 
 
+async def test_message_of_exactly_the_configured_maximum_is_accepted(make_server: object) -> None:
+    from wsep_server import ServerConfig
+
+    url = await make_server(config=ServerConfig(max_receive_size=100_000))  # type: ignore[operator]
+    header_bytes = b'{"type":"stdin"}\n'
+    body = b"x" * (100_000 - len(header_bytes))
+    res = await run(url, "wc", "-c", input=body)  # one message of exactly 100,000 bytes
+    assert res.stdout.strip() == str(len(body)).encode()
+
+
 async def test_output_messages_stay_within_64000_bytes(wsep_server: str) -> None:
     res = await run(wsep_server, "head", "-c", "1000000", "/dev/zero")
     assert res.stdout == bytes(1_000_000)

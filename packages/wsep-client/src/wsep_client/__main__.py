@@ -25,6 +25,8 @@ examples:
   wsep run --url ws://host:8080 -- uname -a
   echo hi | wsep run -- cat
   wsep run -t -- bash
+  wsep run -t --id work -- bash               (again later: reattaches, screen redrawn)
+  wsep sessions list | info ID | end ID
   wsep cp ./data.tar ws://host:8080:/tmp/data.tar
   wsep cp :/var/log/syslog ./syslog          (host from WSEP_URL)
 """
@@ -54,13 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a command remotely", epilog=EPILOG)
     common(run)
     run.add_argument("-t", "--tty", action="store_true", help="allocate a remote TTY")
-    run.add_argument("--id", default="", help="session id (reattachable TTY session)")
+    run.add_argument(
+        "--id",
+        default="",
+        help="session id: with -t a reattachable TTY session (the same id again reattaches)",
+    )
     run.add_argument(
         "-e", "--env", action="append", default=[], metavar="K=V", help="set an env variable"
     )
     run.add_argument("--cwd", default=None, metavar="DIR", help="remote working directory")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="end after S s")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+
+    sessions = sub.add_parser(
+        "sessions", help="list, describe or end reattachable sessions (v2)", epilog=EPILOG
+    )
+    common(sessions)
+    sessions.add_argument("what", nargs="?", choices=("list", "info", "end"), default="list")
+    sessions.add_argument("id", nargs="?", default=None, help="session id (info, end)")
 
     cp = sub.add_parser("cp", help="copy a file to or from the server", epilog=EPILOG)
     common(cp)
@@ -94,6 +107,16 @@ def main(argv: list[str] | None = None) -> int:
         from ._cli_run import run_main
 
         return run_main(args)
+    if args.action == "sessions":
+        if args.what == "list" and args.id is not None:
+            parser.error("sessions list: takes no id")
+        if args.what != "list" and not args.id:
+            parser.error(f"sessions {args.what}: no session id given")
+        if not args.url:
+            parser.error("sessions: no server URL (use --url or set WSEP_URL)")
+        from ._cli_sessions import sessions_main
+
+        return sessions_main(args)
     from ._cli_cp import cp_main
 
     return cp_main(args, parser)

@@ -30,9 +30,9 @@ from wsep_protocol.sessions import (
 
 from .errors import ConnectError, ConnectionLost, NotSupported, StartFailed
 from .handshake import SSLArg, open_websocket
-from .process import Reconnect, RemoteProcess
+from .process import RemoteProcess
 from .result import CompletedProcess
-from .resume import ResumeOptions
+from .resume import Reconnect, ResumeOptions
 from .runner import run_process
 from .sessions import request, require_v2
 from .streams import DEFAULT_LIMIT

@@ -41,7 +41,9 @@ async def open_websocket(
             headers=headers,
             ssl=ssl,
             compress=0,
-            max_msg_size=V2_MAX_MESSAGE_SIZE,
+            # +1: aiohttp refuses a message of exactly max_msg_size bytes, and the
+            # protocol's limit is inclusive (the session ring sends full ones).
+            max_msg_size=V2_MAX_MESSAGE_SIZE + 1,
             heartbeat=heartbeat,
             timeout=ws_timeout,
             autoping=True,

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as _signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 from wsep_protocol import (
-    SUBPROTOCOL_V2,
     CloseStdin,
     Command,
     Connection,
@@ -20,10 +18,8 @@ from wsep_protocol import (
     ExitStatus,
     LocalProtocolError,
     Pid,
-    ProtocolVersion,
     RemoteProtocolError,
     Resize,
-    Role,
     Signal,
     Start,
     Stderr,
@@ -32,9 +28,9 @@ from wsep_protocol import (
 )
 from wsep_protocol.sessions import Attach, Attached, Gap
 
-from .errors import ClientError, ConnectionLost, NotSupported, OutputGap
+from .errors import ConnectionLost, NotSupported, OutputGap
 from .result import returncode_of
-from .resume import ResumeOptions
+from .resume import Drop, Reconnect, ResumeOptions, reopen
 from .startfail import start_failure
 from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader, _Gate
 
@@ -48,25 +44,7 @@ _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 #: Seconds between liveness probes while reading is paused on a full buffer.
 PROBE_INTERVAL = 1.0
 
-#: Opens a new WebSocket to the same server (for resuming a job).
-Reconnect = Callable[[], Awaitable["ClientWebSocketResponse[Any]"]]
-
 _READ_ONLY = "read-only attachment: input (stdin, resize, signals) is refused"
-
-
-@dataclass(frozen=True)
-class _Drop:
-    """How a connection ended before the exit code."""
-
-    code: int | None
-    reason: str
-    abnormal: bool  # the network went away (no close frame): worth resuming
-    error: Exception | None = None
-
-    def describe(self) -> str:
-        if self.error is not None:
-            return f"{self.error}"
-        return f"close code {self.code}" + (f" ({self.reason})" if self.reason else "")
 
 
 class RemoteProcess:
@@ -307,7 +285,7 @@ class RemoteProcess:
                 self._fail(exc)
                 return
 
-    async def _receive_until_drop(self) -> _Drop | None:
+    async def _receive_until_drop(self) -> Drop | None:
         """Serve the current connection; a drop before the exit code is returned."""
         ws = self._ws
         conn = self._conn
@@ -342,11 +320,11 @@ class RemoteProcess:
                         self._error = message
                     continue
                 if msg.type is aiohttp.WSMsgType.ERROR:
-                    return _Drop(None, f"{msg.data}", abnormal=True)
+                    return Drop(None, f"{msg.data}", abnormal=True)
                 code = msg.data if isinstance(msg.data, int) else ws.close_code
                 reason = msg.extra if isinstance(msg.extra, str) else ""
                 abnormal = msg.type is not aiohttp.WSMsgType.CLOSE or code in (None, 1006)
-                return _Drop(code, reason, abnormal=abnormal and self._error is None)
+                return Drop(code, reason, abnormal=abnormal and self._error is None)
         except RemoteProtocolError as exc:
             self._fail(ConnectionLost(f"protocol error from the server: {exc}"))
             with contextlib.suppress(Exception):
@@ -356,12 +334,12 @@ class RemoteProcess:
             self._fail(ConnectionLost("cancelled"))
             raise
         except Exception as exc:  # a transport failure of any kind
-            return _Drop(None, "", abnormal=True, error=exc)
+            return Drop(None, "", abnormal=True, error=exc)
         with contextlib.suppress(Exception):
             await ws.close()
         return None
 
-    async def _report_drop(self, drop: _Drop) -> None:
+    async def _report_drop(self, drop: Drop) -> None:
         if drop.error is not None:
             self._fail(ConnectionLost(f"connection lost: {drop.error}"))
         else:
@@ -380,52 +358,20 @@ class RemoteProcess:
             and not self._exit_future.done()
         )
 
-    async def _reattach(self, drop: _Drop) -> None:
-        """Open a new connection and ``attach`` at the offsets delivered so far.
-
-        Bounded retries with backoff; raises :class:`ConnectionLost` when all fail.
-        """
+    async def _reattach(self, drop: Drop) -> None:
+        """Resume on a new connection at the offsets delivered so far (or raise)."""
         assert self._reconnect is not None
         with contextlib.suppress(Exception):
             await self._ws.close()
-        last = drop.describe()
-        for delay in self._resume.delays():
-            if delay:
-                await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
-            if self._closed:
-                break
-            try:
-                ws = await self._reconnect()
-            except (ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
-                last = f"{exc}"  # RuntimeError: aiohttp's session was closed meanwhile
-                continue
-            if ws.protocol != SUBPROTOCOL_V2:
-                with contextlib.suppress(Exception):
-                    await ws.close()
-                raise NotSupported("cannot resume: the server no longer speaks wsep v2")
-            conn = Connection(Role.CLIENT, ProtocolVersion.V2)
-            attach = Attach(
-                self.session_id,
-                read_only=self.read_only,
-                stdout_offset=self._offset(1),
-                stderr_offset=self._offset(2),
-            )
-            try:
-                await ws.send_bytes(conn.send(cast(Any, attach)))
-            except Exception as exc:
-                last = f"{exc}"
-                with contextlib.suppress(Exception):
-                    await ws.close()
-                continue
-            self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
-            self.reconnects += 1
-            return
-        raise ConnectionLost(
-            f"connection lost ({drop.describe()}) and {self._resume.retries} attempt(s) "
-            f"to resume session {self.session_id!r} failed: {last}",
-            close_code=drop.code,
-            reason=drop.reason,
+        attach = lambda: Attach(  # noqa: E731 -- the offsets as of each attempt
+            self.session_id,
+            read_only=self.read_only,
+            stdout_offset=self._offset(1),
+            stderr_offset=self._offset(2),
         )
+        ws, conn = await reopen(self._reconnect, attach, self._resume, drop, lambda: self._closed)
+        self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
+        self.reconnects += 1
 
     def _on_attached(self, message: Attached) -> None:
         self.resumable = message.resumable
@@ -449,7 +395,11 @@ class RemoteProcess:
         if self._resume.on_gap == "mark":
             self.gaps.append(gap)
             return True
-        self._fail(OutputGap(gap.stream, gap.offset, gap.length))
+        error = OutputGap(gap.stream, gap.offset, gap.length)
+        for reader in (self._stdout, self._stderr):  # what came before the gap is read first
+            if not reader.at_eof():
+                reader.fail_after_data(error)
+        self._fail(error)
         return False
 
     async def _wait_for_room(self) -> None:
@@ -522,7 +472,7 @@ class RemoteProcess:
             self._attached_future.set_exception(error)
             self._attached_future.exception()
         for reader in (self._stdout, self._stderr):
-            if not reader.at_eof():
+            if not reader.at_eof() and not reader.ending:
                 reader.set_exception(error)
         self._stdin.fail(
             error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))

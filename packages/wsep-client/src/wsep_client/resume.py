@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-__all__ = ["GapPolicy", "ResumeOptions"]
+from wsep_protocol import SUBPROTOCOL_V2, Connection, ProtocolVersion, Role
+from wsep_protocol.sessions import Attach
+
+from .errors import ClientError, ConnectionLost, NotSupported
+
+if TYPE_CHECKING:
+    from aiohttp import ClientWebSocketResponse
+
+__all__ = ["Drop", "GapPolicy", "Reconnect", "ResumeOptions", "reopen"]
+
+#: Opens a new WebSocket to the same server (for resuming a job).
+Reconnect = Callable[[], Awaitable["ClientWebSocketResponse[Any]"]]
 
 #: ``"raise"``: evicted bytes end the output with :class:`OutputGap`;
 #: ``"mark"``: they are recorded in ``RemoteProcess.gaps`` and output goes on.
@@ -34,3 +48,63 @@ class ResumeOptions:
             if attempt:
                 delay = min(delay * 2, self.max_backoff)
         return out
+
+
+@dataclass(frozen=True)
+class Drop:
+    """How a connection ended before the exit code."""
+
+    code: int | None
+    reason: str
+    abnormal: bool  # the network went away (no close frame): worth resuming
+    error: Exception | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"{self.error}"
+        return f"close code {self.code}" + (f" ({self.reason})" if self.reason else "")
+
+
+async def reopen(
+    reconnect: Reconnect,
+    attach: Callable[[], Attach],
+    options: ResumeOptions,
+    drop: Drop,
+    closed: Callable[[], bool],
+) -> tuple[ClientWebSocketResponse[Any], Connection]:
+    """Open a new connection and send ``attach()`` on it: bounded retries with backoff.
+
+    Raises :class:`ConnectionLost` when every attempt failed (or ``closed()``
+    became true), :class:`NotSupported` when the server no longer speaks v2.
+    """
+    last = drop.describe()
+    message = attach()
+    for delay in options.delays():
+        if delay:
+            await asyncio.sleep(delay)  # backoff between attempts, not synchronisation
+        if closed():
+            break
+        try:
+            ws = await reconnect()
+        except (ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
+            last = f"{exc}"  # RuntimeError: aiohttp's session was closed meanwhile
+            continue
+        if ws.protocol != SUBPROTOCOL_V2:
+            with contextlib.suppress(Exception):
+                await ws.close()
+            raise NotSupported("cannot resume: the server no longer speaks wsep v2")
+        conn = Connection(Role.CLIENT, ProtocolVersion.V2)
+        try:
+            await ws.send_bytes(conn.send(cast(Any, message)))
+        except Exception as exc:
+            last = f"{exc}"
+            with contextlib.suppress(Exception):
+                await ws.close()
+            continue
+        return ws, conn
+    raise ConnectionLost(
+        f"connection lost ({drop.describe()}) and {options.retries} attempt(s) "
+        f"to resume session {message.id!r} failed: {last}",
+        close_code=drop.code,
+        reason=drop.reason,
+    )

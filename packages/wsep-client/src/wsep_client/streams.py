@@ -76,11 +76,59 @@ class RemoteStreamReader(asyncio.StreamReader):
         self.set_transport(_PauseHandle(gate, key))  # type: ignore[arg-type]
         self.peak_buffered = 0
         self.bytes_received = 0
+        self._after_data: BaseException | None = None
+        self._in_readline = False
 
     @property
     def buffered(self) -> int:
         """Bytes received and not read yet."""
         return len(self._buffer)  # type: ignore[attr-defined]
+
+    @property
+    def ending(self) -> bool:
+        """An error waits behind the buffered data (see :meth:`fail_after_data`)."""
+        return self._after_data is not None
+
+    def fail_after_data(self, error: BaseException) -> None:
+        """Let what is buffered be read, then raise ``error`` where EOF would be."""
+        self._after_data = error
+        self.feed_eof()
+
+    def _at_end(self) -> None:
+        if self._after_data is not None:
+            raise self._after_data
+
+    async def read(self, n: int = -1) -> bytes:
+        data = await super().read(n)
+        if not data and n:
+            self._at_end()
+        return data
+
+    async def readuntil(self, separator: bytes = b"\n") -> bytes:  # type: ignore[override]
+        try:
+            return await super().readuntil(separator)
+        except asyncio.IncompleteReadError as exc:
+            if not self._in_readline and self._after_data is not None:
+                raise self._after_data from exc  # the partial data is on ``__cause__``
+            raise
+
+    async def readline(self) -> bytes:
+        self._in_readline = True  # a last partial line is returned before the error
+        try:
+            data = await super().readline()
+        finally:
+            self._in_readline = False
+        if not data:
+            self._at_end()
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await super().readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            if self._after_data is not None:
+                raise self._after_data from exc  # the partial data is on ``__cause__``
+            raise
 
     def feed_data(self, data: Buffer) -> None:  # type: ignore[override]
         size = len(data)

@@ -115,8 +115,12 @@ class WsepHandler:
         ws = WsepWebSocketResponse(
             protocols=(subprotocol,) if subprotocol else (),
             compress=config.compress,
-            max_msg_size=config.max_receive_size,
+            # aiohttp refuses a message of exactly max_msg_size bytes; ours is inclusive.
+            max_msg_size=config.max_receive_size + 1,
             heartbeat=config.heartbeat,
+            # The session answers pings itself, within its yield budget: aiohttp's
+            # autoping answers a ping flood inside receive() without ever yielding.
+            autoping=False,
             autoclose=False,
             timeout=config.close_timeout,
         )

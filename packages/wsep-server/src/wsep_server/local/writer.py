@@ -62,6 +62,11 @@ class PipeWriter:
         return self._closing or self._fd is None
 
     @property
+    def needs_drain(self) -> bool:
+        """Whether ``drain`` would wait (more than the high-water mark is buffered)."""
+        return self._fd is not None and len(self._buf) > self._high
+
+    @property
     def broken(self) -> bool:
         """The child closed its end; further input is discarded."""
         return self._broken
