@@ -193,3 +193,16 @@ async def test_tty_resize_reaches_the_process(url: str) -> None:
         assert (await proc.wait()).success
         await proc.close()
     assert rest.endswith(b"33 101\r\n")
+
+
+async def test_more_than_a_hundred_concurrent_processes_on_one_execer(url: str) -> None:
+    """Each process holds its own WebSocket: no connection-pool cap may block the 101st."""
+    async with wsep_client.connect(url) as remote:
+        procs = await asyncio.wait_for(
+            asyncio.gather(*(remote.create_process("cat") for _ in range(120))), 60
+        )
+        assert len({p.pid for p in procs}) == 120
+        for proc in procs:
+            proc.stdin.close()
+        codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60)
+    assert all(status.code == 0 for status in codes)

@@ -202,7 +202,7 @@ class RemoteExecer(_ExecerBase):
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = _new_session()
         return self._session
 
     async def start(
@@ -298,7 +298,7 @@ class RemoteExecer(_ExecerBase):
         if self._share:
             session = self._get_session()
         else:
-            session = owned = aiohttp.ClientSession()
+            session = owned = _new_session()
         try:
             ws = await self._open(session)
         except BaseException:
@@ -401,6 +401,12 @@ class WebSocketExecer(_ExecerBase):
         return await start_on(
             ws, command, session_id=session_id, limit=self.limit, attach=attach, resume=resume
         )
+
+
+def _new_session() -> aiohttp.ClientSession:
+    """A session without aiohttp's 100-connection cap: each process holds one
+    WebSocket for its whole life, so the 101st concurrent process would wait forever."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
 
 @contextlib.asynccontextmanager
