@@ -11,20 +11,9 @@ import pathlib
 import sys
 from typing import Any
 
+from .results import _num
+
 __all__ = ["markdown"]
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "—"
-    mag = abs(value)
-    if mag >= 100:
-        return f"{value:,.0f}"
-    if mag >= 10:
-        return f"{value:.1f}"
-    if mag >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
 
 
 def _row(r: dict[str, Any]) -> str:
