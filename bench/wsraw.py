@@ -17,6 +17,7 @@ from wsep_protocol import (
     STDOUT_HEADER,
     SUBPROTOCOL_V2,
     V1_MAX_MESSAGE_SIZE,
+    Buffer,
     CloseStdin,
     Command,
     Error,
@@ -117,18 +118,19 @@ class WsProcess:
                 continue
             return msg
 
-    async def read_stdout(self) -> bytes | None:
-        """The next stdout chunk, or None once the exit code arrived."""
+    async def _next_stdout(self) -> tuple[Buffer, int] | None:
+        """The next stdout message and where its body starts; None once the exit code arrived."""
+        ws, binary = self.ws, aiohttp.WSMsgType.BINARY
         while self.exit is None:
-            m = await self.ws.receive()
+            m = await ws.receive()
             data = m.data
-            if m.type is aiohttp.WSMsgType.BINARY and data[:_STDOUT_LEN] == STDOUT_HEADER:
-                return data[_STDOUT_LEN:]  # type: ignore[no-any-return]
-            if m.type is not aiohttp.WSMsgType.BINARY and m.type is not aiohttp.WSMsgType.TEXT:
-                raise ProcessFailed(f"connection ended: {m.type.name} {self.ws.close_code}")
+            if m.type is binary and data[:_STDOUT_LEN] == STDOUT_HEADER:
+                return data, _STDOUT_LEN
+            if m.type is not binary and m.type is not aiohttp.WSMsgType.TEXT:
+                raise ProcessFailed(f"connection ended: {m.type.name} {ws.close_code}")
             msg = decode(data)
             if isinstance(msg, Stdout):
-                return bytes(msg.data)
+                return msg.data, 0
             if isinstance(msg, Stderr):
                 self.stderr += msg.data
             elif isinstance(msg, ExitCode):
@@ -137,26 +139,18 @@ class WsProcess:
                 raise ProcessFailed(f"server error {msg.code}: {msg.message}")
         return None
 
+    async def read_stdout(self) -> bytes | None:
+        """The next stdout chunk, or None once the exit code arrived."""
+        got = await self._next_stdout()
+        if got is None:
+            return None
+        data, start = got
+        return bytes(data[start:])
+
     async def read_len(self) -> int | None:
         """Bytes in the next stdout message (not kept), or None once the exit code arrived."""
-        ws, binary = self.ws, aiohttp.WSMsgType.BINARY
-        while self.exit is None:
-            m = await ws.receive()
-            data = m.data
-            if m.type is binary and data[:_STDOUT_LEN] == STDOUT_HEADER:
-                return len(data) - _STDOUT_LEN
-            if m.type is not binary and m.type is not aiohttp.WSMsgType.TEXT:
-                raise ProcessFailed(f"connection ended: {m.type.name} {ws.close_code}")
-            msg = decode(data)
-            if isinstance(msg, Stdout):
-                return len(msg.data)
-            if isinstance(msg, Stderr):
-                self.stderr += msg.data
-            elif isinstance(msg, ExitCode):
-                self.exit = msg
-            elif isinstance(msg, Error):
-                raise ProcessFailed(f"server error {msg.code}: {msg.message}")
-        return None
+        got = await self._next_stdout()
+        return None if got is None else len(got[0]) - got[1]
 
     async def count_stdout(self) -> int:
         """Read stdout to the exit code, counting bytes without keeping them."""
