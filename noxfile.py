@@ -61,6 +61,9 @@ def tests(session: nox.Session) -> None:
         "--include=*/wsep_protocol/*",
         *([] if paths else ["--fail-under=100"]),
         env=env,
+        # A run of some paths only informs; it may not touch wsep_protocol at all
+        # (coverage then says "No data to report" and exits 1).
+        success_codes=[0, 1] if paths else [0],
     )
 
 
