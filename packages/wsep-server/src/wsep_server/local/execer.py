@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 
 from wsep_protocol import Command
 
@@ -69,17 +68,17 @@ class LocalExecer:
             out_r, out_w = _pipe(self.pipe_size, ours, theirs)
             err_r, err_w = _pipe(self.pipe_size, ours, theirs)
             stdin_w: int | None = None
-            stdin_r: int = subprocess.DEVNULL
+            stdin_r: int | None = None
             if command.stdin_enabled:
                 stdin_r, stdin_w = _pipe(self.pipe_size, theirs, ours)
-            popen = spawn.spawn(command, executable, cwd, env, creds, stdin_r, out_w, err_w)
+            pid, popen = spawn.spawn(command, executable, cwd, env, creds, stdin_r, out_w, err_w)
         except BaseException:
             _close_all(ours)
             raise
         finally:
             _close_all(theirs)
         return LocalProcess(
-            popen.pid,
+            pid,
             popen,
             loop=loop,
             stdin=PipeWriter(stdin_w, loop),

@@ -1,4 +1,4 @@
-"""Starting a TTY child with glibc ``posix_spawn`` (no fork of the server, no Python in the child).
+"""Starting children with glibc ``posix_spawn`` (no fork of the server, no Python in the child).
 
 ``subprocess`` can make a terminal the controlling one only with a
 ``preexec_fn``, which forces a real ``fork()`` of the whole server: measured
@@ -8,6 +8,12 @@ takes ≈ 0.2 ms. It creates the new session first and then runs the file
 actions, so opening the PTY slave by name (without ``O_NOCTTY``) makes it the
 child's controlling terminal, exactly what ``TIOCSCTTY`` would do. glibc
 reports a failed ``chdir``/``execve`` to the parent as the return value.
+
+Pipe children take this path too, for a reason ``subprocess`` cannot serve:
+exec keeps ignored signals ignored, and ``subprocess`` restores only SIGPIPE
+and SIGXFSZ. A server started by ``nohup`` or as a shell's background job
+would hand its commands an ignored SIGHUP or SIGINT (Ctrl-C that does
+nothing); here every disposition is reset to the default and nothing is blocked.
 
 Python's ``os.posix_spawn`` has no ``chdir`` action, hence ctypes. Everything
 is looked up once; where anything is missing (not glibc, glibc < 2.29),
@@ -19,10 +25,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["available", "spawn_tty"]
+__all__ = ["available", "spawn_pipes", "spawn_tty"]
 
 # <spawn.h> flags (glibc).
 _SETSIGDEF = 0x04
@@ -101,6 +107,48 @@ def spawn_tty(
     """Start ``argv`` in a new session with ``slave_path`` as stdin/stdout/stderr and
     controlling terminal; returns the pid. Raises ``OSError`` (from the child's
     ``chdir``/``execve`` too) or ``ValueError`` (NUL bytes)."""
+    path = os.fsencode(slave_path)
+
+    def actions(libc: _Libc, fa: Any) -> None:
+        _check(libc.fa_open(fa, 0, path, os.O_RDWR, 0), "addopen")
+        _check(libc.fa_dup2(fa, 0, 1), "adddup2")
+        _check(libc.fa_dup2(fa, 0, 2), "adddup2")
+
+    return _spawn(executable, argv, cwd, env, actions)
+
+
+def spawn_pipes(
+    executable: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    stdin: int | None,
+    stdout: int,
+    stderr: int,
+) -> int:
+    """Start ``argv`` in a new session (no terminal) on these fds; ``stdin=None`` is
+    ``/dev/null``. The fds must be 3 or above, so no dup2 clobbers another."""
+    if min(stdout, stderr, 3 if stdin is None else stdin) < 3:
+        raise ValueError("spawn_pipes needs fds >= 3")
+
+    def actions(libc: _Libc, fa: Any) -> None:
+        if stdin is None:
+            _check(libc.fa_open(fa, 0, b"/dev/null", os.O_RDONLY, 0), "addopen")
+        else:
+            _check(libc.fa_dup2(fa, stdin, 0), "adddup2")
+        _check(libc.fa_dup2(fa, stdout, 1), "adddup2")
+        _check(libc.fa_dup2(fa, stderr, 2), "adddup2")
+
+    return _spawn(executable, argv, cwd, env, actions)
+
+
+def _spawn(
+    executable: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    fd_actions: Callable[[_Libc, Any], None],
+) -> int:
     if not available():
         raise RuntimeError("posix_spawn is not available")
     libc = _libc
@@ -117,13 +165,16 @@ def spawn_tty(
         try:
             # Order in the child: setsid, signals, then these actions, then execve.
             _check(libc.fa_chdir(fa, os.fsencode(cwd)), "addchdir")
-            _check(libc.fa_open(fa, 0, os.fsencode(slave_path), os.O_RDWR, 0), "addopen")
-            _check(libc.fa_dup2(fa, 0, 1), "adddup2")
-            _check(libc.fa_dup2(fa, 0, 2), "adddup2")
+            fd_actions(libc, fa)
             if libc.fa_closefrom is not None:
                 _check(libc.fa_closefrom(fa, 3), "addclosefrom")
-            # A clean slate: default dispositions (the server ignores SIGPIPE), nothing blocked.
+            # A clean slate: default dispositions (the server ignores SIGPIPE, and a
+            # server started by nohup or as a background job ignores SIGHUP or
+            # SIGINT/SIGQUIT, which exec would pass on), nothing blocked.
             libc.sigfillset(sigdef)
+            # sigfillset leaves out glibc's own signals 32 and 33, which glibc's spawn
+            # child then sets to SIG_IGN, and exec would keep them ignored: name them too.
+            ctypes.memset(sigdef, 0xFF, 8)
             libc.sigemptyset(sigmask)
             _check(libc.attr_setsigdefault(attr, sigdef), "setsigdefault")
             _check(libc.attr_setsigmask(attr, sigmask), "setsigmask")

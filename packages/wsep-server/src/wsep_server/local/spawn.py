@@ -11,10 +11,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 import stat
 import subprocess
 import termios
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from wsep_protocol import CloseCode, Command, StartError, StartErrorKind
@@ -183,45 +184,41 @@ def set_pipe_size(fd: int, size: int) -> None:
         pass
 
 
-def _set_ctty() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # Nothing to import here: the child of a multi-threaded parent must not take locks.
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def spawn(
     command: Command,
     executable: str,
     cwd: str,
     env: Mapping[str, str],
     creds: Credentials,
-    stdin: int,
+    stdin: int | None,
     stdout: int,
     stderr: int,
-) -> subprocess.Popen[bytes]:
-    """Fork and exec in a new session; exec failures are raised here as ``StartError``."""
-    kwargs: dict[str, object] = {}
-    if creds.uid is not None or creds.gid is not None:
-        kwargs["extra_groups"] = []
-        if creds.uid is not None:
-            kwargs["user"] = creds.uid
-        if creds.gid is not None:
-            kwargs["group"] = creds.gid
-    try:
-        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-            list(command.argv),
-            executable=executable,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-            preexec_fn=_set_ctty if command.tty else None,
-            **kwargs,
-        )
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        raise start_error(exc, command, cwd) from None
+) -> tuple[int, subprocess.Popen[bytes] | None]:
+    """Start a pipe child in a new session: ``(pid, popen)``, ``popen`` ``None`` when
+    ``posix_spawn`` did it; ``stdin=None`` is ``/dev/null``. Exec failures are
+    raised here as ``StartError``."""
+    if (
+        creds.uid is None
+        and creds.gid is None
+        and pspawn.available()
+        and min(stdout, stderr, 3 if stdin is None else stdin) >= 3
+    ):
+        try:
+            pid = pspawn.spawn_pipes(executable, command.argv, cwd, env, stdin, stdout, stderr)
+        except (OSError, ValueError) as exc:
+            raise start_error(exc, command, cwd) from None
+        return pid, None
+    popen = _popen(
+        command,
+        executable,
+        cwd,
+        env,
+        creds,
+        subprocess.DEVNULL if stdin is None else stdin,
+        stdout,
+        stderr,
+    )
+    return popen.pid, popen
 
 
 def spawn_tty(
@@ -241,8 +238,79 @@ def spawn_tty(
             return pspawn.spawn_tty(executable, command.argv, cwd, env, os.ttyname(slave)), None
         except (OSError, ValueError) as exc:
             raise start_error(exc, command, cwd) from None
-    popen = spawn(command, executable, cwd, env, creds, slave, slave, slave)
+    popen = _popen(command, executable, cwd, env, creds, slave, slave, slave)
     return popen.pid, popen
+
+
+def _popen(
+    command: Command,
+    executable: str,
+    cwd: str,
+    env: Mapping[str, str],
+    creds: Credentials,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> subprocess.Popen[bytes]:
+    """``subprocess``'s fork and exec: switching users, or where ``posix_spawn`` is missing."""
+    kwargs: dict[str, object] = {}
+    if creds.uid is not None or creds.gid is not None:
+        kwargs["extra_groups"] = []
+        if creds.uid is not None:
+            kwargs["user"] = creds.uid
+        if creds.gid is not None:
+            kwargs["group"] = creds.gid
+    try:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            list(command.argv),
+            executable=executable,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_preexec(tty=command.tty),
+            **kwargs,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise start_error(exc, command, cwd) from None
+
+
+#: What ``restore_signals`` leaves alone: SIGKILL/SIGSTOP cannot change, SIGPIPE and
+#: SIGXFSZ it resets itself.
+_RESTORED = {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}
+
+
+def _preexec(*, tty: bool) -> Callable[[], None] | None:
+    """What the forked child must do before exec, or ``None`` (keeps ``vfork`` fast).
+
+    exec keeps ignored signals ignored and the signal mask: a server started by
+    ``nohup`` or as a background job must not pass that on to its commands.
+    """
+    ignored = tuple(
+        s
+        for s in signal.valid_signals()
+        if s not in _RESTORED and signal.getsignal(s) is signal.SIG_IGN
+    )
+    blocked = bool(signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+    if not (tty or ignored or blocked):
+        return None
+
+    def child() -> None:  # pragma: no cover - runs in the child between fork and exec
+        # Nothing to import here: the child of a multi-threaded parent must not take locks.
+        for signum in ignored:
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        if tty:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    return child
 
 
 def start_error(exc: BaseException, command: Command, cwd: str) -> StartError:
