@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from local_helpers import TIMEOUT, live_group_members, read_all, read_until
+from local_helpers import TIMEOUT, live_group_members, proc_stat, read_all, read_until
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -103,3 +103,41 @@ async def test_close_is_idempotent_and_concurrent(execer: LocalExecer) -> None:
     assert await proc.stdout.read(1) == b""
     proc.stdin.write(b"ignored")
     await proc.stdin.drain()
+
+
+def _alive(pid: int) -> bool:
+    st = proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+#: Prints the pid of a ``sleep`` that has left the child's session (and still has a parent).
+SETSID_SLEEP = "setsid sh -c 'echo $$; exec sleep 100' & wait"
+
+
+@pytest.mark.parametrize("tty", [False, True])
+async def test_close_reaches_a_descendant_that_left_with_setsid(
+    execer: LocalExecer, tty: bool
+) -> None:
+    """``setsid`` takes a process out of the child's session and group, not out of its tree."""
+    proc = await execer.start(Command("sh", ("-c", SETSID_SLEEP), tty=tty))
+    buf = bytearray()
+    await read_until(proc, b"\n", buf)
+    escaped = int(buf.split()[0])
+    assert proc_stat(escaped) is not None
+    assert proc_stat(escaped)[2] != proc.pid  # type: ignore[index]
+    await proc.close()
+    assert not _alive(escaped)
+    assert live_group_members(proc.pid) == []
+
+
+async def test_an_escaped_descendant_that_ignores_sigterm_is_killed_after_the_grace() -> None:
+    """Its parent dies of SIGTERM first; the escaped one is still found for SIGKILL."""
+    execer = LocalExecer(grace_period=0.3)
+    script = "setsid sh -c 'trap \"\" TERM HUP; echo $$; exec sleep 100' & wait"
+    proc = await execer.start(Command("sh", ("-c", script)))
+    buf = bytearray()
+    await read_until(proc, b"\n", buf)
+    escaped = int(buf.split()[0])
+    await proc.close()
+    assert (await proc.wait()).signal == signal.SIGTERM
+    assert not _alive(escaped)

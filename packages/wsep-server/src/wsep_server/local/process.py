@@ -58,6 +58,8 @@ class LocalProcess:
         self._is_tty = tty_fd is not None
         self._grace = grace_period
         self._linger = output_linger
+        #: Descendants that left the session (pid → start time), found while closing.
+        self._strays: dict[int, int] = {}
         self._exited: asyncio.Future[ExitStatus] = loop.create_future()
         self._pidfd: int | None = None
         self._closed = False
@@ -190,18 +192,25 @@ class LocalProcess:
     def _killpg(self, signum: int) -> None:
         session.killpg(self._pid, signum)
 
-    def _leftovers(self) -> list[tuple[int, int]]:
-        """Live members of the child's session once the child itself has exited."""
-        if not self._is_tty and not session.killpg(self._pid, 0):
+    def _leftovers(self) -> list[session.Member]:
+        """What still runs of the child's session and of its descendants."""
+        if not self._is_tty and not self._strays and not session.killpg(self._pid, 0):
             # Pipes: no job control, so an empty group means an empty session (fast path).
             return []
-        return session.members(self._pid)
+        return self._members()
+
+    def _members(self) -> list[session.Member]:
+        found = session.members(self._pid, self._strays)
+        for member in found:
+            if member.sid != self._pid:  # left with setsid: keep it in sight
+                self._strays[member.pid] = member.started
+        return found
 
     def _anything_alive(self) -> bool:
         return not self._exited.done() or bool(self._leftovers())
 
     def _signal_all(self, signum: int) -> None:
-        session.signal_session(self._pid, signum, session.members(self._pid))
+        session.signal_session(self._pid, signum, self._members())
 
     async def _all_gone(self, deadline: float, *, leader_only: bool = False) -> bool:
         """Wait until the child (and, unless ``leader_only``, its session) is gone."""
