@@ -119,3 +119,41 @@ def test_scrub_filter_rewrites_any_record() -> None:
     record = logging.LogRecord("x", logging.INFO, "f", 1, "bad %s", ("?token=abc",), None)
     assert ScrubFilter().filter(record)
     assert record.getMessage() == "bad ?token=[redacted]"
+
+
+@pytest.mark.parametrize(
+    ("versions", "protocols", "warned"),
+    [
+        ("all", ["wsep.token.{t}"], False),  # a browser sending only its token
+        ("v1", ["wsep.v2", "wsep.token.{t}"], False),  # a v1 server offered v2
+        ("v1", ["wsep.v2"], False),
+        ("all", ["chat", "wsep.token.{t}"], True),  # a stranger's entry: worth a warning
+    ],
+    ids=["token-only", "v1-server-token", "v1-server", "foreign"],
+)
+async def test_subprotocol_negotiation_warnings_never_quote_a_token(
+    caplog: pytest.LogCaptureFixture,
+    make_server: Any,
+    versions: str,
+    protocols: list[str],
+    warned: bool,
+) -> None:
+    """aiohttp quotes every offered entry when none is accepted; no log may show a token
+    (embedders have no scrub filter), and wsep's own entries are no reason to warn."""
+    from wsep_protocol import ProtocolVersion
+
+    kwargs: dict[str, Any] = {}
+    if versions == "v1":
+        kwargs["versions"] = (ProtocolVersion.V1,)
+    url = await make_server(**kwargs)
+    offered = [p.format(t=ALICE) for p in protocols]
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.websocket"):
+        out = await attempt(url, start_message("/usr/bin/true"), protocols=offered)
+    assert out.exit is not None
+    assert out.protocol is None
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert ALICE not in text
+    overlap = [r for r in caplog.records if "overlap" in r.getMessage()]
+    assert bool(overlap) is warned, text
+    if warned:
+        assert "wsep.token.[redacted]" in text

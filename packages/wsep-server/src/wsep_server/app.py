@@ -27,7 +27,7 @@ from .hooks import AllowAll, SessionObserver, StartPolicy
 from .logs import SessionLogObserver
 from .session import Session
 from .sessions import SessionManager
-from .ws import WsepWebSocketResponse
+from .ws import WsepWebSocketResponse, quiet_negotiation
 
 __all__ = [
     "CONFIG_KEY",
@@ -89,6 +89,7 @@ class WsepHandler:
             session_manager if session_manager is not None else SessionManager(self.execer)
         )
         self._shutting_down = False
+        quiet_negotiation()
 
     def select(self, request: web.BaseRequest) -> tuple[ProtocolVersion, str | None]:
         """The version for this request and the subprotocol to answer with."""

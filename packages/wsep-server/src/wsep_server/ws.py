@@ -3,18 +3,26 @@
 aiohttp answers frame-level errors (a message over the size limit, a bad
 opcode, reserved bits) with the right close code but an empty reason. The
 exception it is handling names the problem, so the close frame carries that.
+
+aiohttp also warns when none of the client's subprotocols is one the response
+accepts, quoting them all. wsep picks the subprotocol itself, so that warning
+is noise when every entry is wsep's (a browser sending only its token, a v1
+server offered ``wsep.v2``), and it would quote a ``wsep.token.`` entry in full
+to any log an embedding application has not scrubbed. :func:`quiet_negotiation`
+drops the first kind and redacts the token in the rest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
 from wsep_protocol import Error, encode, truncate_reason
 
-__all__ = ["WsepWebSocketResponse"]
+__all__ = ["WsepWebSocketResponse", "quiet_negotiation"]
 
 
 _ERROR_CODES: dict[int, str] = {
@@ -48,3 +56,36 @@ def _describe(exc: WebSocketError) -> str:
     if exc.code == WSCloseCode.MESSAGE_TOO_BIG and text.startswith("Message size"):
         return "message too big: " + text[len("Message size ") :]
     return text
+
+
+#: Subprotocol entries that belong to wsep (versions and the browser token).
+_OURS = "wsep."
+_TOKEN = "wsep.token."
+
+
+class _NegotiationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if "overlap" not in str(record.msg) or not isinstance(args, tuple) or len(args) < 2:
+            return True
+        offered = args[1]
+        if not isinstance(offered, list):
+            return True
+        if all(isinstance(e, str) and e.startswith(_OURS) for e in offered):
+            return False
+        cleaned = [
+            _TOKEN + "[redacted]" if isinstance(e, str) and e.startswith(_TOKEN) else e
+            for e in offered
+        ]
+        record.args = (args[0], cleaned, *args[2:])
+        return True
+
+
+_FILTER = _NegotiationFilter()
+
+
+def quiet_negotiation() -> None:
+    """Attach the filter to aiohttp's WebSocket logger (once; idempotent)."""
+    logger = logging.getLogger("aiohttp.websocket")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
