@@ -61,14 +61,17 @@ from .hooks import (
     notify_observers,
 )
 from .pump import OutputPump
-from .sessions import SessionManager
+from .sessions import SessionManager, SessionProcess
 from .sessions.serving import (
     SESSION_MESSAGES,
     SESSION_REQUESTS,
     announcement,
     answer,
+    end_for_limit,
     is_session_start,
+    limit_session,
     open_process,
+    session_limit,
     start_for_attach,
 )
 
@@ -415,13 +418,11 @@ class Session:
         )
         self._pump_task = asyncio.create_task(self._pump_and_exit(self._pump))
         if self.limits.max_duration is not None:
-            self._timers.append(
-                self._loop.call_later(
-                    self.limits.max_duration,
-                    self._limit_exceeded,
-                    f"maximum duration of {self.limits.max_duration:g} s exceeded",
+            reason = f"maximum duration of {self.limits.max_duration:g} s exceeded"
+            if not limit_session(process, self.limits.max_duration, reason):
+                self._timers.append(
+                    self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
                 )
-            )
 
     async def start_process(self, start: Start) -> Process:
         """Start the command of ``start``, or attach to the session it names."""
@@ -462,6 +463,11 @@ class Session:
     async def _pump_and_exit(self, pump: OutputPump) -> None:
         try:
             self.status = status = await pump.run()
+            if self._limit_close is None and (reason := session_limit(self.process)):
+                # The session's own clock ran out (perhaps before this client attached).
+                self._limit_close = (CloseCode.POLICY_VIOLATION, reason)
+                self._set_reason(f"limit: {reason}")
+                await self._send_limit_error(reason)
             if self.conn.state is ConnectionState.RUNNING and not self.ws.closed:
                 await self._send(
                     self.conn.send(ExitCode.from_status(status, extended=self.conn.extended))
@@ -502,14 +508,22 @@ class Session:
         self._set_reason(f"limit: {reason}")
         self._spawn(self._end_for_limit(reason))
 
-    async def _end_for_limit(self, reason: str) -> None:
+    async def _send_limit_error(self, reason: str) -> None:
         if self.conn.extended and self.conn.state is ConnectionState.RUNNING:
             with contextlib.suppress(Exception):
                 message = Error("limit_exceeded", reason, int(CloseCode.POLICY_VIOLATION))
                 await self._send(self.conn.send(message))
-        if self.process is not None:
-            # The pump then sees EOF, sends exit_code, and closes with 1008.
-            await self.process.close()
+
+    async def _end_for_limit(self, reason: str) -> None:
+        await self._send_limit_error(reason)
+        process = self.process
+        if process is None or end_for_limit(process, reason):
+            return  # a session's end closes its process: the pump sees the exit as below
+        if isinstance(process, SessionProcess):  # an observer: only its connection ends
+            await self.end(CloseCode.POLICY_VIOLATION, reason, f"limit: {reason}")
+            return
+        # The pump then sees EOF, sends exit_code, and closes with 1008.
+        await process.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

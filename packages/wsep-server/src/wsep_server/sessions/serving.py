@@ -34,8 +34,11 @@ __all__ = [
     "SESSION_REQUESTS",
     "announcement",
     "answer",
+    "end_for_limit",
     "is_session_start",
+    "limit_session",
     "open_process",
+    "session_limit",
     "start_for_attach",
 ]
 
@@ -87,6 +90,37 @@ async def open_process(
         size=size,
         offsets={"stdout": attach.stdout_offset, "stderr": attach.stderr_offset},
     )
+
+
+def limit_session(process: object, max_duration: float, reason: str) -> bool:
+    """Put a duration limit on the session behind ``process``; ``False`` if there is none.
+
+    Only an interactive client's limit binds the session: it then ends on time
+    whether anyone is attached or not, and reattaching does not restart the
+    clock. An observer's limit is its own connection's business.
+    """
+    if not isinstance(process, SessionProcess) or process.read_only:
+        return False
+    process.session.limit_duration(max_duration, reason)
+    return True
+
+
+def end_for_limit(process: object, reason: str) -> bool:
+    """End the session behind ``process`` for a run-time limit; ``False`` if there is none.
+
+    Merely detaching would leave the command running for the next attach.
+    """
+    if not isinstance(process, SessionProcess) or process.read_only:
+        return False
+    process.session.end_for_limit(reason)
+    return True
+
+
+def session_limit(process: object) -> str:
+    """Why a limit ended the session behind ``process`` ("" if none did)."""
+    if isinstance(process, SessionProcess):
+        return process.session.limit_reason
+    return ""
 
 
 def announcement(process: object) -> list[Attached | Gap]:

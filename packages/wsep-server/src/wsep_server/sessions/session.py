@@ -62,6 +62,7 @@ class Session:
         self.resumable = resumable and not command.tty
         self.config = config
         self.created = time.time()
+        self._born = asyncio.get_running_loop().time()  # the clock limits count on
         self.status: ExitStatus | None = None
         self.exited = asyncio.Event()
         self.ended = asyncio.Event()
@@ -72,6 +73,9 @@ class Session:
         self.cols = command.cols or DEFAULT_COLS
         self._on_end = on_end
         self._timer: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        #: Why a run-time limit ended the session ("" unless one did).
+        self.limit_reason = ""
         self._ending: asyncio.Task[None] | None = None
         self.terminal: TerminalState | None = None
         self.rings: dict[str, OutputRing] = {}
@@ -279,15 +283,43 @@ class Session:
         """When the session times out (loop time), or None while someone is attached."""
         return None if self._timer is None else self._timer.when()
 
+    @property
+    def limit_deadline(self) -> float | None:
+        """When a duration limit ends the session (loop time), or None without one."""
+        return None if self._deadline is None else self._deadline.when()
+
+    def limit_duration(self, seconds: float, reason: str) -> None:
+        """End the session ``seconds`` after it was created, attached or not.
+
+        A policy's duration limit belongs to the command, not to a connection:
+        detaching must neither stop the clock nor start it over. The earliest
+        deadline given wins.
+        """
+        if self._ending is not None:
+            return
+        loop = asyncio.get_running_loop()
+        when = max(self._born + seconds, loop.time())
+        if self._deadline is not None:
+            if self._deadline.when() <= when:
+                return
+            self._deadline.cancel()
+        self._deadline = loop.call_at(when, self.end_for_limit, reason)
+
+    def end_for_limit(self, reason: str) -> None:
+        if self._ending is None and self.running:
+            self.limit_reason = reason
+        self.end(f"limit: {reason}")
+
     def end(self, reason: str) -> None:
         """End the session (idempotent): close the process, forget the session."""
         if self._ending is not None:
             return
         if not self.end_reason:
             self.end_reason = reason
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._deadline):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._deadline = None
         self._on_end(self)
         self._ending = asyncio.ensure_future(self._close())
 

@@ -1,0 +1,167 @@
+"""A policy's run-time limits bind a reattachable session, not just one connection.
+
+Detaching must not leave a limited command running for the next attach, nor
+start its clock over; an observer's limit ends only the observer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from procutil import wait_until_gone
+from sessutil import script
+from wsclient import WsClient
+from wsep_protocol import Command, Error, ExitCode, Pid, Start
+from wsep_protocol.sessions import Attach
+from wsep_server import SessionLimits, create_app
+from wsep_server.local import LocalExecer
+from wsep_server.sessions import SessionConfig, SessionManager
+
+#: Long enough that only a limit can end a detached session in these tests.
+IDLE_TIMEOUT = 120.0
+
+Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
+
+
+class Policy:
+    """Hands out ``limits`` in order, one per start; the last one repeats."""
+
+    def __init__(self, *limits: SessionLimits) -> None:
+        self.limits = list(limits)
+
+    async def check_start(
+        self, request: Any, identity: Any, command: Command, session_id: str
+    ) -> SessionLimits:
+        return self.limits.pop(0) if len(self.limits) > 1 else self.limits[0]
+
+
+@pytest.fixture
+async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
+    async def start(*limits: SessionLimits) -> tuple[str, SessionManager]:
+        manager = SessionManager(
+            LocalExecer(grace_period=2.0, output_linger=0.5),
+            SessionConfig(timeout=IDLE_TIMEOUT),
+        )
+        url = await make_server(
+            app_factory=create_app, session_manager=manager, policy=Policy(*limits)
+        )
+        return url, manager
+
+    return start
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[WsClient]]:
+    opened: list[WsClient] = []
+    yield opened
+    for client in opened:
+        await client.close()
+
+
+async def connect(clients: list[WsClient], url: str, *, v2: bool = False) -> WsClient:
+    client = await WsClient.open(url, v2=v2)
+    clients.append(client)
+    return client
+
+
+def echo(session_id: str = "s") -> Start:
+    return Start(script("echo_size.py"), id=session_id)
+
+
+async def started(client: WsClient) -> int:
+    pid = await client.recv()
+    assert isinstance(pid, Pid)
+    await client.until_output(b"started")
+    return pid.pid
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
+async def test_duration_limit_ends_the_session_not_only_the_connection(
+    server: Server, clients: list[WsClient], v2: bool
+) -> None:
+    url, manager = await server(SessionLimits(max_duration=0.5))
+    c = await connect(clients, url, v2=v2)
+    await c.send(echo())
+    pid = await started(c)
+    session = manager.get(None, "s")
+    assert isinstance(await c.until(ExitCode), ExitCode)
+    if v2:
+        errors = [m for m in c.messages if isinstance(m, Error)]
+        assert [e.code for e in errors] == ["limit_exceeded"]
+    closed = await c.closed()
+    assert closed.data == 1008
+    assert "duration" in (closed.extra or "")
+    await asyncio.wait_for(session.ended.wait(), 30)
+    assert session.end_reason.startswith("limit: maximum duration")
+    assert await wait_until_gone(pid) == []
+    assert len(manager) == 0
+
+
+async def test_duration_limit_ends_a_detached_session(
+    server: Server, clients: list[WsClient]
+) -> None:
+    url, manager = await server(SessionLimits(max_duration=0.5))
+    c = await connect(clients, url)
+    await c.send(echo())
+    pid = await started(c)
+    session = manager.get(None, "s")
+    await c.drop()  # nobody attached; the idle timeout is far away
+    await asyncio.wait_for(session.ended.wait(), 30)
+    assert session.end_reason.startswith("limit: maximum duration")
+    assert await wait_until_gone(pid) == []
+
+
+async def test_reattaching_does_not_restart_the_clock(
+    server: Server, clients: list[WsClient]
+) -> None:
+    url, manager = await server(SessionLimits(max_duration=2.0))
+    a = await connect(clients, url, v2=True)
+    await a.send(echo())
+    pid = await started(a)
+    session = manager.get(None, "s")
+    deadline = session.limit_deadline
+    assert deadline is not None
+    await a.drop()
+    b = await connect(clients, url, v2=True)
+    await b.send(echo())
+    assert await started(b) == pid  # the same session ...
+    assert session.limit_deadline == deadline  # ... on the same clock
+    assert isinstance(await b.until(ExitCode), ExitCode)
+    assert [m.code for m in b.messages if isinstance(m, Error)] == ["limit_exceeded"]
+    assert (await b.closed()).data == 1008
+    assert await wait_until_gone(pid) == []
+
+
+async def test_output_limit_ends_the_session(server: Server, clients: list[WsClient]) -> None:
+    url, manager = await server(SessionLimits(max_output_bytes=50_000))
+    c = await connect(clients, url, v2=True)
+    await c.send(Start(Command("sh", ("-c", "echo started; exec yes"), tty=True), id="flood"))
+    pid = (await c.recv()).pid
+    session = manager.get(None, "flood")
+    assert isinstance(await c.until(ExitCode), ExitCode)
+    assert [m.code for m in c.messages if isinstance(m, Error)] == ["limit_exceeded"]
+    assert (await c.closed()).data == 1008
+    await asyncio.wait_for(session.ended.wait(), 30)
+    assert session.end_reason.startswith("limit: output limit")
+    assert await wait_until_gone(pid) == []
+
+
+async def test_an_observers_limit_ends_only_the_observer(
+    server: Server, clients: list[WsClient]
+) -> None:
+    url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
+    owner = await connect(clients, url, v2=True)
+    await owner.send(echo())
+    await started(owner)
+    observer = await connect(clients, url, v2=True)
+    await observer.send(Attach("s", read_only=True))
+    assert [e.code for e in [await observer.until(Error)]] == ["limit_exceeded"]
+    assert (await observer.closed()).data == 1008
+    await owner.type("still-here\n")
+    await owner.until_output(b"echo:still-here")
+    assert manager.get(None, "s").running
+    await owner.type("exit\n")
+    assert (await owner.until(ExitCode)).exit_code == 7
