@@ -254,6 +254,50 @@ async def test_terminal_session_reattach_shows_the_screen(url: str) -> None:
         await again.close()
 
 
+async def test_terminal_session_survives_a_dropped_connection(url: str, proxy: Proxy) -> None:
+    """Reattached by id with the size it has now; the screen comes back as a redraw."""
+    script = "echo ready; read x; stty size; read y; echo bye"
+    async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
+        proc = await execer.create_process(
+            "sh", "-c", script, tty=True, rows=24, cols=80, session_id="term"
+        )
+        await asyncio.wait_for(read_until(proc.stdout, b"ready"), 30)
+        proxy.cut()
+        await proc.resize(30, 100)  # during the drop or after: it reaches the session
+        await asyncio.wait_for(read_until(proc.stdout, b"ready"), 30)  # the redraw
+        assert proc.reconnects == 1
+        proc.stdin.write(b"\r")
+        await proc.stdin.drain()
+        await asyncio.wait_for(read_until(proc.stdout, b"30 100"), 30)
+        proc.stdin.write(b"\r")
+        await asyncio.wait_for(read_until(proc.stdout, b"bye"), 30)
+        assert (await asyncio.wait_for(proc.wait(), 30)).code == 0
+        await proc.close()
+
+
+async def test_terminal_reattach_can_be_turned_off(url: str, proxy: Proxy) -> None:
+    async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
+        proc = await execer.create_process(
+            "sh",
+            "-c",
+            "echo ready; read x",
+            tty=True,
+            session_id="term-off",
+            resume=ResumeOptions(terminals=False),
+        )
+        await asyncio.wait_for(read_until(proc.stdout, b"ready"), 30)
+        proxy.cut()
+        with pytest.raises(wsep_client.ConnectionLost):
+            await asyncio.wait_for(proc.wait(), 30)
+        assert proc.reconnects == 0
+        await proc.close()
+        # The session itself lives on for a later attach.
+        again = await execer.attach("term-off")
+        again.stdin.write(b"\r")
+        assert (await asyncio.wait_for(again.wait(), 30)).code == 0
+        await again.close()
+
+
 async def test_read_only_attach_refuses_input(url: str) -> None:
     async with RemoteExecer(url) as execer:
         owner = await execer.create_process(

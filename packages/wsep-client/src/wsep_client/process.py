@@ -44,6 +44,8 @@ _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 #: Seconds between liveness probes while reading is paused on a full buffer.
 PROBE_INTERVAL = 1.0
 
+#: Sends of one message: the first, then one after each resume while it keeps failing.
+_SEND_ATTEMPTS = 3
 _READ_ONLY = "read-only attachment: input (stdin, resize, signals) is refused"
 
 
@@ -109,6 +111,10 @@ class RemoteProcess:
         self.gaps: list[Gap] = []
         #: How many times the connection was resumed.
         self.reconnects = 0
+        #: The terminal size to ask for when reattaching.
+        self._size = (command.rows, command.cols)
+        #: Resolved (and replaced) whenever the connection is replaced or given up.
+        self._switched: asyncio.Future[None] = loop.create_future()
 
     # --- start -------------------------------------------------------------
 
@@ -116,6 +122,8 @@ class RemoteProcess:
         """Send ``start`` (or ``attach``) and wait for the pid (or the reason there is none)."""
         message = Start(self.command, session_id) if attach is None else attach
         self.session_id = session_id if attach is None else attach.id
+        if attach is not None and attach.rows and attach.cols:
+            self._size = (attach.rows, attach.cols)
         data = self._conn.send(cast(Any, message))
         await self._ws.send_bytes(data)
         self._task = asyncio.get_running_loop().create_task(self._receive_loop())
@@ -199,6 +207,8 @@ class RemoteProcess:
 
     async def resize(self, rows: int, cols: int) -> None:
         """Set the TTY size; the server ignores it for processes without a TTY."""
+        if rows and cols:
+            self._size = (rows, cols)  # also what a reattach asks for
         await self._send(Resize(rows, cols))
 
     async def send_signal(self, signum: int) -> None:
@@ -257,12 +267,36 @@ class RemoteProcess:
             raise exc
         data = self._conn.send(message)
         try:
-            await self._ws.send_bytes(data)
+            await self._send_bytes(data)
         except (ConnectionError, RuntimeError) as err:
             raise ConnectionLost(f"connection lost: {err}") from err
 
     async def _send_bytes(self, data: bytes) -> None:
-        await self._ws.send_bytes(data)  # the current connection: it changes on a resume
+        """Send on the current connection; one that is being resumed is waited for.
+
+        Input that reached a connection before it silently died is lost, as
+        with ssh; input that failed to send is sent again on the new one.
+        """
+        for _ in range(_SEND_ATTEMPTS):
+            ws, switched = self._ws, self._switched
+            try:
+                await ws.send_bytes(data)
+                return
+            except (ConnectionError, RuntimeError):
+                if not self._may_resume():
+                    raise
+            # The receive loop notices the drop and resumes: wait for that.
+            waiters: list[asyncio.Future[Any]] = [switched, self._exit_future]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if self._exit_future.done():
+                break
+        raise ConnectionResetError("connection lost while resuming")
+
+    def _switch(self) -> None:
+        """Wake senders waiting for a new connection (or for the news there is none)."""
+        if not self._switched.done():
+            self._switched.set_result(None)
+        self._switched = asyncio.get_running_loop().create_future()
 
     def _offset(self, key: int) -> int:
         reader = self._stdout if key == 1 else self._stderr
@@ -348,8 +382,9 @@ class RemoteProcess:
             await self._ws.close()
 
     def _may_resume(self) -> bool:
+        terminal = self._resume.terminals and self.command.tty and bool(self.session_id)
         return (
-            self.resumable
+            (self.resumable or terminal)
             and self._reconnect is not None
             and self._resume.retries > 0
             and not self._closed
@@ -363,15 +398,19 @@ class RemoteProcess:
         assert self._reconnect is not None
         with contextlib.suppress(Exception):
             await self._ws.close()
-        attach = lambda: Attach(  # noqa: E731 -- the offsets as of each attempt
+        resumable = self.resumable
+        attach = lambda: Attach(  # noqa: E731 -- the offsets and size as of each attempt
             self.session_id,
             read_only=self.read_only,
-            stdout_offset=self._offset(1),
-            stderr_offset=self._offset(2),
+            rows=self._size[0],
+            cols=self._size[1],
+            stdout_offset=self._offset(1) if resumable else None,
+            stderr_offset=self._offset(2) if resumable else None,
         )
         ws, conn = await reopen(self._reconnect, attach, self._resume, drop, lambda: self._closed)
         self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
         self.reconnects += 1
+        self._switch()
 
     def _on_attached(self, message: Attached) -> None:
         self.resumable = message.resumable
@@ -444,6 +483,7 @@ class RemoteProcess:
             self._attached_future.set_result(None)
         if not self._exit_future.done():
             self._exit_future.set_result(status)
+        self._switch()
 
     def _closed_early(self, code: int | None, reason: str) -> None:
         if not self._pid_future.done():
@@ -477,13 +517,24 @@ class RemoteProcess:
         self._stdin.fail(
             error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
         )
+        self._switch()
 
 
 def _connection_closed(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[None] | None:
     """The future aiohttp resolves when the TCP connection is lost (None if unavailable)."""
     protocol = getattr(getattr(ws, "_conn", None), "protocol", None)
     closed = getattr(protocol, "closed", None)
-    return closed if isinstance(closed, asyncio.Future) else None
+    if not isinstance(closed, asyncio.Future):
+        return None
+    # Only ever waited on, never asked for its error: a lost connection must not
+    # be logged as "Future exception was never retrieved" once it is collected.
+    closed.add_done_callback(_consume)
+    return closed
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _finish(task: asyncio.Future[Any]) -> None:

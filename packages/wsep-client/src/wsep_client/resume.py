@@ -1,4 +1,4 @@
-"""How a resumable job's process reconnects after its connection drops."""
+"""How a resumable job or a terminal session reconnects after its connection drops."""
 
 from __future__ import annotations
 
@@ -32,12 +32,16 @@ class ResumeOptions:
 
     ``retries`` 0 turns automatic resumption off (the drop is reported as
     :class:`ConnectionLost`; the job keeps running and ``attach`` can resume it).
+    ``terminals``: a terminal session (``tty`` with a ``session_id``) is
+    reattached too; its stdout then goes on with a redraw of the current
+    screen, not with the bytes missed meanwhile.
     """
 
     retries: int = 5
     backoff: float = 0.2
     max_backoff: float = 5.0
     on_gap: GapPolicy = "raise"
+    terminals: bool = True
 
     def delays(self) -> list[float]:
         """Seconds to wait before each attempt (none before the first)."""
