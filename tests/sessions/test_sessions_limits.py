@@ -18,7 +18,7 @@ from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach
 from wsep_server import SessionLimits, create_app
 from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager
+from wsep_server.sessions import Session, SessionConfig, SessionManager
 
 #: Long enough that only a limit can end a detached session in these tests.
 IDLE_TIMEOUT = 120.0
@@ -71,11 +71,13 @@ def echo(session_id: str = "s") -> Start:
     return Start(script("echo_size.py"), id=session_id)
 
 
-async def started(client: WsClient) -> int:
+async def started(client: WsClient, manager: SessionManager) -> tuple[int, Session]:
+    """The pid, and the session looked up at once (a limit may end it any time after)."""
     pid = await client.recv()
     assert isinstance(pid, Pid)
+    session = manager.get(None, "s")
     await client.until_output(b"started")
-    return pid.pid
+    return pid.pid, session
 
 
 @pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
@@ -85,8 +87,7 @@ async def test_duration_limit_ends_the_session_not_only_the_connection(
     url, manager = await server(SessionLimits(max_duration=0.5))
     c = await connect(clients, url, v2=v2)
     await c.send(echo())
-    pid = await started(c)
-    session = manager.get(None, "s")
+    pid, session = await started(c, manager)
     assert isinstance(await c.until(ExitCode), ExitCode)
     if v2:
         errors = [m for m in c.messages if isinstance(m, Error)]
@@ -106,8 +107,7 @@ async def test_duration_limit_ends_a_detached_session(
     url, manager = await server(SessionLimits(max_duration=0.5))
     c = await connect(clients, url)
     await c.send(echo())
-    pid = await started(c)
-    session = manager.get(None, "s")
+    pid, session = await started(c, manager)
     await c.drop()  # nobody attached; the idle timeout is far away
     await asyncio.wait_for(session.ended.wait(), 30)
     assert session.end_reason.startswith("limit: maximum duration")
@@ -117,17 +117,16 @@ async def test_duration_limit_ends_a_detached_session(
 async def test_reattaching_does_not_restart_the_clock(
     server: Server, clients: list[WsClient]
 ) -> None:
-    url, manager = await server(SessionLimits(max_duration=2.0))
+    url, manager = await server(SessionLimits(max_duration=4.0))
     a = await connect(clients, url, v2=True)
     await a.send(echo())
-    pid = await started(a)
-    session = manager.get(None, "s")
+    pid, session = await started(a, manager)
     deadline = session.limit_deadline
     assert deadline is not None
     await a.drop()
     b = await connect(clients, url, v2=True)
     await b.send(echo())
-    assert await started(b) == pid  # the same session ...
+    assert (await started(b, manager))[0] == pid  # the same session ...
     assert session.limit_deadline == deadline  # ... on the same clock
     assert isinstance(await b.until(ExitCode), ExitCode)
     assert [m.code for m in b.messages if isinstance(m, Error)] == ["limit_exceeded"]
@@ -138,9 +137,10 @@ async def test_reattaching_does_not_restart_the_clock(
 async def test_output_limit_ends_the_session(server: Server, clients: list[WsClient]) -> None:
     url, manager = await server(SessionLimits(max_output_bytes=50_000))
     c = await connect(clients, url, v2=True)
-    await c.send(Start(Command("sh", ("-c", "echo started; exec yes"), tty=True), id="flood"))
+    await c.send(Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"))
     pid = (await c.recv()).pid
-    session = manager.get(None, "flood")
+    session = manager.get(None, "flood")  # looked up before the flood can end it
+    await c.type("go\n")
     assert isinstance(await c.until(ExitCode), ExitCode)
     assert [m.code for m in c.messages if isinstance(m, Error)] == ["limit_exceeded"]
     assert (await c.closed()).data == 1008
@@ -155,7 +155,7 @@ async def test_an_observers_limit_ends_only_the_observer(
     url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
     owner = await connect(clients, url, v2=True)
     await owner.send(echo())
-    await started(owner)
+    await started(owner, manager)
     observer = await connect(clients, url, v2=True)
     await observer.send(Attach("s", read_only=True))
     assert [e.code for e in [await observer.until(Error)]] == ["limit_exceeded"]
