@@ -455,9 +455,7 @@ class RemoteProcess:
         lost = self._lost
         while not gate.is_set():
             if lost is not None and lost.done():
-                if not lost.cancelled():
-                    lost.exception()  # retrieved: the receive loop reports the loss
-                return
+                return  # the receive loop reports the loss
             waiter: asyncio.Future[Any] = asyncio.ensure_future(gate.wait())
             waits: list[asyncio.Future[Any]] = [waiter] if lost is None else [waiter, lost]
             try:
