@@ -394,6 +394,53 @@ async def test_session_limit_per_identity(
     assert again.stdout == b"again\n", again
 
 
+async def test_a_detached_session_still_counts_and_reattaching_does_not(
+    make_secure_server: MakeSecure, no_leaked_children: None
+) -> None:
+    """max_sessions = 1: a reattachable session holds the slot until it ends, not
+    until its connection does; attaching to it again is not a second session."""
+
+    def head(msg: aiohttp.WSMessage) -> dict[str, Any]:
+        return json.loads(msg.data.partition(b"\n")[0])  # type: ignore[no-any-return]
+
+    server = await make_secure_server()
+    token = TOKENS["limited"]
+    work = str(server.layout.work)
+    session_start = json.loads(start_message("/usr/bin/cat", tty=True, working_dir=work))
+    session_start["id"] = "kept"
+    async with aiohttp.ClientSession() as http:
+        first = await http.ws_connect(server.url, headers=auth(token))
+        await first.send_str(json.dumps(session_start))
+        msg = await asyncio.wait_for(first.receive(), 30)
+        pid = head(msg)["pid"]
+        await first.close()  # detached: the session and its `cat` live on
+        refused = await attempt(server.url, start_message("/usr/bin/true", working_dir=work),
+                                headers=auth(token))  # fmt: skip
+        assert refused.close_code == 1008
+        assert "more than 1 concurrent session" in refused.close_reason
+        again = await http.ws_connect(server.url, headers=auth(token))
+        await again.send_str(json.dumps(session_start))
+        msg = await asyncio.wait_for(again.receive(), 30)
+        assert head(msg)["pid"] == pid  # reattached
+        await again.send_bytes(b'{"type":"stdin"}\n\x04')  # EOF: cat and the session end
+        while head(await asyncio.wait_for(again.receive(), 30))["type"] != "exit_code":
+            pass
+        await again.close()
+    assert len(server.execer.started) == 1
+    # The slot comes back once the session has ended (asynchronously: poll, bounded).
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        ok = await attempt(
+            server.url, start_message("/usr/bin/echo", "free", working_dir=work),
+            headers=auth(token),
+        )  # fmt: skip
+        if "concurrent session" not in ok.close_reason:
+            break
+        assert asyncio.get_running_loop().time() < deadline, ok
+        await asyncio.sleep(0.05)
+    assert ok.stdout == b"free\n", ok
+
+
 async def test_token_location_can_be_restricted(make_secure_server: MakeSecure) -> None:
     from wsep_server.auth import TokenLocation
 

@@ -14,6 +14,7 @@ against these names; the handler calls them. Nothing here does I/O.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IDENTITY_KEY",
+    "REATTACH_KEY",
+    "SESSION_ENDED_KEY",
     "AllowAll",
     "Identity",
     "SessionLimits",
@@ -60,6 +63,16 @@ def _identity_key() -> web.RequestKey[Identity | None]:
 
 #: ``request[IDENTITY_KEY]`` holds the authenticated :class:`Identity` (or None).
 IDENTITY_KEY: Final = _identity_key()
+
+_RequestKey: Any = getattr(_web, "RequestKey", None)
+#: True (set by the handler before ``check_start``) when the start attaches to a
+#: session this identity already has: a per-identity count must not count it twice.
+REATTACH_KEY: Final[Any] = _RequestKey("wsep_reattach", bool) if _RequestKey else "wsep.reattach"
+#: Set by the handler when the request created a reattachable session; the event is
+#: set when that session ends, so a per-identity count holds its slot until then.
+SESSION_ENDED_KEY: Final[Any] = (
+    _RequestKey("wsep_session_ended", asyncio.Event) if _RequestKey else "wsep.session_ended"
+)
 
 
 @dataclass(frozen=True, slots=True)

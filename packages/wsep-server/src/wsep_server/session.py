@@ -70,6 +70,8 @@ from .sessions.serving import (
     end_for_limit,
     is_session_start,
     limit_session,
+    mark_request,
+    note_created,
     open_process,
     session_limit,
     start_for_attach,
@@ -368,6 +370,7 @@ class Session:
         record.tty = command.tty
         record.client_id = start.id
         record.started = time.time()
+        mark_request(self.request, self.session_manager, record.identity, start, self._attach)
         try:
             self.limits = await check_start(
                 self.policy, self.request, record.identity, command, start.id, record.id
@@ -400,6 +403,7 @@ class Session:
             )
             return
         process = self.process
+        note_created(self.request, process)
         record.pid = process.pid
         if self._closing.is_set():
             return  # ended (shutdown) while starting; run() closes the process

@@ -8,6 +8,7 @@ be installed (:func:`wsep_server.security.build_security` does it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import Command, PolicyViolation
 
-from ..hooks import Identity, SessionLimits
+from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
 from ..recording import request_recording
 from .checks import (
     check_command,
@@ -65,6 +66,8 @@ class FilePolicy:
         self.policy = policy
         self.resolver = resolver if resolver is not None else default_resolver()
         self._active: dict[str | None, int] = {}
+        #: Waits for the end of reattachable sessions that hold a slot.
+        self._held: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def from_file(
@@ -106,7 +109,7 @@ class FilePolicy:
                 raise PolicyViolation(
                     "server misconfigured: session limits need the policy middleware"
                 )
-            if request.get(_SLOT) is None:
+            if request.get(_SLOT) is None and not request.get(REATTACH_KEY):
                 if self._active.get(name, 0) >= rules.max_sessions:
                     raise PolicyViolation(
                         f"not allowed: more than {rules.max_sessions} concurrent session(s)"
@@ -126,6 +129,17 @@ class FilePolicy:
         if _SLOT not in request:
             return
         (name,) = request.pop(_SLOT)
+        ended: asyncio.Event | None = request.get(SESSION_ENDED_KEY)
+        if ended is not None and not ended.is_set():
+            # A reattachable session outlives its connection: it keeps the slot.
+            task = asyncio.ensure_future(ended.wait())
+            self._held.add(task)
+            task.add_done_callback(self._held.discard)
+            task.add_done_callback(lambda _: self._release_slot(name))
+            return
+        self._release_slot(name)
+
+    def _release_slot(self, name: str | None) -> None:
         left = self._active.get(name, 0) - 1
         if left > 0:
             self._active[name] = left

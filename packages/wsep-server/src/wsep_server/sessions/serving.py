@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
 from wsep_protocol import Start
 from wsep_protocol.sessions import (
     Attach,
@@ -26,6 +27,7 @@ from wsep_protocol.sessions import (
     SessionList,
 )
 
+from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY
 from .attachment import SessionProcess
 from .manager import SessionManager
 
@@ -37,6 +39,8 @@ __all__ = [
     "end_for_limit",
     "is_session_start",
     "limit_session",
+    "mark_request",
+    "note_created",
     "open_process",
     "session_limit",
     "start_for_attach",
@@ -90,6 +94,27 @@ async def open_process(
         size=size,
         offsets={"stdout": attach.stdout_offset, "stderr": attach.stderr_offset},
     )
+
+
+def mark_request(
+    request: web.Request,
+    manager: SessionManager | None,
+    identity: Any,
+    start: Start,
+    attach: Attach | None,
+) -> None:
+    """Tell a per-identity session count (``check_start`` reads it) that this start
+    attaches to a session the identity already has, so it is not counted twice."""
+    if manager is None or not (attach is not None or is_session_start(start)):
+        return
+    if manager.find(identity, start.id) is not None:
+        request[REATTACH_KEY] = True
+
+
+def note_created(request: web.Request, process: object) -> None:
+    """A request that created a reattachable session: its count lasts until the session ends."""
+    if isinstance(process, SessionProcess) and process.created:
+        request[SESSION_ENDED_KEY] = process.session.ended
 
 
 def limit_session(process: object, max_duration: float, reason: str) -> bool:
