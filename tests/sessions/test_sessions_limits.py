@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from procutil import wait_until_gone
 from sessutil import script
-from wsclient import WsClient
+from wsclient import ClientPool, WsClient
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach
 from wsep_server import SessionLimits, create_app
@@ -54,17 +54,9 @@ async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[
 
 
 @pytest.fixture
-async def clients() -> AsyncIterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def connect(clients: list[WsClient], url: str, *, v2: bool = False) -> WsClient:
-    client = await WsClient.open(url, v2=v2)
-    clients.append(client)
-    return client
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
 
 
 def echo(session_id: str = "s") -> Start:
@@ -82,10 +74,10 @@ async def started(client: WsClient, manager: SessionManager) -> tuple[int, Sessi
 
 @pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
 async def test_duration_limit_ends_the_session_not_only_the_connection(
-    server: Server, clients: list[WsClient], v2: bool
+    server: Server, clients: ClientPool, v2: bool
 ) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await connect(clients, url, v2=v2)
+    c = await clients.connect(url, v2=v2)
     await c.send(echo())
     pid, session = await started(c, manager)
     assert isinstance(await c.until(ExitCode), ExitCode)
@@ -101,11 +93,9 @@ async def test_duration_limit_ends_the_session_not_only_the_connection(
     assert len(manager) == 0
 
 
-async def test_duration_limit_ends_a_detached_session(
-    server: Server, clients: list[WsClient]
-) -> None:
+async def test_duration_limit_ends_a_detached_session(server: Server, clients: ClientPool) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await connect(clients, url)
+    c = await clients.connect(url)
     await c.send(echo())
     pid, session = await started(c, manager)
     await c.drop()  # nobody attached; the idle timeout is far away
@@ -114,17 +104,15 @@ async def test_duration_limit_ends_a_detached_session(
     assert await wait_until_gone(pid) == []
 
 
-async def test_reattaching_does_not_restart_the_clock(
-    server: Server, clients: list[WsClient]
-) -> None:
+async def test_reattaching_does_not_restart_the_clock(server: Server, clients: ClientPool) -> None:
     url, manager = await server(SessionLimits(max_duration=4.0))
-    a = await connect(clients, url, v2=True)
+    a = await clients.connect(url, v2=True)
     await a.send(echo())
     pid, session = await started(a, manager)
     deadline = session.limit_deadline
     assert deadline is not None
     await a.drop()
-    b = await connect(clients, url, v2=True)
+    b = await clients.connect(url, v2=True)
     await b.send(echo())
     assert (await started(b, manager))[0] == pid  # the same session ...
     assert session.limit_deadline == deadline  # ... on the same clock
@@ -134,9 +122,9 @@ async def test_reattaching_does_not_restart_the_clock(
     assert await wait_until_gone(pid) == []
 
 
-async def test_output_limit_ends_the_session(server: Server, clients: list[WsClient]) -> None:
+async def test_output_limit_ends_the_session(server: Server, clients: ClientPool) -> None:
     url, manager = await server(SessionLimits(max_output_bytes=50_000))
-    c = await connect(clients, url, v2=True)
+    c = await clients.connect(url, v2=True)
     await c.send(Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"))
     pid = (await c.recv()).pid
     session = manager.get(None, "flood")  # looked up before the flood can end it
@@ -150,13 +138,13 @@ async def test_output_limit_ends_the_session(server: Server, clients: list[WsCli
 
 
 async def test_an_observers_limit_ends_only_the_observer(
-    server: Server, clients: list[WsClient]
+    server: Server, clients: ClientPool
 ) -> None:
     url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
-    owner = await connect(clients, url, v2=True)
+    owner = await clients.connect(url, v2=True)
     await owner.send(echo())
     await started(owner, manager)
-    observer = await connect(clients, url, v2=True)
+    observer = await clients.connect(url, v2=True)
     await observer.send(Attach("s", read_only=True))
     assert [e.code for e in [await observer.until(Error)]] == ["limit_exceeded"]
     assert (await observer.closed()).data == 1008

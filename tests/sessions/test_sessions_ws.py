@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sessutil import PY, script
-from wsclient import WsClient
+from wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import (
     Attach,
@@ -55,17 +55,9 @@ async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[
 
 
 @pytest.fixture
-async def clients() -> AsyncIterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def connect(clients: list[WsClient], url: str, **kwargs: object) -> WsClient:
-    client = await WsClient.open(url, **kwargs)  # type: ignore[arg-type]
-    clients.append(client)
-    return client
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
 
 
 def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
@@ -75,9 +67,9 @@ def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
 # --- the Go original's scenarios, over v1 ------------------------------------------
 
 
-async def test_v1_no_size_given(server: Server, clients: list[WsClient]) -> None:
+async def test_v1_no_size_given(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    c = await connect(clients, url)
+    c = await clients.connect(url)
     await c.send(Start(Command("stty", ("size",), tty=True), id="nosize"))
     assert isinstance(await c.recv(), Pid)
     status = await c.until(ExitCode)
@@ -85,9 +77,9 @@ async def test_v1_no_size_given(server: Server, clients: list[WsClient]) -> None
     assert b"24 80" in c.stdout
 
 
-async def test_v1_reattach_after_disconnect(server: Server, clients: list[WsClient]) -> None:
+async def test_v1_reattach_after_disconnect(server: Server, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await connect(clients, url)
+    a = await clients.connect(url)
     await a.send(echo())
     pid = (await a.recv()).pid
     await a.until_output(b"started")
@@ -95,7 +87,7 @@ async def test_v1_reattach_after_disconnect(server: Server, clients: list[WsClie
     await a.until_output(b"echo:first")
     await a.drop()
     session = manager.get(None, "s")
-    b = await connect(clients, url)
+    b = await clients.connect(url)
     await b.send(echo())
     assert (await b.recv()).pid == pid  # v1: no `attached`, just the same process
     await b.until_output(b"echo:first")  # the screen as it was
@@ -107,10 +99,10 @@ async def test_v1_reattach_after_disconnect(server: Server, clients: list[WsClie
 
 
 async def test_v1_second_connection_keeps_the_session_alive(
-    server: Server, clients: list[WsClient]
+    server: Server, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    a, b = await connect(clients, url), await connect(clients, url)
+    a, b = await clients.connect(url), await clients.connect(url)
     await a.send(echo())
     await a.until_output(b"started")
     await b.send(echo())
@@ -124,10 +116,10 @@ async def test_v1_second_connection_keeps_the_session_alive(
 
 
 async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
-    server: Server, clients: list[WsClient]
+    server: Server, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    a = await connect(clients, url)
+    a = await clients.connect(url)
     await a.send(echo())
     old_pid = (await a.recv()).pid
     await a.until_output(b"started")
@@ -136,7 +128,7 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
     session = manager.get(None, "s")
     await a.close()
     await asyncio.wait_for(session.ended.wait(), 30)
-    b = await connect(clients, url)
+    b = await clients.connect(url)
     await b.send(echo())
     assert (await b.recv()).pid != old_pid
     out = await b.until_output(b"started")
@@ -144,10 +136,10 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
 
 
 async def test_v1_two_clients_share_output_input_and_exit(
-    server: Server, clients: list[WsClient]
+    server: Server, clients: ClientPool
 ) -> None:
     url, _ = await server()
-    a, b = await connect(clients, url), await connect(clients, url)
+    a, b = await clients.connect(url), await clients.connect(url)
     await a.send(echo(rows=40, cols=100))
     await a.until_output(b"started")
     await b.send(echo(rows=30, cols=120))
@@ -159,14 +151,14 @@ async def test_v1_two_clients_share_output_input_and_exit(
         assert (await c.until(ExitCode)).exit_code == 7
 
 
-async def test_v1_full_screen_program_reattached(server: Server, clients: list[WsClient]) -> None:
+async def test_v1_full_screen_program_reattached(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    a = await connect(clients, url)
+    a = await clients.connect(url)
     await a.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     first = await a.until_output(b"ready>")
     assert b"\x1b[6n" in first
     await a.drop()
-    b = await connect(clients, url)
+    b = await clients.connect(url)
     await b.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     redraw = await b.until_output(b"ready>")
     assert b"\x1b[?1049h" in redraw
@@ -177,9 +169,9 @@ async def test_v1_full_screen_program_reattached(server: Server, clients: list[W
     assert (await b.until(ExitCode)).exit_code == 0
 
 
-async def test_v1_without_id_every_start_is_new(server: Server, clients: list[WsClient]) -> None:
+async def test_v1_without_id_every_start_is_new(server: Server, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await connect(clients, url)
+    a = await clients.connect(url)
     await a.send(Start(script("echo_size.py")))
     await a.until_output(b"started")
     assert len(manager) == 0
@@ -189,15 +181,15 @@ async def test_v1_without_id_every_start_is_new(server: Server, clients: list[Ws
 # --- v2 --------------------------------------------------------------------------
 
 
-async def test_v2_attached_and_observer(server: Server, clients: list[WsClient]) -> None:
+async def test_v2_attached_and_observer(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    owner = await connect(clients, url, v2=True)
+    owner = await clients.connect(url, v2=True)
     await owner.send(echo())
     await owner.recv()
     attached = await owner.recv()
     assert attached == Attached("s", created=True, tty=True)
     await owner.until_output(b"started")
-    observer = await connect(clients, url, v2=True)
+    observer = await clients.connect(url, v2=True)
     await observer.send(Attach("s", read_only=True, rows=5, cols=5))
     await observer.recv()
     assert await observer.recv() == Attached("s", created=False, tty=True, read_only=True)
@@ -217,9 +209,9 @@ async def test_v2_attached_and_observer(server: Server, clients: list[WsClient])
     assert b"sneaky" not in out
 
 
-async def test_v2_observer_cannot_create(server: Server, clients: list[WsClient]) -> None:
+async def test_v2_observer_cannot_create(server: Server, clients: ClientPool) -> None:
     url, manager = await server()
-    c = await connect(clients, url, v2=True)
+    c = await clients.connect(url, v2=True)
     await c.send(Attach("nope", script("echo_size.py"), read_only=True))
     error = await c.until(Error)
     assert error.code == "no_such_session"
@@ -227,31 +219,31 @@ async def test_v2_observer_cannot_create(server: Server, clients: list[WsClient]
     assert len(manager) == 0
 
 
-async def test_v2_another_identity_cannot_attach(server: Server, clients: list[WsClient]) -> None:
+async def test_v2_another_identity_cannot_attach(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    alice = await connect(clients, url, v2=True, token=ALICE)
+    alice = await clients.connect(url, v2=True, token=ALICE)
     await alice.send(echo("private"))
     alice_pid = (await alice.recv()).pid
     await alice.until_output(b"started")
     for token in (BOB, None):
-        other = await connect(clients, url, v2=True, token=token)
+        other = await clients.connect(url, v2=True, token=token)
         await other.send(Attach("private"))
         assert (await other.until(Error)).code == "no_such_session"
         assert (await other.closed()).data == 1008
     # Bob's start with the same id is a session of his own.
-    bob = await connect(clients, url, v2=True, token=BOB)
+    bob = await clients.connect(url, v2=True, token=BOB)
     await bob.send(echo("private"))
     assert (await bob.recv()).pid != alice_pid
     assert (await bob.recv()).created
 
 
-async def test_v2_list_inspect_end(server: Server, clients: list[WsClient]) -> None:
+async def test_v2_list_inspect_end(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    a = await connect(clients, url, v2=True)
+    a = await clients.connect(url, v2=True)
     await a.send(echo("one", rows=30, cols=90))
     pid = (await a.recv()).pid
     await a.until_output(b"started")
-    admin = await connect(clients, url, v2=True)
+    admin = await clients.connect(url, v2=True)
     await admin.send(ListSessions())
     listing = await admin.recv()
     assert isinstance(listing, SessionList)
@@ -282,7 +274,7 @@ async def _release(fifo: Path) -> None:
 
 
 async def test_v2_resumable_job_survives_a_dropped_connection(
-    server: Server, clients: list[WsClient], tmp_path: Path
+    server: Server, clients: ClientPool, tmp_path: Path
 ) -> None:
     total = 50_000_000 if FULL else 8_000_000
     url, _ = await server(ring_bytes=total // 2 + (1 << 20), timeout=30)
@@ -290,7 +282,7 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     os.mkfifo(fifo)
     writer = Path(__file__).parent / "scripts" / "gated_writer.py"
     job = Command(PY, ("-u", str(writer), str(total), str(total // 2), str(fifo)))
-    a = await connect(clients, url, v2=True)
+    a = await clients.connect(url, v2=True)
     await a.send(Attach("job", job, resumable=True))
     await a.recv()
     assert await a.recv() == Attached("job", created=True, tty=False, resumable=True)
@@ -299,7 +291,7 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     await a.drop()  # in the middle: no close frame
     have_out, have_err = bytes(a.stdout), bytes(a.stderr)
 
-    b = await connect(clients, url, v2=True)
+    b = await clients.connect(url, v2=True)
     await b.send(Attach("job", stdout_offset=len(have_out), stderr_offset=len(have_err)))
     await b.recv()
     attached = await b.recv()
@@ -318,9 +310,9 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     assert not [m for m in b.messages if type(m).__name__ == "Gap"]
 
 
-async def test_v1_peer_never_sees_v2_messages(server: Server, clients: list[WsClient]) -> None:
+async def test_v1_peer_never_sees_v2_messages(server: Server, clients: ClientPool) -> None:
     url, _ = await server()
-    c = await connect(clients, url)
+    c = await clients.connect(url)
     await c.ws.send_bytes(b'{"type":"list_sessions"}')  # unknown to v1: ignored
     await c.send(echo())
     assert isinstance(await c.recv(), Pid)
@@ -329,19 +321,17 @@ async def test_v1_peer_never_sees_v2_messages(server: Server, clients: list[WsCl
     assert isinstance(c.ws, aiohttp.ClientWebSocketResponse)
 
 
-async def test_v2_evicted_output_is_announced_as_a_gap(
-    server: Server, clients: list[WsClient]
-) -> None:
+async def test_v2_evicted_output_is_announced_as_a_gap(server: Server, clients: ClientPool) -> None:
     url, manager = await server(ring_bytes=50_000, timeout=30)
     code = "import sys; sys.stdout.write('a' * 400_000 + 'b' * 40_000); sys.stdout.flush()"
-    a = await connect(clients, url, v2=True)
+    a = await clients.connect(url, v2=True)
     await a.send(Attach("job", Command(PY, ("-c", code)), resumable=True))
     await a.recv()
     await a.recv()
     await a.drop()
     session = manager.get(None, "job")
     await asyncio.wait_for(session.exited.wait(), 30)
-    b = await connect(clients, url, v2=True)
+    b = await clients.connect(url, v2=True)
     await b.send(Attach("job", stdout_offset=0, stderr_offset=0))
     await b.recv()
     attached = await b.recv()

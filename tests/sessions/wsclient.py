@@ -17,7 +17,7 @@ from wsep_protocol import (
     Stdout,
 )
 
-__all__ = ["WsClient"]
+__all__ = ["ClientPool", "WsClient"]
 
 
 class WsClient:
@@ -108,3 +108,22 @@ class WsClient:
         if transport is not None:
             transport.abort()
         await self.http.close()
+
+
+class ClientPool:
+    """The clients a test opened, all closed at its end (``async with ClientPool()``)."""
+
+    def __init__(self) -> None:
+        self.opened: list[WsClient] = []
+
+    async def connect(self, url: str, *, v2: bool = False, token: str | None = None) -> WsClient:
+        client = await WsClient.open(url, v2=v2, token=token)
+        self.opened.append(client)
+        return client
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for client in self.opened:
+            await client.close()
