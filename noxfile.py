@@ -13,6 +13,7 @@ ROOT = pathlib.Path(__file__).parent
 PACKAGES = ["packages/wsep-protocol", "packages/wsep-server", "packages/wsep-client"]
 SRC = [f"{p}/src" for p in PACKAGES]
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+ONCE_PYTHON = "3.12"
 
 nox.options.sessions = ["lint", "typing", "js", "tests", "build"]
 nox.options.reuse_existing_virtualenvs = True
@@ -42,11 +43,15 @@ def tests(session: nox.Session) -> None:
     junit = pathlib.Path(session.create_tmp()) / "junit.xml"
     junit.unlink(missing_ok=True)
     session.run("coverage", "erase", env=env)
+    # Slow end-to-end tests (marked `once`) run on one interpreter: they test
+    # programs and browsers, not the Python version.
+    once = [] if session.python == ONCE_PYTHON else ["-m", "not once"]
     session.run(
         "pytest",
         "--cov",
         "--cov-report=",
         f"--junitxml={junit}",
+        *once,
         *session.posargs,
         env=env,
         success_codes=[0, 5],
