@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .errors import (
+        Aborted,
         AuthenticationError,
         ClientError,
         ConnectError,
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
         TransferError,
     )
     from .execer import RemoteExecer, WebSocketExecer, build_command, connect
+    from .fleet import Fleet, FleetResults, FleetStream, Line, TargetResult
+    from .inventory import Inventory, InventoryError, Target
     from .process import RemoteProcess
     from .result import CompletedProcess
     from .resume import ResumeOptions
@@ -35,6 +38,15 @@ if TYPE_CHECKING:
 
 # Imported on first use, so that ``wsep --help`` does not pay for aiohttp.
 _LAZY = {
+    "Aborted": "errors",
+    "Fleet": "fleet",
+    "FleetResults": "fleet",
+    "FleetStream": "fleet",
+    "Line": "fleet",
+    "TargetResult": "fleet",
+    "Inventory": "inventory",
+    "InventoryError": "inventory",
+    "Target": "inventory",
     "AuthenticationError": "errors",
     "ClientError": "errors",
     "ConnectError": "errors",
@@ -79,11 +91,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "Aborted",
     "AuthenticationError",
     "ClientError",
     "CompletedProcess",
     "ConnectError",
     "ConnectionLost",
+    "Fleet",
+    "FleetResults",
+    "FleetStream",
+    "Inventory",
+    "InventoryError",
+    "Line",
     "NoSuchSession",
     "NotSupported",
     "OutputGap",
@@ -96,6 +115,8 @@ __all__ = [
     "ResumeOptions",
     "SessionDescription",
     "StartFailed",
+    "Target",
+    "TargetResult",
     "TransferError",
     "TransferResult",
     "WebSocketExecer",

@@ -11,6 +11,7 @@
           ├── ConnectionLost          the connection ended before the exit code
           ├── NotSupported            the peer's protocol version lacks the feature
           ├── TransferError           upload/download failed or the hashes differ
+          ├── Aborted                 a fleet run ended before this target's run did
           └── ProcessError            a command failed (``check=True``); carries the result
                └── ProcessTimeout     ... ran out of time (also a TimeoutError)
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .result import CompletedProcess
 
 __all__ = [
+    "Aborted",
     "AuthenticationError",
     "ClientError",
     "ConnectError",
@@ -115,6 +117,10 @@ class OutputGap(ClientError):
 
 class TransferError(ClientError):
     """A file transfer failed, or the two sides' SHA-256 hashes differ."""
+
+
+class Aborted(ClientError):
+    """A fleet run ended (``fail_fast``) before this target's command ran or finished."""
 
 
 class ProcessError(ClientError):

@@ -1,0 +1,523 @@
+"""Fleet runs: one command on many servers at once, each target's outcome a value.
+
+::
+
+    inventory = Inventory.load("hosts.toml").select("web")
+    async with Fleet(inventory, concurrency=32, timeout=60) as fleet:
+        results = await fleet.run("uptime")
+        for r in results.values():
+            print(r.target.name, r.returncode if r.error is None else r.error)
+
+        async with fleet.stream("journalctl", "-f", timeout=10) as lines:
+            async for target, stream, line in lines:
+                print(target.name, stream, line.decode().rstrip())
+
+One ``aiohttp.ClientSession`` carries every connection (its pool sized for
+the fan-out); at most ``concurrency`` targets run at once. A target that
+cannot be reached, refuses the token, cannot start the command, runs out of
+time or drops the connection gets that error as its result, and the others go
+on (``fail_fast=True`` ends them instead). Leaving a run early — an
+exception, a cancellation such as Ctrl-C, ``fail_fast`` — closes every
+connection, and the servers end the processes they ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import aiohttp
+from wsep_protocol import Command, ProtocolVersion
+
+from .errors import Aborted, ClientError, ConnectError, ConnectionLost, ProcessTimeout
+from .execer import RemoteExecer, build_command
+from .inventory import Inventory, Target
+from .process import RemoteProcess
+from .result import CompletedProcess
+from .streams import RemoteStreamReader
+
+__all__ = ["Fleet", "FleetResults", "FleetStream", "Line", "TargetResult"]
+
+READ_SIZE = 1 << 16
+#: A line longer than this is delivered in pieces of this size.
+MAX_LINE = 1 << 16
+
+Input = bytes | AsyncIterable[bytes] | None
+_OnOutput = Callable[[Target, str, bytes], Awaitable[None]]
+
+
+class Line(NamedTuple):
+    """One line (with its ``\\n``, if it had one) or, unsplit, one chunk of output."""
+
+    target: Target
+    stream: str  # "stdout" or "stderr"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One target's outcome: a finished process, or the error that prevented it.
+
+    ``result`` is set for every process that ran (also a timed-out one, with
+    the output it produced and ``returncode`` None); ``error`` is None when the
+    process ran to its exit status.
+    """
+
+    target: Target
+    result: CompletedProcess | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None and self.result.returncode == 0
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.error is not None or self.result is None else self.result.returncode
+
+    @property
+    def unreachable(self) -> bool:
+        """No answer from the server: not connected, refused, or the connection dropped."""
+        return isinstance(self.error, ConnectError | ConnectionLost)
+
+
+class FleetResults(Mapping[str, TargetResult]):
+    """Every target's :class:`TargetResult` by name, in inventory order."""
+
+    def __init__(self, results: Iterable[TargetResult]) -> None:
+        self._by_name = {r.target.name: r for r in results}
+
+    def __getitem__(self, name: str) -> TargetResult:
+        return self._by_name[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def __repr__(self) -> str:
+        return f"FleetResults(ok={len(self.succeeded)}, failed={len(self.failed)})"
+
+    @property
+    def succeeded(self) -> list[TargetResult]:
+        return [r for r in self._by_name.values() if r.ok]
+
+    @property
+    def failed(self) -> list[TargetResult]:
+        """Targets that did not exit 0: a status, or an error."""
+        return [r for r in self._by_name.values() if not r.ok]
+
+    @property
+    def unreachable(self) -> list[TargetResult]:
+        return [r for r in self._by_name.values() if r.unreachable]
+
+
+class Fleet:
+    """Runs commands on many targets (an :class:`Inventory` or any iterable of them).
+
+    ``concurrency`` bounds the targets running at once; ``timeout`` (seconds,
+    per target, from its connect to its exit) is the default for each run;
+    ``connect_timeout`` bounds each handshake. ``session`` is used and left
+    open when given (then its connector's limit is the caller's business).
+    """
+
+    def __init__(
+        self,
+        targets: Inventory | Iterable[Target],
+        *,
+        concurrency: int = 64,
+        timeout: float | None = None,
+        connect_timeout: float = 30.0,
+        version: ProtocolVersion = ProtocolVersion.V2,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.targets = targets if isinstance(targets, Inventory) else Inventory(targets)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.version = version
+        self._session = session
+        self._own_session = session is None
+        self._execers: dict[str, RemoteExecer] = {}
+
+    async def __aenter__(self) -> Fleet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+        self._execers.clear()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # One connection per running process, plus room for a closing one each.
+            limit = 2 * min(self.concurrency, max(1, len(self.targets)))
+            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    def execer(self, target: Target) -> RemoteExecer:
+        """The execer for ``target`` (on the fleet's shared session)."""
+        execer = self._execers.get(target.name)
+        if execer is None:
+            execer = RemoteExecer(
+                target.url,
+                session=self._get_session(),
+                token=target.read_token(),
+                ssl=target.ssl(),
+                version=self.version,
+                connect_timeout=self.connect_timeout,
+            )
+            self._execers[target.name] = execer
+        return execer
+
+    async def run(
+        self,
+        cmd: str,
+        *args: str,
+        input: bytes | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        fail_fast: bool = False,
+    ) -> FleetResults:
+        """Run ``cmd args...`` on every target; collect each one's output and status.
+
+        ``input`` goes to every target's stdin. ``fail_fast`` ends the run at
+        the first target that does not exit 0: the others' results are
+        :class:`~wsep_client.errors.Aborted`.
+        """
+        command = build_command(cmd, *args, stdin=input is not None, env=env, cwd=cwd)
+        return await self._run_all(command, input, timeout, fail_fast, None, collect=True)
+
+    def stream(
+        self,
+        cmd: str,
+        *args: str,
+        input: Input = None,
+        timeout: float | None = None,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        lines: bool = True,
+        fail_fast: bool = False,
+    ) -> FleetStream:
+        """Run ``cmd args...`` everywhere; ``async with`` it to iterate :class:`Line` s.
+
+        Output arrives as it comes, split into lines (``lines=False``: as
+        received). It is not also collected: the results (``FleetStream.results``
+        once the iteration ends) hold statuses and errors with empty output.
+        ``input`` is bytes for every stdin, or an async iterable whose chunks
+        are sent to every target as they come; the latter needs all targets
+        running at once (``concurrency`` at least the number of targets).
+        """
+        live = input is not None and not isinstance(input, bytes)
+        if live and self.concurrency < len(self.targets):
+            raise ValueError(
+                "streamed stdin goes to all targets at once: "
+                f"concurrency {self.concurrency} < {len(self.targets)} targets"
+            )
+        command = build_command(cmd, *args, stdin=input is not None, env=env, cwd=cwd)
+        return FleetStream(self, command, input, timeout, lines, fail_fast)
+
+    async def _run_all(
+        self,
+        command: Command,
+        input: Input,
+        timeout: float | None,
+        fail_fast: bool,
+        on_output: _OnOutput | None,
+        *,
+        collect: bool,
+        lines: bool = True,
+    ) -> FleetResults:
+        timeout = self.timeout if timeout is None else timeout
+        targets = list(self.targets)
+        limit = asyncio.Semaphore(self.concurrency)
+        fanout = _Fanout(input, len(targets)) if input is not None else None
+        results: dict[str, TargetResult] = {}
+
+        async def one(target: Target) -> None:
+            async with limit:
+                try:
+                    result = await self._one(
+                        target, command, fanout, timeout, on_output, collect, lines
+                    )
+                except _Failed as failed:
+                    results[target.name] = TargetResult(target, failed.result, failed.error)
+                except Exception as exc:  # a value, never the end of the others
+                    results[target.name] = TargetResult(target, error=exc)
+                else:
+                    results[target.name] = TargetResult(target, result)
+            if fail_fast and not results[target.name].ok:
+                raise _FailFast
+
+        tasks = [asyncio.ensure_future(one(t)) for t in targets]
+        feeder = asyncio.ensure_future(fanout.feed()) if fanout is not None else None
+        try:
+            await _wait_all(tasks)
+        finally:
+            if feeder is not None:
+                await _cancel(feeder)
+        for target in targets:
+            results.setdefault(
+                target.name, TargetResult(target, error=Aborted(f"{target.name}: not run"))
+            )
+        return FleetResults(results[t.name] for t in targets)
+
+    async def _one(
+        self,
+        target: Target,
+        command: Command,
+        fanout: _Fanout | None,
+        timeout: float | None,
+        on_output: _OnOutput | None,
+        collect: bool,
+        lines: bool,
+    ) -> CompletedProcess:
+        out: list[bytes] = []
+        err: list[bytes] = []
+        process: RemoteProcess | None = None
+
+        async def drain(reader: RemoteStreamReader, stream: str, into: list[bytes]) -> None:
+            if on_output is None:
+                await _read_into(reader, into)
+            else:
+                async for piece in _pieces(reader, lines):
+                    await on_output(target, stream, piece)
+
+        async def body() -> CompletedProcess:
+            nonlocal process
+            try:
+                process = await self.execer(target).start(command)
+            finally:
+                if fanout is not None:
+                    fanout.started(process)
+            await asyncio.gather(
+                drain(process.stdout, "stdout", out), drain(process.stderr, "stderr", err)
+            )
+            status = await process.wait()
+            return CompletedProcess.from_status(
+                command.argv, status, b"".join(out), b"".join(err), pid=process.pid
+            )
+
+        try:
+            return await asyncio.wait_for(body(), timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            if timeout is None:
+                raise
+            pid = process.pid if process is not None else 0
+            partial = CompletedProcess.from_status(
+                command.argv, None, b"".join(out), b"".join(err), pid=pid
+            )
+            raise _Failed(partial, ProcessTimeout(partial, timeout)) from None
+        except ConnectionLost as exc:
+            if process is None:
+                raise
+            partial = CompletedProcess.from_status(
+                command.argv, None, b"".join(out), b"".join(err), pid=process.pid
+            )
+            raise _Failed(partial, exc) from None
+        finally:
+            if process is not None:
+                if fanout is not None:
+                    fanout.finished(process)
+                await process.close()
+
+
+class FleetStream:
+    """``async with fleet.stream(...) as lines: async for target, stream, data in lines``.
+
+    Leaving the block early ends every remote process; ``results`` is set once
+    the iteration has ended.
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        command: Command,
+        input: Input,
+        timeout: float | None,
+        lines: bool,
+        fail_fast: bool,
+    ) -> None:
+        self._fleet = fleet
+        self._command = command
+        self._input = input
+        self._timeout = timeout
+        self._lines = lines
+        self._fail_fast = fail_fast
+        self._queue: asyncio.Queue[Line | None] = asyncio.Queue(maxsize=256)
+        self._task: asyncio.Task[FleetResults] | None = None
+        self.results: FleetResults | None = None
+
+    async def __aenter__(self) -> FleetStream:
+        async def on_output(target: Target, stream: str, data: bytes) -> None:
+            await self._queue.put(Line(target, stream, data))
+
+        async def run() -> FleetResults:
+            try:
+                results = await self._fleet._run_all(
+                    self._command,
+                    self._input,
+                    self._timeout,
+                    self._fail_fast,
+                    on_output,
+                    collect=False,
+                    lines=self._lines,
+                )
+            except BaseException:
+                # Wake the reader without blocking: what it has not read yet is dropped.
+                while not self._queue.empty():
+                    self._queue.get_nowait()
+                self._queue.put_nowait(None)
+                raise
+            await self._queue.put(None)
+            return results
+
+        self._task = asyncio.ensure_future(run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            await _cancel(self._task)
+
+    def __aiter__(self) -> AsyncIterator[Line]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Line]:
+        if self._task is None:
+            raise RuntimeError("use `async with fleet.stream(...) as lines:` first")
+        while True:
+            line = await self._queue.get()
+            if line is None:
+                break
+            yield line
+        self.results = await self._task
+
+
+class _Failed(Exception):
+    """A target's process ran but did not finish: its partial result and the error."""
+
+    def __init__(self, result: CompletedProcess, error: ClientError) -> None:
+        self.result = result
+        self.error = error
+
+
+class _FailFast(Exception):
+    pass
+
+
+class _Fanout:
+    """The same stdin for every target: bytes, or an async iterable sent as it comes."""
+
+    def __init__(self, input: bytes | AsyncIterable[bytes], expected: int) -> None:
+        self._input = input
+        self._waiting = expected
+        self._running: set[RemoteProcess] = set()
+        self._all_started = asyncio.Event()
+        if expected == 0:
+            self._all_started.set()
+
+    def started(self, process: RemoteProcess | None) -> None:
+        if process is not None:
+            self._running.add(process)
+            if isinstance(self._input, bytes):
+                future = asyncio.ensure_future(process._feed(self._input))
+                future.add_done_callback(_consume)
+        self._waiting -= 1
+        if self._waiting <= 0:
+            self._all_started.set()
+
+    def finished(self, process: RemoteProcess) -> None:
+        self._running.discard(process)
+
+    async def feed(self) -> None:
+        if isinstance(self._input, bytes):
+            return
+        await self._all_started.wait()
+        async for chunk in self._input:
+            running = list(self._running)
+            for process in running:
+                with contextlib.suppress(Exception):
+                    process.stdin.write(chunk)
+            await asyncio.gather(*(p.stdin.drain() for p in running), return_exceptions=True)
+        for process in list(self._running):
+            with contextlib.suppress(Exception):
+                process.stdin.close()
+
+
+async def _pieces(reader: RemoteStreamReader, lines: bool) -> AsyncIterator[bytes]:
+    """Output as lines (a longer one in ``MAX_LINE`` pieces), or chunks as received."""
+    pending = b""
+    while True:
+        chunk = await reader.read(READ_SIZE)
+        if not chunk:
+            break
+        if not lines:
+            yield chunk
+            continue
+        pending += chunk
+        start = 0
+        while True:
+            end = pending.find(b"\n", start, start + MAX_LINE)
+            if end >= 0:
+                yield pending[start : end + 1]
+                start = end + 1
+            elif len(pending) - start >= MAX_LINE:
+                yield pending[start : start + MAX_LINE]
+                start += MAX_LINE
+            else:
+                break
+        pending = pending[start:]
+    if pending:
+        yield pending
+
+
+async def _read_into(reader: RemoteStreamReader, into: list[bytes]) -> None:
+    while chunk := await reader.read(1 << 20):
+        into.append(chunk)
+
+
+async def _wait_all(tasks: Sequence[asyncio.Future[None]]) -> None:
+    """Wait for every task; on fail-fast, an error or our cancellation, end them all."""
+    try:
+        for future in asyncio.as_completed(tasks):
+            try:
+                await future
+            except _FailFast:
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _cancel(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
