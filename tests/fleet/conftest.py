@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-TOKEN = "fleet-token-0123456789abcdef"
+from fleetutil import TOKEN
 
 
 @pytest.fixture

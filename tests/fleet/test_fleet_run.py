@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 import trustme
-from conftest import TOKEN
+from fleetutil import TOKEN
 from procutil import wait_until_gone
 from wsep_client import (
     Aborted,

@@ -16,6 +16,8 @@ import argparse
 import os
 import sys
 
+from ._cli_fleet import HOSTS_HELP, add_fleet_arguments, wants_fleet
+
 __all__ = ["build_parser", "main"]
 
 EPILOG = """\
@@ -26,6 +28,7 @@ examples:
   echo hi | wsep run -- cat
   wsep run -t -- bash
   wsep run -t --id work -- bash               (again later: reattaches, screen redrawn)
+  wsep run --hosts hosts.toml:web -- uptime   (many servers; see below)
   wsep sessions list | info ID | end ID
   wsep cp ./data.tar ws://host:8080:/tmp/data.tar
   wsep cp :/var/log/syslog ./syslog          (host from WSEP_URL)
@@ -53,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--insecure", action="store_true", help="do not verify the server's TLS certificate"
         )
 
-    run = sub.add_parser("run", help="run a command remotely", epilog=EPILOG)
+    run = sub.add_parser(
+        "run",
+        help="run a command remotely",
+        epilog=EPILOG + HOSTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     common(run)
     run.add_argument("-t", "--tty", action="store_true", help="allocate a remote TTY")
     run.add_argument(
@@ -66,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--cwd", default=None, metavar="DIR", help="remote working directory")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="end after S s")
+    add_fleet_arguments(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
     sessions = sub.add_parser(
@@ -101,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         for item in args.env:
             if "=" not in item or item.startswith("="):
                 parser.error(f"-e {item!r}: expected K=V")
+        args.argv = argv_
+        if wants_fleet(args):
+            from ._cli_fleet import fleet_main
+
+            return fleet_main(args, parser)
         if not args.url:
             parser.error("run: no server URL (use --url or set WSEP_URL)")
-        args.argv = argv_
         from ._cli_run import run_main
 
         return run_main(args)
