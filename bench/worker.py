@@ -31,6 +31,10 @@ def _scenarios(name: str) -> Mapping[str, Scenario]:
         from .sdk_scenarios import SCENARIOS as sdk
 
         return sdk
+    if name.startswith("fleet_"):
+        from .fleet_scenarios import SCENARIOS as fleet
+
+        return fleet
     if name.startswith("ws_"):
         from .ws_scenarios import SCENARIOS as ws
 

@@ -84,7 +84,7 @@ def test_smoke_run_measures_every_figure(tmp_path: pathlib.Path) -> None:
     names = [r["name"] for r in results]
     assert len(names) == len(set(names))
     groups = {r["group"] for r in results}
-    assert {"baseline", "throughput", "latency", "concurrency", "slow"} <= groups
+    assert {"baseline", "throughput", "latency", "concurrency", "slow", "fleet"} <= groups
     for r in results:
         assert set(r) == RESULT_KEYS, r["name"]
         assert r["error"] is None, (r["name"], r["error"])
@@ -106,6 +106,8 @@ def test_smoke_run_measures_every_figure(tmp_path: pathlib.Path) -> None:
         "slow.server_rss_growth",
         "baseline.pipe",
         "baseline.tcp",
+        "fleet.true.3",
+        "fleet.stream.3",
     ):
         assert expected in names
 
