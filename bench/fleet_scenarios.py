@@ -13,10 +13,10 @@ Params = dict[str, Any]
 
 
 def _targets(p: Params) -> list[Any]:
-    """``count`` targets over the servers in ``urls``, round robin (names unique)."""
+    """``count`` targets over the servers in ``url`` (comma-separated), round robin."""
     from wsep_client import Target
 
-    urls: list[str] = p["urls"]
+    urls = str(p["url"]).split(",")
     return [Target(f"t{i}", urls[i % len(urls)]) for i in range(int(p["count"]))]
 
 

@@ -85,7 +85,7 @@ def run(h: Harness) -> None:
             urls = [stack.enter_context(h.server()).url for _ in range(servers)]
 
             def true_on(n: int) -> None:
-                ms = h.worker("fleet_true", urls=urls, count=n, repeat=repeat)["ms"]
+                ms = h.worker("fleet_true", url=",".join(urls), count=n, repeat=repeat)["ms"]
                 if n == 1:
                     one.samples.append(ms)
                 else:
@@ -96,7 +96,7 @@ def run(h: Harness) -> None:
             def stream_from(n: int) -> None:
                 figure = stream_one if n == 1 else stream_many
                 figure.samples.append(
-                    h.worker("fleet_stream", urls=urls, count=n, size=size)["mib_s"]
+                    h.worker("fleet_stream", url=",".join(urls), count=n, size=size)["mib_s"]
                 )
 
             jobs = [Job([one], lambda i: true_on(1))]

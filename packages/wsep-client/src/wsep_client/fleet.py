@@ -50,6 +50,8 @@ from .streams import RemoteStreamReader
 __all__ = ["Fleet", "FleetResults", "FleetStream", "Line", "TargetResult"]
 
 READ_SIZE = 1 << 16
+#: Unsplit output is read in pieces this large (fewer, larger items for bulk data).
+CHUNK_SIZE = 1 << 20
 #: A line longer than this is delivered in pieces of this size.
 MAX_LINE = 1 << 16
 
@@ -467,8 +469,9 @@ class _Fanout:
 async def _pieces(reader: RemoteStreamReader, lines: bool) -> AsyncIterator[bytes]:
     """Output as lines (a longer one in ``MAX_LINE`` pieces), or chunks as received."""
     pending = b""
+    size = READ_SIZE if lines else CHUNK_SIZE
     while True:
-        chunk = await reader.read(READ_SIZE)
+        chunk = await reader.read(size)
         if not chunk:
             break
         if not lines:
