@@ -129,3 +129,40 @@ async def test_usage_errors(tmp_path) -> None:
     code, _, err = await wsep("run", "-t", "--url", "ws://a:1/,ws://b:1/", "--", "true")
     assert code == 2
     assert "-t and --id" in err
+
+
+async def test_names_are_coloured_on_a_terminal(fleet_urls: list[str]) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WSEP_", "NO_COLOR"))}
+    env["TERM"] = "xterm"
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        "run",
+        "--url",
+        ",".join(fleet_urls[:2]),
+        "--",
+        "echo",
+        "hi",
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(secondary)
+    await asyncio.wait_for(proc.wait(), 120)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the terminal's other side is closed and drained
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    assert proc.returncode == 0
+    assert b"\x1b[36m" in output
+    assert output.count(b"hi") == 2
