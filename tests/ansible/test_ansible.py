@@ -40,7 +40,9 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
     lines = ["[fleet]"]
     for i, srv in enumerate(servers):
         port = srv.url.rsplit(":", 1)[1].split("/")[0]
-        lines.append(f"node{i} ansible_host=127.0.0.1 ansible_port={port}")
+        # node2 sends modules through stdin (pipelining) instead of put_file.
+        pipelining = " ansible_pipelining=true" if i == 2 else ""
+        lines.append(f"node{i} ansible_host=127.0.0.1 ansible_port={port}{pipelining}")
     lines.append(f"down ansible_host=127.0.0.1 ansible_port={free_port()}")
     lines += [
         "[fleet:vars]",

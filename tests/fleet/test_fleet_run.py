@@ -110,6 +110,20 @@ async def test_fail_fast_ends_the_others(fleet_urls: list[str], down_url: str) -
     assert isinstance(results["b"].error, Aborted)
 
 
+async def test_fail_fast_ends_processes_that_were_running(fleet_urls: list[str], tmp_path) -> None:
+    # The third process to start fails; the two before it are sleeping by then.
+    pids = tmp_path / "pids"
+    script = 'echo $$ >> "$1"; if [ $(wc -l < "$1") -ge 3 ]; then exit 3; fi; exec sleep 60'
+    targets = [Target(f"t{i}", url) for i, url in enumerate(fleet_urls)]
+    async with Fleet(targets) as fleet:
+        results = await fleet.run("sh", "-c", script, "sh", str(pids), fail_fast=True)
+    failed = [r for r in results.values() if r.returncode == 3]
+    aborted = [r for r in results.values() if isinstance(r.error, Aborted)]
+    assert (len(failed), len(aborted)) == (1, 2)
+    for pid in map(int, pids.read_text().split()):
+        assert await wait_until_gone(pid) == []
+
+
 async def test_target_tls_options(tmp_path) -> None:
     from aiohttp import web
     from wsep_server import create_app
