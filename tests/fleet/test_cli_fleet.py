@@ -17,22 +17,22 @@ pytestmark = pytest.mark.usefixtures("no_leaked_children")
 WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
 
 
-async def start_wsep(*args: str) -> asyncio.subprocess.Process:
+async def start_wsep(*args: str, stdin: int = subprocess.DEVNULL) -> asyncio.subprocess.Process:
     cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
     return await asyncio.create_subprocess_exec(
         *cmd,
         *args,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
 
 
-async def wsep(*args: str) -> tuple[int, str, str]:
-    proc = await start_wsep(*args)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
+async def wsep(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    proc = await start_wsep(*args, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(input), 120)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -105,17 +105,36 @@ async def test_grouped_output_timeout_and_concurrency(fleet_urls: list[str]) -> 
     assert "timed out after 2 s" in err
 
 
+@pytest.mark.parametrize("concurrency", ["3", "1"])
+async def test_stdin_goes_to_every_target(fleet_urls: list[str], concurrency: str) -> None:
+    # All at once: streamed as it comes; one at a time: read whole, then sent to each.
+    data = b"".join(b"line %d\n" % i for i in range(20_000))
+    code, out, _ = await wsep(
+        "run", "--concurrency", concurrency, "--url", ",".join(fleet_urls), "--", "sha256sum",
+        input=data,
+    )  # fmt: skip
+    assert code == 0
+    digest = __import__("hashlib").sha256(data).hexdigest()
+    assert [line.split(" | ")[1].split()[0] for line in out.splitlines()] == [digest] * 3
+
+
 async def test_ctrl_c_ends_every_remote_process(fleet_urls: list[str]) -> None:
+    # stdin stays open (no EOF): the interrupt must not wait for it.
     proc = await start_wsep(
-        "run", "--url", ",".join(fleet_urls), "--", "sh", "-c", "echo $$; exec sleep 60"
-    )
+        "run", "--url", ",".join(fleet_urls), "--", "sh", "-c", "echo $$; exec sleep 60",
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
     assert proc.stdout is not None
+    assert proc.stderr is not None
     pids = []
     for _ in fleet_urls:
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         pids.append(int(line.decode().split("|")[1]))
     proc.send_signal(signal.SIGINT)
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    await asyncio.wait_for(proc.wait(), 60)
+    err = await proc.stderr.read()
+    assert proc.stdin is not None
+    proc.stdin.close()
     assert proc.returncode == 130
     assert b"interrupted" in err
     for pid in pids:

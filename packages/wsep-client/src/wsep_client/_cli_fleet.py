@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -118,15 +119,19 @@ async def _run(args: argparse.Namespace, inventory: Inventory) -> int:
         caught.append(signum)
         main.cancel()
 
-    stdin = None if os.isatty(0) else await loop.run_in_executor(None, _read_stdin)
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     for signum in handled:
         loop.add_signal_handler(signum, on_signal, int(signum))
     printer = _Printer(inventory, colour=_use_colour())
     version = ProtocolVersion.V1 if args.v1 else ProtocolVersion.V2
     fleet = Fleet(inventory, concurrency=args.concurrency, timeout=args.timeout, version=version)
-    options: dict[str, Any] = {"input": stdin, "env": list(args.env), "cwd": args.cwd}
+    options: dict[str, Any] = {"env": list(args.env), "cwd": args.cwd}
     try:
+        if not os.isatty(0):
+            # Sent to every target as it comes; read whole first when not all run at once.
+            chunks = _local_stdin()
+            streams = fleet.streams_stdin()
+            options["input"] = chunks if streams else b"".join([c async for c in chunks])
         async with fleet:
             if args.group:
                 results = await fleet.run(*args.argv, **options)
@@ -149,8 +154,35 @@ async def _run(args: argparse.Namespace, inventory: Inventory) -> int:
     return max((_exit_code(r) for r in results.values()), default=0)
 
 
-def _read_stdin() -> bytes:
-    return sys.stdin.buffer.read()
+async def _local_stdin(fd: int = 0) -> AsyncIterator[bytes]:
+    """This process's stdin, without a thread (one blocked in read() would hold up exit)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    try:
+        loop.add_reader(fd, ready.set)
+    except (PermissionError, OSError, ValueError):
+        selectable = False  # a regular file or /dev/null: reads never block
+    else:
+        selectable = True
+    try:
+        while True:
+            if selectable:
+                await ready.wait()
+                ready.clear()
+                try:
+                    data = os.read(fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+            else:
+                data = os.read(fd, 1 << 20)
+            if not data:
+                return
+            yield data
+    finally:
+        if selectable:
+            loop.remove_reader(fd)
 
 
 def _use_colour() -> bool:

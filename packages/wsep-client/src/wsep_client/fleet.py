@@ -172,7 +172,7 @@ class Fleet:
         self,
         cmd: str,
         *args: str,
-        input: bytes | None = None,
+        input: Input = None,
         timeout: float | None = None,
         env: Mapping[str, str] | Sequence[str] | None = None,
         cwd: str | None = None,
@@ -180,12 +180,25 @@ class Fleet:
     ) -> FleetResults:
         """Run ``cmd args...`` on every target; collect each one's output and status.
 
-        ``input`` goes to every target's stdin. ``fail_fast`` ends the run at
-        the first target that does not exit 0: the others' results are
-        :class:`~wsep_client.errors.Aborted`.
+        ``input`` goes to every target's stdin (as for :meth:`stream`).
+        ``fail_fast`` ends the run at the first target that does not exit 0:
+        the others' results are :class:`~wsep_client.errors.Aborted`.
         """
+        self._check_input(input)
         command = build_command(cmd, *args, stdin=input is not None, env=env, cwd=cwd)
         return await self._run_all(command, input, timeout, fail_fast, None, collect=True)
+
+    def streams_stdin(self) -> bool:
+        """Whether an async iterable ``input`` can go to every target as it comes:
+        it needs all of them running at once."""
+        return self.concurrency >= len(self.targets)
+
+    def _check_input(self, input: Input) -> None:
+        if input is not None and not isinstance(input, bytes) and not self.streams_stdin():
+            raise ValueError(
+                "streamed stdin goes to all targets at once: "
+                f"concurrency {self.concurrency} < {len(self.targets)} targets"
+            )
 
     def stream(
         self,
@@ -207,12 +220,7 @@ class Fleet:
         are sent to every target as they come; the latter needs all targets
         running at once (``concurrency`` at least the number of targets).
         """
-        live = input is not None and not isinstance(input, bytes)
-        if live and self.concurrency < len(self.targets):
-            raise ValueError(
-                "streamed stdin goes to all targets at once: "
-                f"concurrency {self.concurrency} < {len(self.targets)} targets"
-            )
+        self._check_input(input)
         command = build_command(cmd, *args, stdin=input is not None, env=env, cwd=cwd)
         return FleetStream(self, command, input, timeout, lines, fail_fast)
 
