@@ -1,9 +1,9 @@
 """A real ``ansible-playbook`` through the wsep connection plugin (collection wsep.wsep).
 
-Three ``wsep-server`` processes on loopback (distinct ports, token auth) and a
-fourth host whose port nobody serves: that one is reported unreachable, the
-others run the whole playbook (facts, command, shell, file, copy, template,
-stat, fetch, become).
+Three ``wsep-server`` processes on loopback (distinct ports, token auth), a
+host whose port nobody serves and one with a wrong token: those two are
+reported unreachable, the others run the whole playbook (facts, command,
+shell, file, copy, template, stat, fetch, become, pipelining).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
         pipelining = " ansible_pipelining=true" if i == 2 else ""
         lines.append(f"node{i} ansible_host=127.0.0.1 ansible_port={port}{pipelining}")
     lines.append(f"down ansible_host=127.0.0.1 ansible_port={free_port()}")
+    lines.append(f"badtoken ansible_wsep_url={servers[0].url} ansible_wsep_token=wrong-token")
     lines += [
         "[fleet:vars]",
         "ansible_connection=wsep.wsep.wsep",
@@ -89,8 +90,9 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
     )
     output = proc.stdout.decode()
     recap = dict(RECAP.findall(output.split("PLAY RECAP", 1)[-1]))
-    assert set(recap) == {"node0", "node1", "node2", "down"}, output + proc.stderr.decode()
+    assert set(recap) == {"node0", "node1", "node2", "down", "badtoken"}, output
     assert "unreachable=1" in recap["down"]
+    assert "unreachable=1" in recap["badtoken"]
     for i in range(3):
         assert "unreachable=0" in recap[f"node{i}"], output
         assert "failed=0" in recap[f"node{i}"], output
@@ -99,4 +101,5 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
         assert greeting == f"Hello node{i} on Linux.\n"
         assert not (workdir / f"node{i}" / "payload.bin").exists()
     assert re.search(r"\[down\]: UNREACHABLE! .*refused", output), output
+    assert re.search(r"\[badtoken\]: UNREACHABLE! .*authentication rejected", output), output
     assert proc.returncode == 4  # ansible-playbook: some hosts were unreachable
