@@ -22,7 +22,7 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNo
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ..errors import ClientError, ConnectError, ConnectionLost, ProcessTimeout
+from ..errors import ClientError, ConnectError, ConnectionLost
 from ..execer import RemoteExecer, build_command
 from ..inventory import Target
 from ..process import RemoteProcess
@@ -107,8 +107,6 @@ class Connection(ConnectionBase):  # type: ignore[misc]
             return self._loop.run_until_complete(coro)
         except (ConnectError, ConnectionLost) as exc:
             raise AnsibleConnectionFailure(f"wsep: {exc}") from None
-        except ProcessTimeout as exc:
-            raise AnsibleConnectionFailure(f"wsep: {exc}") from None
         except ClientError as exc:
             raise AnsibleError(f"wsep: {exc}") from None
 
@@ -162,25 +160,13 @@ class Connection(ConnectionBase):  # type: ignore[misc]
         if not os.path.exists(in_path):
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
         assert self._execer is not None
-        try:
-            self._run(upload(self._execer, in_path, out_path))
-        except AnsibleError as exc:
-            raise _transfer_error(exc) from None
+        self._run(upload(self._execer, in_path, out_path))
 
     def fetch_file(self, in_path: str, out_path: str) -> None:
         super().fetch_file(in_path, out_path)
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._play_context.remote_addr)
         assert self._execer is not None
-        try:
-            self._run(download(self._execer, in_path, out_path))
-        except AnsibleError as exc:
-            raise _transfer_error(exc) from None
-
-
-def _transfer_error(exc: AnsibleError) -> AnsibleError:
-    if isinstance(exc, AnsibleConnectionFailure):
-        return exc
-    return AnsibleError(str(exc.message) if hasattr(exc, "message") else str(exc))
+        self._run(download(self._execer, in_path, out_path))
 
 
 async def _collect(process: RemoteProcess, stream: str, into: bytearray) -> None:
