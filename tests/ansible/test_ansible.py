@@ -40,8 +40,8 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
     lines = ["[fleet]"]
     for i, srv in enumerate(servers):
         port = srv.url.rsplit(":", 1)[1].split("/")[0]
-        # node2 sends modules through stdin (pipelining) instead of put_file.
-        pipelining = " ansible_pipelining=true" if i == 2 else ""
+        # node0 copies each module with put_file; the others pipe it through stdin.
+        pipelining = " ansible_pipelining=true" if i else ""
         lines.append(f"node{i} ansible_host=127.0.0.1 ansible_port={port}{pipelining}")
     lines.append(f"down ansible_host=127.0.0.1 ansible_port={free_port()}")
     lines.append(f"badtoken ansible_wsep_url={servers[0].url} ansible_wsep_token=wrong-token")
@@ -69,7 +69,7 @@ def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
         "ANSIBLE_REMOTE_TMP": str(tmp_path / "ansible-remote"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
-        "ANSIBLE_FORKS": "4",
+        "ANSIBLE_FORKS": "5",
         "ANSIBLE_TIMEOUT": "30",
         "ANSIBLE_NOCOLOR": "1",
     }
