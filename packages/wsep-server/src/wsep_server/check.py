@@ -45,7 +45,7 @@ def _readable(path: str, what: str) -> None:
 
 def check_config(opts: Options) -> list[str]:
     """The problems of ``opts``; empty when the server would start with it."""
-    from .auth import BasicAuthenticator, JWTAuthenticator, load_token_file
+    from .auth import BasicAuthenticator, JWTAuthenticator, StaticTokenAuthenticator
     from .policy import load_policy_file
     from .security import build_authenticators, check_listen_safety
     from .tls_files import check_certificate_pair
@@ -59,7 +59,9 @@ def check_config(opts: Options) -> list[str]:
         if not opts.tls_cert:
             checks.append(_fail("--tls-client-ca needs --tls-cert and --tls-key"))
     if sec.token_file:
-        checks.append(lambda: _named("--token-file", sec.token_file, load_token_file))
+        checks.append(
+            lambda: _named("--token-file", sec.token_file, StaticTokenAuthenticator.from_file)
+        )
     if sec.basic_auth_file:
         checks.append(
             lambda: _named("--basic-auth-file", sec.basic_auth_file, BasicAuthenticator.from_file)

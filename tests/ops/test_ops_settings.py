@@ -1,0 +1,196 @@
+"""Flags, WSEP_* variables and the config file; --check-config, --version, TLS file errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+from opsutil import REPO, clean_env
+from wsep_server.cli import _build_parser, parse_args
+from wsep_server.settings import settings
+
+
+def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsep_server", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(**env),
+        cwd=str(cwd or REPO),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WSEP_PORT", "abc"),
+        ("WSEP_GRACE_PERIOD", "soon"),
+        ("WSEP_HEARTBEAT", "-1"),
+        ("WSEP_MAX_MESSAGE_SIZE", "1MB"),
+        ("WSEP_SESSION_TIMEOUT", "x"),
+        ("WSEP_LOG_LEVEL", "loud"),
+        ("WSEP_LOG_FORMAT", "xml"),
+        ("WSEP_COMPRESS", "maybe"),
+        ("WSEP_METRICS_LISTEN", "nowhere"),
+    ],
+)
+def test_a_bad_variable_is_one_line_naming_it(variable: str, value: str) -> None:
+    done = (
+        _cli("--port", "0", **{variable: value})
+        if variable != "WSEP_PORT"
+        else _cli(**{variable: value})
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"wsep-server: error: {variable}={value!r}: "), last
+
+
+def test_every_flag_has_a_variable_and_a_config_key() -> None:
+    """Derived from the parser: a flag added later is covered without further code."""
+    found = {s.action.dest: s for s in settings(_build_parser())}
+    assert found["port"].env == "WSEP_PORT" and found["port"].key == "port"
+    assert found["tls_cert"].env == "WSEP_TLS_CERT" and found["tls_cert"].key == "tls-cert"
+    assert found["trusted_proxy"].env == "WSEP_TRUSTED_PROXIES"
+    assert "config" not in found and "check_config" not in found
+    for setting in found.values():
+        assert setting.env.startswith("WSEP_")
+
+
+def test_precedence_flags_over_environment_over_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "wsep-server.toml"
+    config.write_text(
+        'port = 7001\nhost = "127.0.0.2"\nlog_level = "debug"\ncompress = true\n'
+        'trusted-proxy = ["10.0.0.1", "10.0.0.2"]\nheartbeat = 12.5\n'
+    )
+    for name in list(__import__("os").environ):
+        if name.startswith("WSEP_"):
+            monkeypatch.delenv(name)
+    opts = parse_args(["--config", str(config)])
+    assert (opts.port, opts.host, opts.log_level, opts.compress) == (
+        7001,
+        "127.0.0.2",
+        "debug",
+        True,
+    )
+    assert opts.heartbeat == 12.5
+    assert opts.security.trusted_proxies == ("10.0.0.1", "10.0.0.2")
+    monkeypatch.setenv("WSEP_PORT", "7002")
+    monkeypatch.setenv("WSEP_TRUSTED_PROXIES", "10.0.0.3")
+    opts = parse_args(["--config", str(config)])
+    assert opts.port == 7002 and opts.host == "127.0.0.2"
+    assert opts.security.trusted_proxies == ("10.0.0.3",)
+    opts = parse_args(["--config", str(config), "--port", "7003", "--trusted-proxy", "10.0.0.4"])
+    assert opts.port == 7003
+    assert opts.security.trusted_proxies == ("10.0.0.4",)  # replaced, not added to
+    monkeypatch.setenv("WSEP_CONFIG", str(config))
+    assert parse_args([]).host == "127.0.0.2"
+
+
+def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("prot = 8080\n")
+    done = _cli("--config", str(config))
+    assert done.returncode == 2
+    assert f"config file {config}: unknown setting 'prot'" in done.stderr
+    config.write_text('port = "eighty"\n')
+    done = _cli("--config", str(config))
+    assert f"{config}: port='eighty'" not in done.stderr  # the file's form, not a variable's
+    assert f"{config}: port: invalid int value" in done.stderr
+    config.write_text("port = \n")
+    assert "not valid TOML" in _cli("--config", str(config)).stderr
+    assert "no such file" in _cli("--config", str(tmp_path / "none.toml")).stderr.lower()
+
+
+def test_version_names_all_three_packages() -> None:
+    done = _cli("--version")
+    assert done.returncode == 0
+    out = done.stdout.strip()
+    assert out.startswith("wsep-server 0.")
+    assert "wsep-protocol 0." in out and "wsep-client 0." in out
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> dict[str, Path]:
+    ca = trustme.CA()
+    leaf, other = ca.issue_cert("localhost"), ca.issue_cert("localhost")
+    files = {
+        "cert": tmp_path / "cert.pem",
+        "key": tmp_path / "key.pem",
+        "other_key": tmp_path / "other.pem",
+    }
+    leaf.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    leaf.private_key_pem.write_to_path(str(files["key"]))
+    other.private_key_pem.write_to_path(str(files["other_key"]))
+    return files
+
+
+def test_tls_errors_name_the_file_and_the_fault(pair: dict[str, Path], tmp_path: Path) -> None:
+    cert, key, other = str(pair["cert"]), str(pair["key"]), str(pair["other_key"])
+    cases = [
+        ((str(tmp_path / "nonexistent.pem"), key), "--tls-cert", "no such file"),
+        ((cert, cert), f"--tls-key {cert}", "no PEM private key in it"),
+        ((key, key), f"--tls-cert {key}", "no PEM certificate in it"),
+        ((cert, other), f"--tls-key {other}", "does not match the certificate"),
+    ]
+    for (c, k), names, fault in cases:
+        done = _cli("--port", "0", "--tls-cert", c, "--tls-key", k)
+        assert done.returncode == 1, done.stderr
+        line = done.stderr.strip().splitlines()[-1]
+        assert names in line and fault in line, line
+        assert "PEM lib" not in line and "Traceback" not in done.stderr
+
+
+def test_check_config_reports_every_problem_one_line_each(
+    pair: dict[str, Path], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[default\ncommands = 1\n")
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice sha256:nothex\n")
+    done = _cli(
+        "--check-config",
+        "--tls-cert", str(pair["cert"]), "--tls-key", str(pair["other_key"]),
+        "--token-file", str(tokens),
+        "--basic-auth-file", str(tmp_path / "missing-users"),
+        "--jwt-key", str(tmp_path / "missing.key"),
+        "--policy", str(policy),
+        "--audit-log", str(tmp_path / "no" / "dir" / "audit.jsonl"),
+    )  # fmt: skip
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert all(line.startswith("wsep-server: ") for line in lines), lines
+    joined = "\n".join(lines)
+    for expected in (
+        "--tls-key", str(tokens), "missing-users", "missing.key", str(policy), "--audit-log"
+    ):  # fmt: skip
+        assert sum(expected in line for line in lines) >= 1, (expected, joined)
+    assert len(lines) == 6, joined
+
+
+def test_check_config_passes_a_good_configuration(pair: dict[str, Path], tmp_path: Path) -> None:
+    from wsep_server.auth import hash_token
+
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"alice {hash_token('a' * 32)}\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[default]\ncommands = ["/usr/bin/*"]\n')
+    config = tmp_path / "wsep-server.toml"
+    config.write_text(
+        f'tls-cert = "{pair["cert"]}"\ntls-key = "{pair["key"]}"\n'
+        f'token-file = "{tokens}"\npolicy = "{policy}"\n'
+        f'audit-log = "{tmp_path / "audit.jsonl"}"\nhost = "0.0.0.0"\n'
+    )
+    done = _cli("--config", str(config), "--check-config")
+    assert done.returncode == 0, done.stderr
+    assert "configuration OK" in done.stdout
+    done = _cli("--check-config", "--host", "0.0.0.0")
+    assert done.returncode == 1
+    assert "without authentication" in done.stderr
