@@ -54,10 +54,13 @@ def test_a_bad_variable_is_one_line_naming_it(variable: str, value: str) -> None
 def test_every_flag_has_a_variable_and_a_config_key() -> None:
     """Derived from the parser: a flag added later is covered without further code."""
     found = {s.action.dest: s for s in settings(_build_parser())}
-    assert found["port"].env == "WSEP_PORT" and found["port"].key == "port"
-    assert found["tls_cert"].env == "WSEP_TLS_CERT" and found["tls_cert"].key == "tls-cert"
+    assert found["port"].env == "WSEP_PORT"
+    assert found["port"].key == "port"
+    assert found["tls_cert"].env == "WSEP_TLS_CERT"
+    assert found["tls_cert"].key == "tls-cert"
     assert found["trusted_proxy"].env == "WSEP_TRUSTED_PROXIES"
-    assert "config" not in found and "check_config" not in found
+    assert "config" not in found
+    assert "check_config" not in found
     for setting in found.values():
         assert setting.env.startswith("WSEP_")
 
@@ -85,7 +88,8 @@ def test_precedence_flags_over_environment_over_file(
     monkeypatch.setenv("WSEP_PORT", "7002")
     monkeypatch.setenv("WSEP_TRUSTED_PROXIES", "10.0.0.3")
     opts = parse_args(["--config", str(config)])
-    assert opts.port == 7002 and opts.host == "127.0.0.2"
+    assert opts.port == 7002
+    assert opts.host == "127.0.0.2"
     assert opts.security.trusted_proxies == ("10.0.0.3",)
     opts = parse_args(["--config", str(config), "--port", "7003", "--trusted-proxy", "10.0.0.4"])
     assert opts.port == 7003
@@ -114,7 +118,8 @@ def test_version_names_all_three_packages() -> None:
     assert done.returncode == 0
     out = done.stdout.strip()
     assert out.startswith("wsep-server 0.")
-    assert "wsep-protocol 0." in out and "wsep-client 0." in out
+    assert "wsep-protocol 0." in out
+    assert "wsep-client 0." in out
 
 
 @pytest.fixture
@@ -144,8 +149,10 @@ def test_tls_errors_name_the_file_and_the_fault(pair: dict[str, Path], tmp_path:
         done = _cli("--port", "0", "--tls-cert", c, "--tls-key", k)
         assert done.returncode == 1, done.stderr
         line = done.stderr.strip().splitlines()[-1]
-        assert names in line and fault in line, line
-        assert "PEM lib" not in line and "Traceback" not in done.stderr
+        assert names in line, line
+        assert fault in line, line
+        assert "PEM lib" not in line
+        assert "Traceback" not in done.stderr
 
 
 def test_check_config_reports_every_problem_one_line_each(
