@@ -109,6 +109,8 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         command: Sequence[str] | None = None,
         pass_fds: Sequence[int] = (),
         wait_healthy: bool = True,
+        cwd: Path | None = None,
+        user: str | None = None,
     ) -> Server:
         log = tmp_path / f"server-{len(started)}.log"
         cmd = list(command) if command else [sys.executable, "-m", "wsep_server"]
@@ -119,8 +121,11 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 env=env if env is not None else clean_env(),
-                cwd=str(tmp_path),
+                cwd=str(cwd or tmp_path),
                 pass_fds=tuple(pass_fds),
+                user=user,
+                group=None if user is None else _group_of(user),
+                extra_groups=None if user is None else [],
             )
         srv = Server(proc, log)
         started.append(srv)
@@ -138,6 +143,12 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         srv.stop()
         if srv.proc.stdout is not None:
             srv.proc.stdout.close()
+
+
+def _group_of(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
 
 
 def _healthy(http_url: str) -> bool:
