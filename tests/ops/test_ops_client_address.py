@@ -168,6 +168,7 @@ def nginx_front(
 
 
 @pytest.mark.nginx
+@pytest.mark.once
 async def test_behind_nginx_the_audit_names_the_client(
     nginx_front: tuple[str, Any, Path],
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 import trustme
 from opsutil import REPO, clean_env
+from wsep_server.__main__ import main
 from wsep_server.cli import _build_parser, parse_args
+from wsep_server.security import SecurityOptions, tls_context
 from wsep_server.settings import settings
 
 
@@ -25,6 +28,21 @@ def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Complete
     )
 
 
+@pytest.fixture
+def no_wsep_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("WSEP_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _parse_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(list(argv))
+    assert exited.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -37,18 +55,24 @@ def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Complete
         ("WSEP_LOG_FORMAT", "xml"),
         ("WSEP_COMPRESS", "maybe"),
         ("WSEP_METRICS_LISTEN", "nowhere"),
+        ("WSEP_FORWARDED_FROM", "10.0.0.1,not-an-address"),
     ],
 )
-def test_a_bad_variable_is_one_line_naming_it(variable: str, value: str) -> None:
-    done = (
-        _cli("--port", "0", **{variable: value})
-        if variable != "WSEP_PORT"
-        else _cli(**{variable: value})
-    )
-    assert done.returncode == 2, done.stderr
+def test_a_bad_variable_is_one_line_naming_it(
+    variable: str, value: str, no_wsep_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_wsep_env.setenv(variable, value)
+    line = _parse_error(capsys)
+    assert line.startswith(f"wsep-server: error: {variable}={value!r}: "), line
+
+
+def test_the_real_command_reports_a_bad_variable_without_a_traceback() -> None:
+    done = _cli(WSEP_PORT="abc")
+    assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"wsep-server: error: {variable}={value!r}: "), last
+    assert done.stderr.strip().splitlines()[-1] == (
+        "wsep-server: error: WSEP_PORT='abc': invalid int value"
+    )
 
 
 def test_every_flag_has_a_variable_and_a_config_key() -> None:
@@ -66,16 +90,14 @@ def test_every_flag_has_a_variable_and_a_config_key() -> None:
 
 
 def test_precedence_flags_over_environment_over_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, no_wsep_env: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch = no_wsep_env
     config = tmp_path / "wsep-server.toml"
     config.write_text(
         'port = 7001\nhost = "127.0.0.2"\nlog_level = "debug"\ncompress = true\n'
         'trusted-proxy = ["10.0.0.1", "10.0.0.2"]\nheartbeat = 12.5\n'
     )
-    for name in list(__import__("os").environ):
-        if name.startswith("WSEP_"):
-            monkeypatch.delenv(name)
     opts = parse_args(["--config", str(config)])
     assert (opts.port, opts.host, opts.log_level, opts.compress) == (
         7001,
@@ -98,25 +120,27 @@ def test_precedence_flags_over_environment_over_file(
     assert parse_args([]).host == "127.0.0.2"
 
 
-def test_config_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
+def test_config_file_errors_name_the_file_and_key(
+    tmp_path: Path, no_wsep_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "c.toml"
     config.write_text("prot = 8080\n")
-    done = _cli("--config", str(config))
-    assert done.returncode == 2
-    assert f"config file {config}: unknown setting 'prot'" in done.stderr
+    line = _parse_error(capsys, "--config", str(config))
+    assert line.endswith(f"config file {config}: unknown setting 'prot'")
     config.write_text('port = "eighty"\n')
-    done = _cli("--config", str(config))
-    assert f"{config}: port='eighty'" not in done.stderr  # the file's form, not a variable's
-    assert f"{config}: port: invalid int value" in done.stderr
+    assert _parse_error(capsys, "--config", str(config)).endswith(
+        f"{config}: port: invalid int value"
+    )
     config.write_text("port = \n")
-    assert "not valid TOML" in _cli("--config", str(config)).stderr
-    assert "no such file" in _cli("--config", str(tmp_path / "none.toml")).stderr.lower()
+    assert "not valid TOML" in _parse_error(capsys, "--config", str(config))
+    assert "No such file" in _parse_error(capsys, "--config", str(tmp_path / "none.toml"))
 
 
-def test_version_names_all_three_packages() -> None:
-    done = _cli("--version")
-    assert done.returncode == 0
-    out = done.stdout.strip()
+def test_version_names_all_three_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--version"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out.strip()
     assert out.startswith("wsep-server 0.")
     assert "wsep-protocol 0." in out
     assert "wsep-client 0." in out
@@ -140,29 +164,35 @@ def pair(tmp_path: Path) -> dict[str, Path]:
 def test_tls_errors_name_the_file_and_the_fault(pair: dict[str, Path], tmp_path: Path) -> None:
     cert, key, other = str(pair["cert"]), str(pair["key"]), str(pair["other_key"])
     cases = [
-        ((str(tmp_path / "nonexistent.pem"), key), "--tls-cert", "no such file"),
         ((cert, cert), f"--tls-key {cert}", "no PEM private key in it"),
         ((key, key), f"--tls-cert {key}", "no PEM certificate in it"),
         ((cert, other), f"--tls-key {other}", "does not match the certificate"),
+        ((str(tmp_path), key), f"--tls-cert {tmp_path}", "is a directory"),
     ]
     for (c, k), names, fault in cases:
-        done = _cli("--port", "0", "--tls-cert", c, "--tls-key", k)
-        assert done.returncode == 1, done.stderr
-        line = done.stderr.strip().splitlines()[-1]
+        with pytest.raises(ValueError, match="--tls-") as info:
+            tls_context(SecurityOptions(), c, k)
+        line = str(info.value)
         assert names in line, line
         assert fault in line, line
         assert "PEM lib" not in line
-        assert "Traceback" not in done.stderr
+    missing = str(tmp_path / "nonexistent.pem")
+    done = _cli("--port", "0", "--tls-cert", missing, "--tls-key", key)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"wsep-server: --tls-cert {missing}: no such file"
 
 
 def test_check_config_reports_every_problem_one_line_each(
-    pair: dict[str, Path], tmp_path: Path
+    pair: dict[str, Path],
+    tmp_path: Path,
+    no_wsep_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("[default\ncommands = 1\n")
     tokens = tmp_path / "tokens"
     tokens.write_text("alice sha256:nothex\n")
-    done = _cli(
+    code = main([
         "--check-config",
         "--tls-cert", str(pair["cert"]), "--tls-key", str(pair["other_key"]),
         "--token-file", str(tokens),
@@ -170,9 +200,9 @@ def test_check_config_reports_every_problem_one_line_each(
         "--jwt-key", str(tmp_path / "missing.key"),
         "--policy", str(policy),
         "--audit-log", str(tmp_path / "no" / "dir" / "audit.jsonl"),
-    )  # fmt: skip
-    assert done.returncode == 1
-    lines = done.stderr.strip().splitlines()
+    ])  # fmt: skip
+    assert code == 1
+    lines = capsys.readouterr().err.strip().splitlines()
     assert all(line.startswith("wsep-server: ") for line in lines), lines
     joined = "\n".join(lines)
     for expected in (
@@ -182,7 +212,12 @@ def test_check_config_reports_every_problem_one_line_each(
     assert len(lines) == 6, joined
 
 
-def test_check_config_passes_a_good_configuration(pair: dict[str, Path], tmp_path: Path) -> None:
+def test_check_config_passes_a_good_configuration(
+    pair: dict[str, Path],
+    tmp_path: Path,
+    no_wsep_env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from wsep_server.auth import hash_token
 
     tokens = tmp_path / "tokens"
@@ -195,9 +230,7 @@ def test_check_config_passes_a_good_configuration(pair: dict[str, Path], tmp_pat
         f'token-file = "{tokens}"\npolicy = "{policy}"\n'
         f'audit-log = "{tmp_path / "audit.jsonl"}"\nhost = "0.0.0.0"\n'
     )
-    done = _cli("--config", str(config), "--check-config")
-    assert done.returncode == 0, done.stderr
-    assert "configuration OK" in done.stdout
-    done = _cli("--check-config", "--host", "0.0.0.0")
-    assert done.returncode == 1
-    assert "without authentication" in done.stderr
+    assert main(["--config", str(config), "--check-config"]) == 0
+    assert "configuration OK" in capsys.readouterr().out
+    assert main(["--check-config", "--host", "0.0.0.0"]) == 1
+    assert "without authentication" in capsys.readouterr().err
