@@ -234,3 +234,24 @@ def test_check_config_passes_a_good_configuration(
     assert "configuration OK" in capsys.readouterr().out
     assert main(["--check-config", "--host", "0.0.0.0"]) == 1
     assert "without authentication" in capsys.readouterr().err
+
+
+def test_an_eagerly_converted_default_still_gets_the_one_line_error(
+    no_wsep_env: pytest.MonkeyPatch,
+) -> None:
+    """A flag written as ``default=float(_env(...))`` would raise while the parser is built."""
+    import argparse
+
+    from wsep_server.settings import SettingError, apply_layers, build_parser_despite_environment
+
+    def build() -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser()
+        p.add_argument("--eager", type=float, default=float(os.environ.get("WSEP_EAGER", "1")),
+                       help="[WSEP_EAGER]")  # fmt: skip
+        return p
+
+    no_wsep_env.setenv("WSEP_EAGER", "lots")
+    parser = build_parser_despite_environment(build)
+    assert os.environ["WSEP_EAGER"] == "lots"
+    with pytest.raises(SettingError, match="WSEP_EAGER='lots': invalid float value"):
+        apply_layers(parser, environ=os.environ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -72,15 +73,22 @@ def test_ready_reloading_and_stopping_reach_the_notify_socket(
     assert srv.proc.wait(TIMEOUT) == 0
 
 
-def test_watchdog_pings_while_serving(tmp_path: Path, run_server: Callable[..., Server]) -> None:
+async def test_watchdog_pings_while_serving(
+    tmp_path: Path, run_server: Callable[..., Server]
+) -> None:
     listener = NotifyListener(str(tmp_path / "notify.sock"))
     try:
-        run_server(
+        srv = run_server(
             "--port", "0",
             env=clean_env(NOTIFY_SOCKET=listener.address, WATCHDOG_USEC="200000"),
         )  # fmt: skip
-        listener.next_with("WATCHDOG")
-        listener.next_with("WATCHDOG")
+        await asyncio.to_thread(listener.next_with, "WATCHDOG")
+        await asyncio.to_thread(listener.next_with, "WATCHDOG")
+        async with wsep_client.connect(srv.url) as remote:
+            result = await remote.run("env", timeout=60)
+        # Commands cannot speak to systemd in the server's name.
+        assert b"NOTIFY_SOCKET" not in result.stdout
+        assert b"WATCHDOG_USEC" not in result.stdout
     finally:
         listener.sock.close()
 

@@ -54,6 +54,7 @@ async def serve(opts: Options) -> None:
         grace_period=opts.grace_period,
         exit_linger=opts.exit_linger,
     )
+    systemd.take_environment()
     activated = systemd.listen_sockets()
     opts = _activated_options(opts, activated)
     metrics = _metrics(opts)

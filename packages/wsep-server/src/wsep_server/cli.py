@@ -119,12 +119,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     from .settings import (
         SettingError,
         apply_layers,
+        build_parser_despite_environment,
         find_config_path,
         finish_namespace,
         load_config_file,
     )
 
-    parser = _build_parser()
+    parser = build_parser_despite_environment(_build_parser)
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         path = find_config_path(args, os.environ)

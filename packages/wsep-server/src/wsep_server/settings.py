@@ -12,9 +12,10 @@ where it came from. Precedence: flags > environment > config file > default.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "Setting",
     "SettingError",
     "apply_layers",
+    "build_parser_despite_environment",
     "find_config_path",
     "finish_namespace",
     "load_config_file",
@@ -132,6 +134,24 @@ def _text(value: object, where: str) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     raise SettingError(f"{where}: expected a string or a number")
+
+
+def build_parser_despite_environment(
+    build: Callable[[], argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """``build()``; if a flag's default converts a ``WSEP_*`` value itself and that
+    fails, build again without those variables: :func:`apply_layers` then names
+    the bad one, where the eager conversion would have ended in a traceback."""
+    try:
+        return build()
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        saved = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+        for name in saved:
+            del os.environ[name]
+        try:
+            return build()
+        finally:
+            os.environ.update(saved)
 
 
 def find_config_path(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:

@@ -27,6 +27,7 @@ __all__ = [
     "listen_sockets",
     "notify",
     "notify_reloading",
+    "take_environment",
     "watchdog_interval",
     "watchdog_pinger",
 ]
@@ -36,6 +37,28 @@ _log = logging.getLogger("wsep_server.systemd")
 #: The first passed file descriptor (``SD_LISTEN_FDS_START``).
 LISTEN_FDS_START = 3
 
+_NOTIFY_VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+#: The variables :func:`take_environment` moved out of ``os.environ``.
+_taken: dict[str, str] = {}
+
+
+def take_environment() -> None:
+    """Move the notify and watchdog variables out of ``os.environ``.
+
+    The server keeps using them; the commands it starts do not inherit them,
+    so they cannot speak to systemd in the server's name.
+    """
+    for name in _NOTIFY_VARIABLES:
+        value = os.environ.pop(name, None)
+        if value is not None:
+            _taken[name] = value
+
+
+def _environment(environ: MutableMapping[str, str] | None) -> MutableMapping[str, str]:
+    if environ is not None:
+        return environ
+    return {**os.environ, **_taken} if _taken else os.environ
+
 
 def notify(*fields: str, environ: MutableMapping[str, str] | None = None) -> bool:
     """Send ``fields`` (``"READY=1"``, ``"STATUS=..."``) to ``NOTIFY_SOCKET``.
@@ -43,7 +66,7 @@ def notify(*fields: str, environ: MutableMapping[str, str] | None = None) -> boo
     Returns whether a datagram was sent; failures are logged, never raised:
     the service runs the same without a supervisor listening.
     """
-    env = os.environ if environ is None else environ
+    env = _environment(environ)
     address = env.get("NOTIFY_SOCKET", "")
     if not address or not fields:
         return False
@@ -69,7 +92,7 @@ def notify_reloading() -> bool:
 
 def watchdog_interval(environ: MutableMapping[str, str] | None = None) -> float | None:
     """Seconds between watchdog pings (half the timeout), or None when not asked for."""
-    env = os.environ if environ is None else environ
+    env = _environment(environ)
     try:
         usec = int(env.get("WATCHDOG_USEC", ""))
     except ValueError:
