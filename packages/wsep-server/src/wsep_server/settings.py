@@ -52,11 +52,6 @@ class Setting:
     key: str
 
     @property
-    def flag(self) -> str:
-        longs = [o for o in self.action.option_strings if o.startswith("--")]
-        return longs[0] if longs else self.action.option_strings[0]
-
-    @property
     def is_switch(self) -> bool:
         return self.action.nargs == 0
 
@@ -94,7 +89,7 @@ def _convert_one(setting: Setting, text: str, where: str) -> Any:
     return value
 
 
-def _switch(setting: Setting, value: object, where: str) -> bool:
+def _switch(value: object, where: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -108,7 +103,7 @@ def _switch(setting: Setting, value: object, where: str) -> bool:
 def _from_env(setting: Setting, text: str) -> Any:
     where = f"{setting.env}={text!r}"
     if setting.is_switch:
-        on = _switch(setting, text, where)
+        on = _switch(text, where)
         const = setting.action.const
         if isinstance(setting.action, argparse._StoreConstAction) and not isinstance(const, bool):
             return const if on else setting.action.default
@@ -121,7 +116,7 @@ def _from_env(setting: Setting, text: str) -> Any:
 
 def _from_file(setting: Setting, value: object, where: str) -> Any:
     if setting.is_switch:
-        return _switch(setting, value, where)
+        return _switch(value, where)
     if setting.is_list:
         items = value if isinstance(value, list) else [value]
         return [_convert_one(setting, _text(v, where), where) for v in items]
