@@ -46,52 +46,51 @@ async def _run_from(url: str, source: str, headers: dict[str, str], **kw: Any) -
         return (await remote.run("echo", "hi", timeout=60)).stdout
 
 
-@pytest.fixture
-def server(tmp_path: Path, run_server: Callable[..., Server]) -> tuple[Server, Path]:
-    audit = tmp_path / "audit.jsonl"
-    srv = run_server("--port", "0", "--forwarded-from", PROXY, "--audit-log", str(audit))
-    return srv, audit
+def _refused_upgrade(port: int, source: str, claimed: str) -> bytes:
+    """A raw upgrade request from ``source`` claiming to forward for ``claimed``."""
+    with socket.socket() as raw:
+        raw.bind((source, 0))
+        raw.settimeout(30)
+        raw.connect(("127.0.0.1", port))
+        raw.sendall(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"X-Forwarded-For: " + claimed.encode() + b"\r\n\r\n"
+        )
+        return raw.recv(4096)
 
 
-async def test_a_spoofed_header_from_an_untrusted_peer_is_ignored(
-    server: tuple[Server, Path],
+async def test_the_forwarded_address_is_believed_from_the_proxy_only(
+    tmp_path: Path, run_server: Callable[..., Server]
 ) -> None:
-    srv, audit = server
-    assert await _run_from(srv.url, CLIENT, {"X-Forwarded-For": "203.0.113.66"}) == b"hi\n"
+    audit, tokens = tmp_path / "audit.jsonl", tmp_path / "tokens"
+    tokens.write_text(f"alice {hash_token(TOKEN_A)}\n")
+    srv = run_server(
+        "--port", "0", "--forwarded-from", PROXY, "--audit-log", str(audit),
+        "--token-file", str(tokens),
+    )  # fmt: skip
+    auth = {"Authorization": f"Bearer {TOKEN_A}"}
+
+    # A client spoofing the header: ignored, its own address is logged.
+    spoof = {**auth, "X-Forwarded-For": "203.0.113.66"}
+    assert await _run_from(srv.url, CLIENT, spoof) == b"hi\n"
     peers = wait_until(lambda: _audit_peers(audit)[1:], "the audit's end line")
     assert all(p.startswith(f"{CLIENT}:") for p in peers), peers
     assert "203.0.113.66" not in audit.read_text()
 
-
-async def test_the_trusted_proxy_names_the_client(server: tuple[Server, Path]) -> None:
-    srv, audit = server
-    # The proxy appended the address it saw; the entry before it is the client's own claim.
-    headers = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
-    assert await _run_from(srv.url, PROXY, headers) == b"hi\n"
-    peers = wait_until(lambda: _audit_peers(audit)[1:], "the audit's end line")
-    assert set(peers) == {"198.51.100.7"}
+    # The trusted proxy appended the address it saw; the entry before it is the
+    # client's own claim, never believed.
+    proxied = {**auth, "X-Forwarded-For": "6.6.6.6, 198.51.100.7"}
+    assert await _run_from(srv.url, PROXY, proxied) == b"hi\n"
+    peers = wait_until(lambda: _audit_peers(audit)[3:], "the second session's end line")
+    assert set(_audit_peers(audit)[2:]) == {"198.51.100.7"}
     assert "6.6.6.6" not in audit.read_text()
 
-
-def test_refusals_are_logged_with_the_client_address(
-    tmp_path: Path, run_server: Callable[..., Server]
-) -> None:
-    tokens = tmp_path / "tokens"
-    tokens.write_text(f"alice {hash_token(TOKEN_A)}\n")
-    srv = run_server("--port", "0", "--forwarded-from", PROXY, "--token-file", str(tokens))
+    # Refusals are logged under the same address.
     port = int(srv.http_url.rsplit(":", 1)[1])
-    for source, claimed in ((CLIENT, "203.0.113.1"), (PROXY, "198.51.100.9")):
-        with socket.socket() as raw:
-            raw.bind((source, 0))
-            raw.settimeout(30)
-            raw.connect(("127.0.0.1", port))
-            raw.sendall(
-                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                b"X-Forwarded-For: " + claimed.encode() + b"\r\n\r\n"
-            )
-            assert raw.recv(4096).startswith(b"HTTP/1.1 401")
+    assert _refused_upgrade(port, CLIENT, "203.0.113.1").startswith(b"HTTP/1.1 401")
+    assert _refused_upgrade(port, PROXY, "198.51.100.9").startswith(b"HTTP/1.1 401")
     log = srv.wait_log("refused / from", count=2)
     assert f"refused / from {CLIENT}: authentication required" in log
     assert "203.0.113.1" not in log

@@ -120,6 +120,7 @@ async def test_sighup_without_audit_log_keeps_serving(
     assert result.stdout == b"still here\n"
 
 
+@pytest.mark.once
 async def test_sighup_reopens_the_audit_log_and_reloads(
     tmp_path: Path, run_server: Callable[..., Server]
 ) -> None:

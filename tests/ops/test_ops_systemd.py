@@ -43,7 +43,7 @@ class NotifyListener:
                 return fields
 
 
-@pytest.fixture(params=["path", "abstract"])
+@pytest.fixture(params=["path", pytest.param("abstract", marks=pytest.mark.once)])
 def listener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotifyListener]:
     if request.param == "path":
         address = str(tmp_path / "notify.sock")
