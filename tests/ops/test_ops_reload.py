@@ -96,6 +96,7 @@ async def test_sighup_reloads_tokens_policy_and_certificate_without_dropping_a_s
 
     # Broken files: refused with a log line, the previous configuration stays.
     tokens.write_text("bob not-a-hash\n")
+    policy.write_text("[default\n")
     cert.write_text(key.read_text())
     srv.signal(signal.SIGHUP)
     log = srv.wait_log("reload refused")
@@ -104,6 +105,13 @@ async def test_sighup_reloads_tokens_policy_and_certificate_without_dropping_a_s
     with pytest.raises(wsep_client.AuthenticationError):
         await _echo(srv.url, TOKEN_A, ctx)
     assert await asyncio.to_thread(_served_cert, port) == second_der
+    async with wsep_client.connect(srv.url, token=TOKEN_B, ssl=ctx) as remote:
+        with pytest.raises(wsep_client.StartFailed, match="not allowed: command"):
+            await remote.run("true", timeout=60)  # the narrow policy is still in force
+    # Mending one file is not enough while the others are still broken.
+    tokens.write_text(f"bob {hash_token(TOKEN_B)}\n")
+    srv.signal(signal.SIGHUP)
+    srv.wait_log("reload refused", count=2)
     assert srv.proc.poll() is None
 
 

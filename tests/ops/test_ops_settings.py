@@ -200,16 +200,20 @@ def test_check_config_reports_every_problem_one_line_each(
         "--jwt-key", str(tmp_path / "missing.key"),
         "--policy", str(policy),
         "--audit-log", str(tmp_path / "no" / "dir" / "audit.jsonl"),
+        "--trusted-proxy", "proxy.example",
+        "--allow-origin", "not an origin",
+        "--tls-client-ca", str(policy),
     ])  # fmt: skip
     assert code == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert all(line.startswith("wsep-server: ") for line in lines), lines
     joined = "\n".join(lines)
     for expected in (
-        "--tls-key", str(tokens), "missing-users", "missing.key", str(policy), "--audit-log"
+        "--tls-key", str(tokens), "missing-users", "proxy.example", "not an origin",
+        "--tls-client-ca", "missing.key", str(policy), "--audit-log"
     ):  # fmt: skip
         assert sum(expected in line for line in lines) >= 1, (expected, joined)
-    assert len(lines) == 6, joined
+    assert len(lines) == 9, joined
 
 
 def test_check_config_passes_a_good_configuration(

@@ -6,8 +6,10 @@ each on its own, so one broken file does not hide the next.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .cli import Options
@@ -43,9 +45,32 @@ def _readable(path: str, what: str) -> None:
         raise ValueError(f"{what} {path}: {exc.strerror or exc}") from None
 
 
+def _ca_file(path: str) -> None:
+    _readable(path, "--tls-client-ca")
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=path)
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"--tls-client-ca {path}: no usable CA certificate: {exc.reason}"
+        ) from None
+
+
+def _networks(flag: str, values: Sequence[str]) -> None:
+    for value in values:
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{flag} {value}: not an address or network") from None
+
+
 def check_config(opts: Options) -> list[str]:
     """The problems of ``opts``; empty when the server would start with it."""
-    from .auth import BasicAuthenticator, JWTAuthenticator, StaticTokenAuthenticator
+    from .auth import (
+        BasicAuthenticator,
+        JWTAuthenticator,
+        StaticTokenAuthenticator,
+        origin_middleware,
+    )
     from .policy import load_policy_file
     from .security import build_authenticators, check_listen_safety
     from .tls_files import check_certificate_pair
@@ -55,7 +80,7 @@ def check_config(opts: Options) -> list[str]:
     if opts.tls_cert:
         checks.append(lambda: check_certificate_pair(opts.tls_cert or "", opts.tls_key))
     if sec.tls_client_ca:
-        checks.append(lambda: _readable(sec.tls_client_ca or "", "--tls-client-ca"))
+        checks.append(lambda: _ca_file(sec.tls_client_ca or ""))
         if not opts.tls_cert:
             checks.append(_fail("--tls-client-ca needs --tls-cert and --tls-key"))
     if sec.token_file:
@@ -97,6 +122,8 @@ def check_config(opts: Options) -> list[str]:
         )
 
     checks.append(listen_safety)
+    checks.append(lambda: _networks("--trusted-proxy", sec.trusted_proxies))
+    checks.append(lambda: origin_middleware(sec.allowed_origins))
     if opts.service.metrics_listen is not None:
         from .metrics import require_prometheus
 
