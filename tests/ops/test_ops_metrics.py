@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 import wsep_client
-from opsutil import TOKEN_A, Server, free_port, run_server, wait_until
+from opsutil import TOKEN_A, Server, run_server, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from wsep_client import ResumeOptions
 from wsep_server.auth import hash_token
@@ -46,13 +47,15 @@ async def test_metrics_after_real_sessions(
     tokens, policy = tmp_path / "tokens", tmp_path / "policy.toml"
     tokens.write_text(f"alice {hash_token(TOKEN_A)}\n")
     policy.write_text(POLICY)
-    port = free_port()
     srv = run_server(
         "--port", "0", "--token-file", str(tokens), "--policy", str(policy),
-        "--metrics-listen", f"127.0.0.1:{port}",
+        "--metrics-listen", "127.0.0.1:0",
     )  # fmt: skip
-    srv.wait_log("serving metrics on")
-    metrics_url = f"http://127.0.0.1:{port}/metrics"
+    found = re.search(
+        r"serving metrics on (http://127\.0\.0\.1:\d+/metrics)", srv.wait_log("metrics")
+    )
+    assert found is not None
+    metrics_url = found.group(1)
     before = scrape(metrics_url)
     assert value(before, "wsep_sessions_active") == 0
 
