@@ -7,12 +7,22 @@ reason, terminate and reap their processes, exit within the grace period.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .cli import Options, parse_args
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from aiohttp.typedefs import Middleware
+
+    from .metrics import Metrics
 
 _log = logging.getLogger("wsep_server")
 
@@ -20,10 +30,13 @@ _log = logging.getLogger("wsep_server")
 async def serve(opts: Options) -> None:
     from aiohttp import web
 
+    from . import systemd
     from .app import create_app, default_execer
+    from .audit import on_sighup
     from .auth import ScrubbingAccessLogger
     from .config import ServerConfig
     from .loader import load_execer
+    from .reload import Reloader
     from .security import build_security, tls_context
     from .sessions import SessionConfig, SessionManager
 
@@ -41,6 +54,10 @@ async def serve(opts: Options) -> None:
         grace_period=opts.grace_period,
         exit_linger=opts.exit_linger,
     )
+    systemd.take_environment()
+    activated = systemd.listen_sockets()
+    opts = _activated_options(opts, activated)
+    metrics = _metrics(opts)
     execer = load_execer(opts.execer) if opts.execer else default_execer(config)
     sec = build_security(opts.security, execer, host=opts.host, unix_socket=opts.unix_socket)
     served = sec.execer if sec.execer is not None else execer
@@ -51,8 +68,8 @@ async def serve(opts: Options) -> None:
         path=opts.path,
         config=config,
         policy=sec.policy,
-        observers=sec.observers,
-        middlewares=sec.middlewares,
+        observers=[*sec.observers, *([metrics] if metrics is not None else [])],
+        middlewares=[*_service_middlewares(opts, metrics), *sec.middlewares],
     )
     sec.install(app)
     if opts.web:
@@ -70,28 +87,99 @@ async def serve(opts: Options) -> None:
     )
     await runner.setup()
     ssl_context = tls_context(opts.security, opts.tls_cert, opts.tls_key)
-    site: web.BaseSite
-    if opts.unix_socket:
-        site = web.UnixSite(runner, opts.unix_socket, ssl_context=ssl_context)
+    sites: list[web.BaseSite] = []
+    if activated:
+        sites = [web.SockSite(runner, sock, ssl_context=ssl_context) for sock in activated]
+    elif opts.unix_socket:
+        sites = [web.UnixSite(runner, opts.unix_socket, ssl_context=ssl_context)]
     else:
-        site = web.TCPSite(runner, opts.host, opts.port, ssl_context=ssl_context)
-    await site.start()
-    print(_banner(opts, runner), flush=True)
+        sites = [web.TCPSite(runner, opts.host, opts.port, ssl_context=ssl_context)]
+    for site in sites:
+        await site.start()
+    reloader = Reloader(
+        opts.security, sec, ssl_context=ssl_context, tls_cert=opts.tls_cert, tls_key=opts.tls_key
+    )
+    if metrics is not None:
+        metrics.reload_counts = lambda: (reloader.reloads, reloader.refusals)
+    metrics_runner = await _start_metrics(opts, metrics)
+    loop = asyncio.get_running_loop()
+    unregister_reload = on_sighup(reloader.on_hangup, loop)
+    banner = _banner(opts, runner)
+    print(banner, flush=True)
+    systemd.notify("READY=1", "STATUS=" + banner.splitlines()[0], f"MAINPID={os.getpid()}")
+    interval = systemd.watchdog_interval()
+    watchdog = asyncio.ensure_future(systemd.watchdog_pinger(interval)) if interval else None
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
         await stop.wait()
         _log.info("signal received: shutting down (grace period %g s)", opts.grace_period)
+        systemd.notify("STOPPING=1", "STATUS=shutting down")
     finally:
+        unregister_reload()
+        if watchdog is not None:
+            watchdog.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         try:
             await asyncio.wait_for(runner.cleanup(), opts.grace_period + 2.0)
         except asyncio.TimeoutError:
             _log.warning("shutdown took longer than the grace period")
+
+
+def _activated_options(opts: Options, activated: list[socket.socket]) -> Options:
+    """With sockets from systemd, the listen address is theirs (for the safety check)."""
+    if not activated:
+        return opts
+    name = activated[0].getsockname()
+    if activated[0].family == socket.AF_UNIX:
+        return dataclasses.replace(opts, unix_socket=str(name) or "(socket activation)")
+    return dataclasses.replace(opts, host=str(name[0]), port=int(name[1]), unix_socket=None)
+
+
+def _metrics(opts: Options) -> Metrics | None:
+    if opts.service.metrics_listen is None:
+        return None
+    from .metrics import Metrics, require_prometheus
+
+    require_prometheus()
+    return Metrics()
+
+
+def _service_middlewares(opts: Options, metrics: Metrics | None) -> list[Middleware]:
+    """Run before authentication: metrics see every refusal, logs the proxied address."""
+    found: list[Middleware] = []
+    if metrics is not None:
+        found.append(metrics.middleware())
+    if opts.service.forwarded_from:
+        from .client_address import forwarded_address_middleware
+
+        found.append(
+            forwarded_address_middleware(opts.service.forwarded_from, opts.service.forwarded_header)
+        )
+    return found
+
+
+async def _start_metrics(opts: Options, metrics: Metrics | None) -> web.AppRunner | None:
+    if metrics is None or opts.service.metrics_listen is None:
+        return None
+    from aiohttp import web
+
+    from .metrics import metrics_app
+
+    host, port = opts.service.metrics_listen
+    runner = web.AppRunner(metrics_app(metrics, opts.service.metrics_path), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = next((a for a in runner.addresses if isinstance(a, tuple)), (host, port))
+    shown = f"[{host}]" if ":" in host else host
+    _log.info("serving metrics on http://%s:%d%s", shown, bound[1], opts.service.metrics_path)
+    return runner
 
 
 def _banner(opts: Options, runner: object) -> str:
@@ -114,6 +202,15 @@ def _banner(opts: Options, runner: object) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
+    if opts.service.check_config:
+        from .check import check_config
+
+        problems = check_config(opts)
+        for problem in problems:
+            print(f"wsep-server: {problem}", file=sys.stderr)
+        if not problems:
+            print("wsep-server: configuration OK")
+        return 1 if problems else 0
     from .logs import configure_logging
 
     configure_logging(opts.log_level, opts.log_format)

@@ -1,13 +1,20 @@
-"""``wsep-server``: every flag also comes from a ``WSEP_*`` environment variable."""
+"""``wsep-server``: every flag also comes from a ``WSEP_*`` variable and the config file.
+
+Declare a flag with a plain default and its variable in brackets in the help
+(``[WSEP_NAME]``): :mod:`.settings` takes the value from the environment or
+the config file through the flag's own type and choices.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .security import SecurityOptions, add_security_arguments, security_options
+from .service import ServiceOptions, add_service_arguments, service_options
 
 __all__ = ["Options", "parse_args"]
 
@@ -33,6 +40,7 @@ class Options:
     header_timeout: float = 30.0
     session_timeout: float = 300.0
     security: SecurityOptions = field(default_factory=SecurityOptions)
+    service: ServiceOptions = field(default_factory=ServiceOptions)
 
 
 def _env(name: str, default: str | None) -> str | None:
@@ -44,7 +52,10 @@ def _bool(text: str | None) -> bool:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {text}")
     return value
@@ -61,7 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     a = p.add_argument
     a("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on [WSEP_HOST]")
-    a("--port", type=int, default=int(_env("PORT", "8080") or 8080),
+    a("--port", type=int, default=8080,
       help="TCP port, 0 for any free one [WSEP_PORT]")  # fmt: skip
     a("--path", default=_env("PATH", "/"), help="URL path of the WebSocket endpoint [WSEP_PATH]")
     a("--unix-socket", default=_env("UNIX_SOCKET", None),
@@ -72,16 +83,16 @@ def _build_parser() -> argparse.ArgumentParser:
       choices=["debug", "info", "warning", "error"], help="[WSEP_LOG_LEVEL]")  # fmt: skip
     a("--log-format", default=_env("LOG_FORMAT", "text"), choices=["text", "json"],
       help="log lines as text or one JSON object per line [WSEP_LOG_FORMAT]")  # fmt: skip
-    a("--grace-period", type=_positive_float, default=float(_env("GRACE_PERIOD", "5") or 5),
+    a("--grace-period", type=_positive_float, default=5.0,
       help="seconds running sessions get on SIGTERM/SIGINT [WSEP_GRACE_PERIOD]")  # fmt: skip
     a("--compress", action=argparse.BooleanOptionalAction, default=_bool(_env("COMPRESS", "")),
       help="accept permessage-deflate (costs 10-60x throughput) [WSEP_COMPRESS]")  # fmt: skip
-    a("--heartbeat", type=_positive_float, default=float(_env("HEARTBEAT", "30") or 30),
+    a("--heartbeat", type=_positive_float, default=30.0,
       help="seconds between pings to detect dead peers, 0 for off [WSEP_HEARTBEAT]")  # fmt: skip
     a("--max-message-size", type=int,
-      default=int(_env("MAX_MESSAGE_SIZE", str(DEFAULT_MAX_RECEIVE_SIZE)) or 0),
+      default=DEFAULT_MAX_RECEIVE_SIZE,
       help="largest message a client may send, in bytes [WSEP_MAX_MESSAGE_SIZE]")  # fmt: skip
-    a("--exit-linger", type=_positive_float, default=float(_env("EXIT_LINGER", "30") or 30),
+    a("--exit-linger", type=_positive_float, default=30.0,
       help="seconds to wait for the client's close after exit_code [WSEP_EXIT_LINGER]")  # fmt: skip
     a("--execer", default=_env("EXECER", None),
       help="serve this execer, given as package.module:factory [WSEP_EXECER]")  # fmt: skip
@@ -89,23 +100,41 @@ def _build_parser() -> argparse.ArgumentParser:
       help="also serve the web terminal at / and the JS client at /static/wsep.js "
       "(xterm.js from npm: run `npm ci` in packages/wsep-server/web) [WSEP_WEB]")  # fmt: skip
     a("--header-timeout", type=_positive_float,
-      default=float(_env("HEADER_TIMEOUT", "30") or 30),
+      default=30.0,
       help="seconds a client may take to send its HTTP request (the upgrade) before it "
       "is dropped; also closes idle keep-alive connections [WSEP_HEADER_TIMEOUT]")  # fmt: skip
     a("--session-timeout", type=_positive_float,
-      default=float(_env("SESSION_TIMEOUT", "300") or 300),
+      default=300.0,
       help="seconds a reattachable session (a TTY start with an id) lives with no client "
       "attached [WSEP_SESSION_TIMEOUT]")  # fmt: skip
     a("--tune-malloc", action=argparse.BooleanOptionalAction,
       default=_bool(_env("TUNE_MALLOC", "1")),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
     add_security_arguments(p)
+    add_service_arguments(p)
     return p
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = _build_parser()
-    ns = parser.parse_args(argv)
+    from .settings import (
+        SettingError,
+        apply_layers,
+        build_parser_despite_environment,
+        find_config_path,
+        finish_namespace,
+        load_config_file,
+    )
+
+    parser = build_parser_despite_environment(_build_parser)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        path = find_config_path(args, os.environ)
+        config = load_config_file(path) if path else None
+        lists = apply_layers(parser, environ=os.environ, config=config, config_path=path or "")
+    except SettingError as exc:
+        parser.error(str(exc))
+    ns = parser.parse_args(args)
+    finish_namespace(ns, lists)
     if bool(ns.tls_cert) != bool(ns.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if not ns.path.startswith("/"):
@@ -114,6 +143,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--max-message-size must be at least 1024")
     try:
         security = security_options(ns)
+        service = service_options(ns)
     except ValueError as exc:
         parser.error(str(exc))
     return Options(
@@ -136,4 +166,5 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         header_timeout=ns.header_timeout,
         session_timeout=ns.session_timeout,
         security=security,
+        service=service,
     )

@@ -191,6 +191,8 @@ class Security:
     execer: Execer | None = None
     on_startup: list[Any] = field(default_factory=list)
     on_cleanup: list[Any] = field(default_factory=list)
+    #: The authenticators as the middleware holds them: a SIGHUP reload swaps them.
+    swappable: list[Any] = field(default_factory=list)
 
     @property
     def authenticated(self) -> bool:
@@ -249,12 +251,15 @@ def build_security(
     from .audit import AuditLog
     from .policy import FilePolicy, default_resolver
     from .recording import RecordingExecer
+    from .reload import reloadable
 
     sec = Security(authenticators=build_authenticators(opts))
     check_listen_safety(opts, host=host, unix_socket=unix_socket, authenticated=sec.authenticated)
     sec.middlewares.append(origin_middleware(opts.allowed_origins))
     if sec.authenticators:
-        sec.middlewares.append(auth_middleware(sec.authenticators, exempt=_public))
+        # What the middleware asks, a reload replaces (reload.py).
+        sec.swappable = reloadable(sec.authenticators)
+        sec.middlewares.append(auth_middleware(sec.swappable, exempt=_public))
     sec.execer = execer
     if opts.policy:
         if opts.record_dir:
@@ -303,6 +308,9 @@ def tls_context(
         if opts.tls_client_ca:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         return None
+    from .tls_files import check_certificate_pair
+
+    check_certificate_pair(certfile, keyfile)
     return server_ssl_context(
         certfile,
         keyfile,

@@ -48,6 +48,7 @@ from wsep_protocol import (
     truncate_reason,
 )
 
+from .client_address import CLIENT_ADDRESS_KEY
 from .config import ServerConfig
 from .flow import OutputGate
 from .hooks import (
@@ -536,6 +537,9 @@ class Session:
 
 
 def _peer(request: web.Request) -> str:
+    forwarded = request.get(CLIENT_ADDRESS_KEY)  # a trusted proxy's word (client_address.py)
+    if isinstance(forwarded, str) and forwarded:
+        return forwarded
     transport = request.transport
     peer = transport.get_extra_info("peername") if transport is not None else None
     if isinstance(peer, tuple) and len(peer) >= 2:

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
 from ..hooks import IDENTITY_KEY
-from .base import Authenticator, AuthRejected, peer_address
+from .base import Authenticator, AuthRejected
 from .tokens import TokenLocation, find_token
 
 __all__ = ["auth_middleware", "origin_allowed", "origin_middleware", "security_middlewares"]
@@ -118,7 +118,9 @@ def _refuse(
     challenges: Sequence[str],
     invalid_token: bool = False,
 ) -> web.Response:
-    _log.warning("refused %s from %s: %s", request.path, peer_address(request) or "?", reason)
+    from ..client_address import client_address
+
+    _log.warning("refused %s from %s: %s", request.path, client_address(request) or "?", reason)
     if status != 401:
         return _reject(status, reason)
     return _reject(status, reason, challenges, invalid_token=invalid_token)

@@ -26,6 +26,7 @@ from wsep_protocol import Buffer, ExitStatus
 from wsep_protocol.sessions import STREAMS, Attached, Gap
 
 from .ring import OutputRing
+from .stats import STATS
 
 if TYPE_CHECKING:
     from .session import Session
@@ -166,6 +167,8 @@ class SessionProcess:
             start = ring.start if wanted is None else max(wanted, ring.start)
             if wanted is not None and wanted < ring.start:
                 self.gaps.append(Gap(name, wanted, ring.start - wanted))
+                STATS.gaps += 1
+                STATS.gap_bytes += ring.start - wanted
             ring.attach(self, start)
             readers[name] = _RingReader(self, ring, start)
         self._stdout = readers["stdout"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from .stats import STATS
+
 __all__ = ["OutputRing"]
 
 
@@ -96,6 +98,8 @@ class OutputRing:
             self._start += cut
             self._size -= cut
             excess -= cut
+            STATS.evictions += 1
+            STATS.evicted_bytes += cut
         self._notify()
 
     def close(self) -> None:
