@@ -19,7 +19,8 @@ import sys
 __all__ = ["build_parser", "main"]
 
 EPILOG = """\
-environment: WSEP_URL (default for --url), WSEP_TOKEN (default for --token)
+environment: WSEP_URL (default for --url), WSEP_TOKEN (default for --token),
+  WSEP_CONTROL (default for --control), WSEP_CONTROL_PERSIST (idle seconds of a control master)
 
 examples:
   wsep run --url ws://host:8080 -- uname -a
@@ -29,15 +30,47 @@ examples:
   wsep sessions list | info ID | end ID
   wsep cp ./data.tar ws://host:8080:/tmp/data.tar
   wsep cp :/var/log/syslog ./syslog          (host from WSEP_URL)
+  wsep cp :/etc/hostname .                   (into a directory, as cp does)
+  WSEP_CONTROL=auto wsep run -- true         (reuse a control master: fast repeated calls)
+  wsep control status | stop
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it, without its import."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples keep their lines; and no ``shutil`` import (~3 ms on every ``wsep`` call,
+    since argparse builds a formatter for each ``add_argument``)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = _columns() - 2 if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``only="run"`` builds just that command's (what ``wsep run`` needs:
+    each sub-parser costs a millisecond or so of gettext look-ups)."""
     parser = argparse.ArgumentParser(
         prog="wsep",
         description="Run commands on a wsep server, and copy files to and from it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version="wsep 0.1.0")
     sub = parser.add_subparsers(dest="action", metavar="COMMAND")
@@ -53,9 +86,29 @@ def build_parser() -> argparse.ArgumentParser:
             "--insecure", action="store_true", help="do not verify the server's TLS certificate"
         )
 
-    run = sub.add_parser("run", help="run a command remotely", epilog=EPILOG)
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        # Raw: the examples keep their lines (argparse reflows them otherwise).
+        return sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=_Formatter)
+
+    def control(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--control",
+            choices=("auto", "yes", "no"),
+            default=None,
+            help="through a control master: auto uses one and starts one for the next calls, "
+            "yes waits for it to start, no never (default: $WSEP_CONTROL or no)",
+        )
+
+    run = add("run", help="run a command remotely")
     common(run)
+    control(run)
     run.add_argument("-t", "--tty", action="store_true", help="allocate a remote TTY")
+    run.add_argument(
+        "-n",
+        "--no-stdin",
+        action="store_true",
+        help="send no input (as ssh -n); by default stdin is forwarded, a terminal's too",
+    )
     run.add_argument(
         "--id",
         default="",
@@ -67,15 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cwd", default=None, metavar="DIR", help="remote working directory")
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="end after S s")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    if only == "run":
+        return parser
 
-    sessions = sub.add_parser(
-        "sessions", help="list, describe or end reattachable sessions (v2)", epilog=EPILOG
-    )
+    sessions = add("sessions", help="list, describe or end reattachable sessions (v2)")
     common(sessions)
     sessions.add_argument("what", nargs="?", choices=("list", "info", "end"), default="list")
     sessions.add_argument("id", nargs="?", default=None, help="session id (info, end)")
 
-    cp = sub.add_parser("cp", help="copy a file to or from the server", epilog=EPILOG)
+    ctl = add("control", help="start, stop or describe the control master for a server")
+    common(ctl)
+    ctl.add_argument("what", choices=("status", "start", "stop"))
+
+    cp = add("cp", help="copy a file to or from the server")
     common(cp)
     cp.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check")
     cp.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
@@ -85,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser("run" if given[:1] == ["run"] else None)
+    args = parser.parse_args(given)
     if args.action is None:
         parser.print_help(sys.stderr)
         return 2
@@ -104,6 +162,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.url:
             parser.error("run: no server URL (use --url or set WSEP_URL)")
         args.argv = argv_
+        mode = args.control or os.environ.get("WSEP_CONTROL") or "no"
+        if mode not in ("auto", "yes", "no"):
+            parser.error(f"WSEP_CONTROL={mode!r}: expected auto, yes or no")
+        if mode != "no":
+            from ._control_client import run_through_master
+
+            code = run_through_master(args, mode)
+            if code is not None:
+                return code
         from ._cli_run import run_main
 
         return run_main(args)
@@ -117,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         from ._cli_sessions import sessions_main
 
         return sessions_main(args)
+    if args.action == "control":
+        if not args.url:
+            parser.error("control: no server URL (use --url or set WSEP_URL)")
+        from ._control_client import control_main
+
+        return control_main(args)
     from ._cli_cp import cp_main
 
     return cp_main(args, parser)

@@ -30,7 +30,7 @@ from wsep_protocol.sessions import (
 
 from .errors import ConnectError, ConnectionLost, NotSupported, StartFailed
 from .handshake import SSLArg, open_websocket
-from .process import RemoteProcess
+from .process import ExecerProcess, ProcessBase, RemoteProcess
 from .result import CompletedProcess
 from .resume import Reconnect, ResumeOptions
 from .runner import run_process
@@ -85,7 +85,23 @@ class _ExecerBase:
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ExecerProcess:
+        """Start ``command``: the ``wsep_protocol.Execer`` interface (see ``create_process``)."""
+        process = await self._start_as(
+            ExecerProcess, command, session_id=session_id, resumable=resumable, resume=resume
+        )
+        assert isinstance(process, ExecerProcess)
+        return process
+
+    async def _start_as(
+        self,
+        kind: type[ProcessBase],
+        command: Command,
+        *,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+    ) -> ProcessBase:
         raise NotImplementedError
 
     async def create_process(
@@ -112,7 +128,11 @@ class _ExecerBase:
         command = build_command(
             cmd, *args, stdin=stdin, tty=tty, env=env, cwd=cwd, rows=rows, cols=cols
         )
-        return await self.start(command, session_id=session_id, resumable=resumable, resume=resume)
+        process = await self._start_as(
+            RemoteProcess, command, session_id=session_id, resumable=resumable, resume=resume
+        )
+        assert isinstance(process, RemoteProcess)
+        return process
 
     async def run(
         self,
@@ -205,14 +225,15 @@ class RemoteExecer(_ExecerBase):
             self._session = _new_session()
         return self._session
 
-    async def start(
+    async def _start_as(
         self,
+        kind: type[ProcessBase],
         command: Command,
         *,
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         """Open a WebSocket, start ``command`` on it, and return once it has a pid.
 
         Raises :class:`ConnectError`/:class:`AuthenticationError` when no
@@ -225,7 +246,7 @@ class RemoteExecer(_ExecerBase):
             if not session_id or command.tty:
                 raise ValueError("resumable needs a session_id and a command without a TTY")
             attach = Attach(session_id, command=command, resumable=True)
-        return await self._open_process(command, session_id, attach, resume)
+        return await self._open_process(kind, command, session_id, attach, resume)
 
     async def attach(
         self,
@@ -254,7 +275,9 @@ class RemoteExecer(_ExecerBase):
             stderr_offset=offsets.get("stderr"),
         )
         placeholder = Command(f"session {session_id}", stdin=not read_only)
-        return await self._open_process(placeholder, session_id, attach, resume)
+        process = await self._open_process(RemoteProcess, placeholder, session_id, attach, resume)
+        assert isinstance(process, RemoteProcess)
+        return process
 
     async def list_sessions(self) -> tuple[SessionDescription, ...]:
         """This identity's sessions, oldest first (v2)."""
@@ -287,11 +310,12 @@ class RemoteExecer(_ExecerBase):
 
     async def _open_process(
         self,
+        kind: type[ProcessBase],
         command: Command,
         session_id: str,
         attach: Attach | None,
         resume: ResumeOptions | None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         if attach is not None and self.version < ProtocolVersion.V2:
             raise NotSupported("sessions need protocol v2; this execer speaks only v1")
         owned = None
@@ -312,6 +336,7 @@ class RemoteExecer(_ExecerBase):
         return await start_on(
             ws,
             command,
+            kind=kind,
             session_id=session_id,
             limit=self.limit,
             timeout=self._connect_timeout,
@@ -326,6 +351,7 @@ async def start_on(
     ws: aiohttp.ClientWebSocketResponse[Any],
     command: Command,
     *,
+    kind: type[ProcessBase] = RemoteProcess,
     session_id: str = "",
     limit: int = DEFAULT_LIMIT,
     owned_session: aiohttp.ClientSession | None = None,
@@ -333,7 +359,7 @@ async def start_on(
     attach: Attach | None = None,
     reconnect: Reconnect | None = None,
     resume: ResumeOptions | None = None,
-) -> RemoteProcess:
+) -> ProcessBase:
     """Start ``command`` on an open WebSocket; the version follows its subprotocol.
 
     ``timeout`` bounds the wait for the pid (a server that accepted the
@@ -350,7 +376,7 @@ async def start_on(
                 await owned_session.close()
             raise
     connection = Connection(Role.CLIENT, version)
-    process = RemoteProcess(
+    process = kind(
         ws,
         connection,
         command,
@@ -386,20 +412,27 @@ class WebSocketExecer(_ExecerBase):
         self._ws: aiohttp.ClientWebSocketResponse[Any] | None = ws
         self.limit = limit
 
-    async def start(
+    async def _start_as(
         self,
+        kind: type[ProcessBase],
         command: Command,
         *,
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         if self._ws is None:
             raise LocalProtocolError("this WebSocket already ran a process (one per connection)")
         ws, self._ws = self._ws, None
         attach = Attach(session_id, command=command, resumable=True) if resumable else None
         return await start_on(
-            ws, command, session_id=session_id, limit=self.limit, attach=attach, resume=resume
+            ws,
+            command,
+            kind=kind,
+            session_id=session_id,
+            limit=self.limit,
+            attach=attach,
+            resume=resume,
         )
 
 
@@ -448,5 +481,5 @@ if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's in
     def _is_execer(execer: RemoteExecer, ws_execer: WebSocketExecer) -> tuple[Execer, Execer]:
         return execer, ws_execer
 
-    def _is_process(process: RemoteProcess) -> Process:
+    def _is_process(process: ExecerProcess) -> Process:
         return process

@@ -11,13 +11,13 @@ from .errors import ProcessError, ProcessTimeout
 from .result import CompletedProcess
 
 if TYPE_CHECKING:
-    from .process import RemoteProcess
+    from .process import ExecerProcess
 
 __all__ = ["run_process"]
 
 
 class _Starter(Protocol):
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess: ...
+    async def start(self, command: Command, *, session_id: str = "") -> ExecerProcess: ...
 
 
 async def run_process(
@@ -33,7 +33,7 @@ async def run_process(
     deadline = None if timeout is None else loop.time() + timeout
     out: list[bytes] = []
     err: list[bytes] = []
-    process: RemoteProcess | None = None
+    process: ExecerProcess | None = None
     try:
         if deadline is None:
             process = await execer.start(command)

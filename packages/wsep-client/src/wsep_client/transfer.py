@@ -23,7 +23,7 @@ import aiofiles.os
 from wsep_protocol import Command
 
 from .errors import ClientError, TransferError
-from .process import RemoteProcess
+from .process import ExecerProcess
 from .streams import RemoteStreamReader
 
 __all__ = ["Progress", "TransferResult", "download", "local_target", "upload"]
@@ -55,7 +55,7 @@ _DOWNLOAD = (
 
 
 class _Starter(Protocol):
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess: ...
+    async def start(self, command: Command, *, session_id: str = "") -> ExecerProcess: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ async def download(
     stderr_lines: list[str] = []
     total: list[int | None] = [None]
 
-    async def read_stderr(process: RemoteProcess) -> None:
+    async def read_stderr(process: ExecerProcess) -> None:
         async for raw in process.stderr:
             line = raw.decode("utf-8", "replace")
             stderr_lines.append(line)
