@@ -15,11 +15,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .connect import connect
     from .errors import (
         AuthenticationError,
+        CertificateError,
         ClientError,
         ConnectError,
         ConnectionLost,
+        InvalidURL,
+        LocalProtocolError,
+        NoSuchSession,
         NotSupported,
         OutputGap,
         ProcessError,
@@ -27,11 +32,11 @@ if TYPE_CHECKING:
         StartFailed,
         TransferError,
     )
-    from .execer import RemoteExecer, WebSocketExecer, build_command, connect
+    from .execer import RemoteExecer, WebSocketExecer, build_command
     from .process import RemoteProcess
     from .result import CompletedProcess
     from .resume import ResumeOptions
-    from .sessions import NoSuchSession, SessionDescription
+    from .sessions import SessionDescription
     from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader
     from .transfer import TransferResult, download, upload
     from .tuning import tune_malloc
@@ -39,13 +44,16 @@ if TYPE_CHECKING:
 # Imported on first use, so that ``wsep --help`` does not pay for aiohttp.
 _LAZY = {
     "AuthenticationError": "errors",
+    "CertificateError": "errors",
+    "InvalidURL": "errors",
+    "LocalProtocolError": "errors",
     "ClientError": "errors",
     "ConnectError": "errors",
     "ConnectionLost": "errors",
     "NotSupported": "errors",
     "OutputGap": "errors",
     "ResumeOptions": "resume",
-    "NoSuchSession": "sessions",
+    "NoSuchSession": "errors",
     "SessionDescription": "sessions",
     "ProcessError": "errors",
     "ProcessTimeout": "errors",
@@ -54,7 +62,7 @@ _LAZY = {
     "RemoteExecer": "execer",
     "WebSocketExecer": "execer",
     "build_command": "execer",
-    "connect": "execer",
+    "connect": "connect",
     "RemoteProcess": "process",
     "CompletedProcess": "result",
     "DEFAULT_LIMIT": "streams",
@@ -83,10 +91,13 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_LIMIT",
     "AuthenticationError",
+    "CertificateError",
     "ClientError",
     "CompletedProcess",
     "ConnectError",
     "ConnectionLost",
+    "InvalidURL",
+    "LocalProtocolError",
     "NoSuchSession",
     "NotSupported",
     "OutputGap",

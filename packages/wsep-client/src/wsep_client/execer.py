@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 import aiohttp
 from wsep_protocol import (
@@ -13,7 +14,6 @@ from wsep_protocol import (
     Command,
     Connection,
     Execer,
-    LocalProtocolError,
     Process,
     ProtocolVersion,
     Role,
@@ -28,7 +28,14 @@ from wsep_protocol.sessions import (
     SessionList,
 )
 
-from .errors import ConnectError, ConnectionLost, NotSupported, StartFailed
+from .errors import (
+    ConnectError,
+    ConnectionLost,
+    InvalidURL,
+    LocalProtocolError,
+    NotSupported,
+    StartFailed,
+)
 from .handshake import SSLArg, open_websocket
 from .process import ExecerProcess, ProcessBase, RemoteProcess
 from .result import CompletedProcess
@@ -37,11 +44,65 @@ from .runner import run_process
 from .sessions import request, require_v2
 from .streams import DEFAULT_LIMIT
 
-__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "connect"]
+__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "check_url"]
+
+#: What ``aiohttp`` can open a WebSocket to.
+_SCHEMES = ("ws", "wss", "http", "https")
+
+
+def check_url(url: object) -> str:
+    """``url`` if it can name a wsep server; :class:`InvalidURL` (a ``ValueError``) if not."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES or not rest.strip("/"):
+        raise InvalidURL(
+            f"{url!r} is not a wsep server URL: it needs a scheme and a host, "
+            "e.g. ws://host:8080/ or wss://host/",
+            url=url,
+        )
+    return url
+
+
+#: A command: a program and its arguments, or (like ``subprocess``) a list of both.
+CommandArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
+
+
+def command_argv(cmd: CommandArg, args: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
+    """``(program, args)`` from ``run("ls", "-l")`` or ``run(["ls", "-l"])``.
+
+    Anything else raises ``TypeError`` at once (not later, in a task).
+    """
+    items: list[Any] = [cmd, *args]
+    if isinstance(cmd, (list, tuple)):
+        if args:
+            raise TypeError("give the command either as a list or as separate arguments")
+        items = list(cmd)
+        if not items:
+            raise ValueError("empty command")
+    argv = []
+    for position, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            value = os.fspath(item)
+            if isinstance(value, str):
+                argv.append(value)
+                continue
+        what = "the command" if position == 0 else f"argument {position}"
+        raise TypeError(f"{what} must be a str (or os.PathLike), not {type(item).__name__}")
+    if not argv[0]:
+        raise ValueError("empty command")
+    return argv[0], tuple(argv[1:])
+
+
+def text_encoding(text: bool, encoding: str | None, errors: str | None) -> str | None:
+    """The encoding of text mode, as ``subprocess`` decides it (None: bytes)."""
+    if encoding is not None or errors is not None or text:
+        return encoding or "utf-8"
+    return None
 
 
 def build_command(
-    cmd: str,
+    cmd: CommandArg,
     *args: str,
     stdin: bool = True,
     tty: bool = False,
@@ -53,6 +114,7 @@ def build_command(
     gid: int = 0,
 ) -> Command:
     """A :class:`~wsep_protocol.Command` from subprocess-like arguments."""
+    cmd, args = command_argv(cmd, args)
     if env is None:
         env_list: tuple[str, ...] = ()
     elif isinstance(env, Mapping):
@@ -61,7 +123,7 @@ def build_command(
         env_list = tuple(env)
     return Command(
         command=cmd,
-        args=tuple(args),
+        args=args,
         stdin=stdin,
         tty=tty,
         rows=rows,
@@ -106,7 +168,7 @@ class _ExecerBase:
 
     async def create_process(
         self,
-        cmd: str,
+        cmd: CommandArg,
         *args: str,
         stdin: bool = True,
         tty: bool = False,
@@ -136,9 +198,9 @@ class _ExecerBase:
 
     async def run(
         self,
-        cmd: str,
+        cmd: CommandArg,
         *args: str,
-        input: bytes | None = None,
+        input: str | bytes | None = None,
         check: bool = False,
         timeout: float | None = None,
         env: Mapping[str, str] | Sequence[str] | None = None,
@@ -146,12 +208,18 @@ class _ExecerBase:
         tty: bool = False,
         rows: int = 0,
         cols: int = 0,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
     ) -> CompletedProcess:
         """Run a command to completion and collect its output.
 
-        Raises :class:`ProcessError` when ``check`` and it fails, and
+        ``run("ls", "-l")`` or, as with ``subprocess``, ``run(["ls", "-l"])``.
+        ``text=True`` (or an ``encoding``/``errors``) decodes the output to
+        ``str`` (UTF-8 by default) and takes ``input`` as ``str``. Raises
+        :class:`ProcessError` when ``check`` and it fails, and
         :class:`ProcessTimeout` (after ending the remote process) when it runs
-        past ``timeout`` seconds.
+        past ``timeout`` seconds; wrong argument types raise ``TypeError`` at once.
         """
         command = build_command(
             cmd,
@@ -163,7 +231,15 @@ class _ExecerBase:
             rows=rows,
             cols=cols,
         )
-        return await run_process(self, command, input=input, check=check, timeout=timeout)
+        return await run_process(
+            self,
+            command,
+            input=input,
+            check=check,
+            timeout=timeout,
+            encoding=text_encoding(text, encoding, errors),
+            errors=errors,
+        )
 
 
 class RemoteExecer(_ExecerBase):
@@ -192,7 +268,7 @@ class RemoteExecer(_ExecerBase):
         limit: int = DEFAULT_LIMIT,
         share_session: bool = True,
     ) -> None:
-        self.url = url
+        self.url = check_url(url)
         self._session = session
         self._own_session = session is None
         # Without a caller's session: one shared session (closed by close()), or,
@@ -213,6 +289,12 @@ class RemoteExecer(_ExecerBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    async def check(self) -> None:
+        """Open one WebSocket and close it: raises what starting a command would
+        (:class:`ConnectError`, :class:`AuthenticationError`, ...), runs nothing."""
+        ws = await self._open()
+        await ws.close()
 
     async def close(self) -> None:
         """Close the session this execer created (never a caller's session)."""
@@ -440,40 +522,6 @@ def _new_session() -> aiohttp.ClientSession:
     """A session without aiohttp's 100-connection cap: each process holds one
     WebSocket for its whole life, so the 101st concurrent process would wait forever."""
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-
-@contextlib.asynccontextmanager
-async def connect(
-    url: str,
-    *,
-    session: aiohttp.ClientSession | None = None,
-    token: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    ssl: SSLArg = True,
-    version: ProtocolVersion = ProtocolVersion.V2,
-    heartbeat: float | None = None,
-    connect_timeout: float | None = 30.0,
-    limit: int = DEFAULT_LIMIT,
-) -> AsyncIterator[RemoteExecer]:
-    """``async with connect(url) as execer:`` a :class:`RemoteExecer` for ``url``.
-
-    Connections open per process; a caller's ``session`` is used and left open.
-    """
-    execer = RemoteExecer(
-        url,
-        session=session,
-        token=token,
-        headers=headers,
-        ssl=ssl,
-        version=version,
-        heartbeat=heartbeat,
-        connect_timeout=connect_timeout,
-        limit=limit,
-    )
-    try:
-        yield execer
-    finally:
-        await execer.close()
 
 
 if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's interfaces

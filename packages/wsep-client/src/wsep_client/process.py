@@ -16,7 +16,6 @@ from wsep_protocol import (
     Error,
     ExitCode,
     ExitStatus,
-    LocalProtocolError,
     Pid,
     RemoteProtocolError,
     Resize,
@@ -28,7 +27,7 @@ from wsep_protocol import (
 )
 from wsep_protocol.sessions import Attach, Attached, Gap
 
-from .errors import ConnectionLost, NotSupported, OutputGap
+from .errors import ConnectionLost, LocalProtocolError, NotSupported, OutputGap
 from .result import returncode_of
 from .resume import Drop, Reconnect, ResumeOptions, reopen
 from .startfail import start_failure
