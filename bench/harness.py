@@ -168,13 +168,14 @@ class Harness:
                     failed.add(j)
 
     def run(self) -> list[Figure]:
-        from . import group_latency, group_load, group_throughput
+        from . import cli_latency, group_latency, group_load, group_throughput
 
         groups: dict[str, Callable[[Harness], None]] = {
             "throughput": group_throughput.run,
             "latency": group_latency.run,
             "concurrency": group_load.concurrency,
             "slow": group_load.slow_consumer,
+            "cli": cli_latency.run,
         }
         try:
             for group in self.cfg.groups:
