@@ -108,6 +108,29 @@ async def test_text_mode(url: str) -> None:
     assert raw.stdout == b"\xff"
 
 
+async def test_text_mode_processes(url: str) -> None:
+    async with wsep_client.connect(url) as remote:
+        proc = await remote.create_process(
+            "sh", "-c", "cat; printf 'caf\\303\\251\\n' >&2", text=True
+        )
+        assert isinstance(proc, wsep_client.TextProcess)
+        proc.stdin.write("é" * 40_000 + "\n")  # splits across messages, mid-character too
+        await proc.stdin.drain()
+        assert await proc.stdout.readline() == "é" * 40_000 + "\n"
+        proc.stdin.close()
+        assert await proc.stdout.read() == ""
+        assert [line async for line in proc.stderr] == ["café\n"]
+        assert await proc.wait() == 0
+        await proc.close()
+        async with await remote.create_process("cat", encoding="latin-1") as latin:
+            assert await latin.communicate("é") == ("é", "")
+            assert latin.returncode == 0
+        binary = await remote.create_process("true")
+        assert isinstance(binary, wsep_client.RemoteProcess)
+        await binary.wait()
+        await binary.close()
+
+
 async def test_a_list_is_a_command_and_wrong_types_fail_at_once(url: str) -> None:
     async with wsep_client.connect(url) as remote:
         assert (await remote.run(["echo", "hi"])).stdout == b"hi\n"

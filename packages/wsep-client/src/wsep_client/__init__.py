@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .resume import ResumeOptions
     from .sessions import SessionDescription
     from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader
+    from .text import TextProcess
     from .transfer import TransferResult, download, upload
     from .tuning import tune_malloc
 
@@ -65,6 +66,7 @@ _LAZY = {
     "connect": "connect",
     "RemoteProcess": "process",
     "CompletedProcess": "result",
+    "TextProcess": "text",
     "DEFAULT_LIMIT": "streams",
     "RemoteStdin": "streams",
     "RemoteStreamReader": "streams",
@@ -110,6 +112,7 @@ __all__ = [
     "ResumeOptions",
     "SessionDescription",
     "StartFailed",
+    "TextProcess",
     "TransferError",
     "TransferResult",
     "WebSocketExecer",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import aiohttp
 from wsep_protocol import (
@@ -43,6 +43,7 @@ from .resume import Reconnect, ResumeOptions
 from .runner import run_process
 from .sessions import request, require_v2
 from .streams import DEFAULT_LIMIT
+from .text import TextProcess
 
 __all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "check_url"]
 
@@ -166,6 +167,7 @@ class _ExecerBase:
     ) -> ProcessBase:
         raise NotImplementedError
 
+    @overload
     async def create_process(
         self,
         cmd: CommandArg,
@@ -179,9 +181,70 @@ class _ExecerBase:
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+        text: Literal[False] = False,
+        encoding: None = None,
+        errors: None = None,
+    ) -> RemoteProcess: ...
+
+    @overload
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: Literal[True],
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> TextProcess: ...
+
+    @overload
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> RemoteProcess | TextProcess: ...
+
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> RemoteProcess | TextProcess:
         """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``.
 
+        ``text=True`` (or an ``encoding``/``errors``) gives a :class:`TextProcess`,
+        whose streams read and write ``str`` (UTF-8 by default).
         ``session_id`` with ``tty`` names a reattachable terminal session (it is
         reattached if it exists); with ``resumable`` (v2, no TTY) a job that
         outlives its connection and is resumed from the bytes delivered when
@@ -194,6 +257,9 @@ class _ExecerBase:
             RemoteProcess, command, session_id=session_id, resumable=resumable, resume=resume
         )
         assert isinstance(process, RemoteProcess)
+        text_mode = text_encoding(text, encoding, errors)
+        if text_mode is not None:
+            return TextProcess(process, text_mode, errors or "strict")
         return process
 
     async def run(
