@@ -41,8 +41,8 @@ def run(h: Harness) -> None:
         return
     n = h.cfg.cli_count
     floor = h.figure(
-        "cli.python_c_pass",
-        "cli",
+        "baseline.python_startup.cli_rounds",
+        "baseline",
         f"`python -c pass` in the same rounds (per call, median of {n})",
         "ms",
         "lower",
