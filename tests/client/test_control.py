@@ -321,3 +321,30 @@ async def test_without_control_no_master_is_started(control: Control) -> None:
     code, out, _ = await control.run("run", "--", "echo", "hi", WSEP_CONTROL="no")
     assert (code, out) == (0, b"hi\n")
     assert os.listdir(control.dir) == []
+
+
+async def test_the_thin_client_imports_neither_asyncio_nor_aiohttp(control: Control) -> None:
+    await control.run("control", "start")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "wsep_client",
+        "run",
+        "--",
+        "true",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=control.env,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in err.decode().splitlines() if "|" in line}
+    assert "wsep_client._control_client" in imported
+    heavy = {"asyncio", "aiohttp", "wsep_client.execer", "ssl", "typing", "dataclasses"}
+    assert not heavy & imported
+    status = await control.status()
+    assert status is not None
+    assert status["served"] == 1

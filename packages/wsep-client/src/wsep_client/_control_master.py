@@ -110,8 +110,8 @@ class ControlMaster:
                         self._stop.set_result(None)
                 elif op == "run" and len(fds) == 3:
                     await self._run(conn, decoder, message, (fds[0], fds[1], fds[2]))
-            except (OSError, ValueError) as exc:
-                log.warning("client: %s", exc)
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                log.warning("client: %s", exc)  # a broken or foreign peer; the master serves on
             finally:
                 for fd in fds:
                     with contextlib.suppress(OSError):
