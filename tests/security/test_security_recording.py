@@ -101,8 +101,9 @@ async def test_recording_execer_on_its_own(tmp_path: Path, no_leaked_children: N
     while chunk := await asyncio.wait_for(proc.stdout.read(65536), 30):
         out += chunk
     assert await proc.stderr.read(10) == b""
-    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    status = await asyncio.wait_for(proc.wait(), 30)
     await proc.close()
+    assert status.code == 0
     assert b"got hi" in out
     assert b"20 60" in out
     (cast,) = (tmp_path / "c").iterdir()
