@@ -1,7 +1,8 @@
 """``wsep`` / ``python -m wsep_client``: run commands and copy files over wsep.
 
-Only argparse is imported up front; aiohttp and the SDK load when a command
-needs them, so ``wsep --help`` is instant.
+Nothing but argparse is imported up front (and not even that for ``wsep run``
+through a control master); aiohttp and the SDK load when a command needs
+them, so ``wsep --help`` is instant.
 
 Exit codes: the remote command's own code, 128+N when signal N ended it,
 124 on ``--timeout``, 127 when the command is not found, 126 when it cannot
@@ -12,9 +13,12 @@ for usage errors.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["build_parser", "main"]
 
@@ -48,29 +52,37 @@ def _columns() -> int:
         return 80
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Examples keep their lines; and no ``shutil`` import (~3 ms on every ``wsep`` call,
-    since argparse builds a formatter for each ``add_argument``)."""
+def _formatter() -> type[argparse.HelpFormatter]:
+    import argparse
 
-    def __init__(
-        self,
-        prog: str,
-        indent_increment: int = 2,
-        max_help_position: int = 24,
-        width: int | None = None,
-    ) -> None:
-        width = _columns() - 2 if width is None else width
-        super().__init__(prog, indent_increment, max_help_position, width)
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        """Examples keep their lines; and no ``shutil`` import (~3 ms on every ``wsep``
+        call, since argparse builds a formatter for each ``add_argument``)."""
+
+        def __init__(
+            self,
+            prog: str,
+            indent_increment: int = 2,
+            max_help_position: int = 24,
+            width: int | None = None,
+        ) -> None:
+            width = _columns() - 2 if width is None else width
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    return Formatter
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; ``only="run"`` builds just that command's (what ``wsep run`` needs:
     each sub-parser costs a millisecond or so of gettext look-ups)."""
+    import argparse
+
+    formatter = _formatter()
     parser = argparse.ArgumentParser(
         prog="wsep",
         description="Run commands on a wsep server, and copy files to and from it.",
         epilog=EPILOG,
-        formatter_class=_Formatter,
+        formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version="wsep 0.1.0")
     sub = parser.add_subparsers(dest="action", metavar="COMMAND")
@@ -88,7 +100,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
         # Raw: the examples keep their lines (argparse reflows them otherwise).
-        return sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=_Formatter)
+        return sub.add_parser(name, help=help, epilog=EPILOG, formatter_class=formatter)
 
     def control(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -141,8 +153,39 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: ``_run_through_master`` did not apply: read the arguments with argparse.
+_NOT_TRIED = -1
+#: ... it tried the master, which said to run directly.
+_DIRECT = -2
+
+
+def _run_through_master(tokens: list[str]) -> int:
+    """``wsep run`` through a control master without argparse: the exit code, or
+    ``_NOT_TRIED``/``_DIRECT`` for the usual path."""
+    from ._fast_args import parse_run
+
+    args = parse_run(tokens)
+    if args is None:
+        return _NOT_TRIED
+    mode = args.control or os.environ.get("WSEP_CONTROL") or "no"
+    args.url = args.url or os.environ.get("WSEP_URL") or None
+    args.token = args.token or os.environ.get("WSEP_TOKEN") or None
+    if mode not in ("auto", "yes") or not args.url:
+        return _NOT_TRIED
+    from ._control_client import run_through_master
+
+    code = run_through_master(args, mode)
+    return _DIRECT if code is None else code
+
+
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
+    tried = False
+    if given[:1] == ["run"]:
+        code = _run_through_master(given[1:])
+        if code >= 0:
+            return code
+        tried = code == _DIRECT
     parser = build_parser("run" if given[:1] == ["run"] else None)
     args = parser.parse_args(given)
     if args.action is None:
@@ -165,12 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         mode = args.control or os.environ.get("WSEP_CONTROL") or "no"
         if mode not in ("auto", "yes", "no"):
             parser.error(f"WSEP_CONTROL={mode!r}: expected auto, yes or no")
-        if mode != "no":
+        if mode != "no" and not tried:
             from ._control_client import run_through_master
 
-            code = run_through_master(args, mode)
-            if code is not None:
-                return code
+            through = run_through_master(args, mode)
+            if through is not None:
+                return through
         from ._cli_run import run_main
 
         return run_main(args)

@@ -29,6 +29,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
+    from ._fast_args import RunArgs
+
 __all__ = ["control_main", "run_through_master", "start_master"]
 
 #: ``--control yes`` and ``wsep control start`` wait this long for a new master.
@@ -38,8 +40,8 @@ DEFAULT_PERSIST = 300.0
 EXIT_CONNECT = 255
 
 
-def _path(args: argparse.Namespace) -> str:
-    return socket_path(args.url, args.token, args.cacert, args.insecure, args.v1)
+def _path(args: argparse.Namespace | RunArgs) -> str:
+    return socket_path(str(args.url), args.token, args.cacert, args.insecure, args.v1)
 
 
 def _connect(path: str) -> _socket.socket | None:
@@ -57,7 +59,7 @@ def _say(text: str) -> None:
     sys.stderr.flush()
 
 
-def run_through_master(args: argparse.Namespace, mode: str) -> int | None:
+def run_through_master(args: argparse.Namespace | RunArgs, mode: str) -> int | None:
     """Run through the master: the exit code, or None to run directly instead.
 
     ``auto`` starts a master for the next calls when there is none and runs
@@ -147,7 +149,7 @@ def _reply(sock: _socket.socket) -> dict[str, object] | None:
         return None
 
 
-def start_master(args: argparse.Namespace, path: str) -> None:
+def start_master(args: argparse.Namespace | RunArgs, path: str) -> None:
     """Start a master for ``path`` in the background (it gives way if one is running)."""
     import json
     import subprocess

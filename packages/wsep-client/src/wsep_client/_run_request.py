@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
+    from ._fast_args import RunArgs
+
 __all__ = ["request_fields"]
 
 
-def request_fields(args: argparse.Namespace) -> dict[str, Any]:
+def request_fields(args: argparse.Namespace | RunArgs) -> dict[str, Any]:
     """The fields of ``_cli_run.RunRequest`` for the parsed ``wsep run`` arguments."""
     env = list(args.env)
     rows = cols = 0
