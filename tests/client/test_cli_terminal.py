@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("no_leaked_children")
+# End to end through real CLI processes and masters: one interpreter is enough (nox).
+pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
 
 WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
 CMD = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
