@@ -286,10 +286,11 @@ async def test_auto_runs_directly_and_starts_a_master_for_the_next_call(control:
 
 
 async def test_an_idle_master_exits_by_itself(control: Control) -> None:
-    await control.run("control", "start", WSEP_CONTROL_PERSIST="1")
-    status = await control.status()
-    assert status is not None
-    await wait_gone(status["pid"])
+    code, out, _ = await control.run("control", "start", WSEP_CONTROL_PERSIST="1")
+    assert code == 0
+    match = re.search(rb"control master (\d+) ", out)
+    assert match, out
+    await wait_gone(int(match.group(1)))
     assert not [n for n in os.listdir(control.dir) if n.endswith(".sock")]
 
 
