@@ -14,7 +14,7 @@ __all__ = ["GROUPS", "Config", "parse_args", "parse_size"]
 
 MiB = 1 << 20
 GiB = 1 << 30
-GROUPS = ("throughput", "latency", "concurrency", "slow", "fleet")
+GROUPS = ("throughput", "latency", "concurrency", "slow", "fleet", "cli")
 
 
 @dataclass

@@ -168,7 +168,7 @@ class Harness:
                     failed.add(j)
 
     def run(self) -> list[Figure]:
-        from . import group_fleet, group_latency, group_load, group_throughput
+        from . import cli_latency, group_fleet, group_latency, group_load, group_throughput
 
         groups: dict[str, Callable[[Harness], None]] = {
             "throughput": group_throughput.run,
@@ -176,6 +176,7 @@ class Harness:
             "concurrency": group_load.concurrency,
             "slow": group_load.slow_consumer,
             "fleet": group_fleet.run,
+            "cli": cli_latency.run,
         }
         try:
             for group in self.cfg.groups:

@@ -61,10 +61,10 @@ async def _remote(p: Params, *, many: bool = False) -> AsyncIterator[RemoteExece
 
 
 async def _finish(proc: RemoteProcess, what: str) -> None:
-    status = await proc.wait()
+    code = await proc.wait()
     await proc.close()
-    if status.code != 0:
-        raise ProcessFailed(f"{what}: {status!r}")
+    if code != 0:
+        raise ProcessFailed(f"{what}: {proc.exit_status!r}")
 
 
 async def stdout_throughput(p: Params) -> dict[str, Any]:

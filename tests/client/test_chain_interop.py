@@ -44,7 +44,7 @@ async def test_chained_server_forwards_to_the_second(make_server) -> None:
             proc = await remote.create_process("sh", "-c", "echo up; exec sleep 60")
             assert await proc.stdout.readline() == b"up\n"
             await proc.send_signal(signal.SIGTERM)
-            assert (await proc.wait()).signal == signal.SIGTERM
+            assert await proc.wait() == -signal.SIGTERM
             await proc.close()
     finally:
         await forwarder.close()

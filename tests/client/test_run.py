@@ -90,8 +90,8 @@ async def test_create_process_streams_and_waits(url: str) -> None:
         proc.stdin.write(b"value\n")
         await proc.stdin.drain()
         assert await proc.stdout.readline() == b"got value\n"
-        status = await proc.wait()
-        assert status == ExitStatus(4)
+        assert await proc.wait() == 4
+        assert proc.exit_status == ExitStatus(4)
         assert proc.returncode == 4
         assert await proc.stdout.read() == b""
         await proc.close()
@@ -122,15 +122,16 @@ async def test_terminate_and_kill_with_v2(url: str) -> None:
     async with wsep_client.connect(url) as remote:
         proc = await remote.create_process("sh", "-c", "echo ready; exec sleep 60")
         assert await proc.stdout.readline() == b"ready\n"
-        await proc.terminate()
-        status = await proc.wait()
-        assert status.signal == signal.SIGTERM
+        proc.terminate()
+        assert await proc.wait() == -signal.SIGTERM
+        assert proc.exit_status is not None
+        assert proc.exit_status.signal == signal.SIGTERM
         assert proc.returncode == -signal.SIGTERM
         await proc.close()
         proc = await remote.create_process("sh", "-c", "trap '' TERM; echo ready; sleep 60")
         assert await proc.stdout.readline() == b"ready\n"
         await proc.kill()
-        assert (await proc.wait()).signal == signal.SIGKILL
+        assert await proc.wait() == -signal.SIGKILL
         await proc.close()
 
 
@@ -190,7 +191,7 @@ async def test_tty_resize_reaches_the_process(url: str) -> None:
         proc.stdin.write(b"go\r")
         await proc.stdin.drain()
         rest = await proc.stdout.read()
-        assert (await proc.wait()).success
+        assert await proc.wait() == 0
         await proc.close()
     assert rest.endswith(b"33 101\r\n")
 
@@ -205,4 +206,4 @@ async def test_more_than_a_hundred_concurrent_processes_on_one_execer(url: str) 
         for proc in procs:
             proc.stdin.close()
         codes = await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 60)
-    assert all(status.code == 0 for status in codes)
+    assert all(code == 0 for code in codes)

@@ -121,13 +121,15 @@ async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_p
             rest, err = await asyncio.wait_for(
                 asyncio.gather(collect(proc.stdout), collect(proc.stderr)), 60
             )
-            status = await asyncio.wait_for(proc.wait(), 30)
+            await asyncio.wait_for(proc.wait(), 30)
+            status = proc.exit_status
             await proc.close()
             # Every byte exactly once, then the exit status.
             received += rest
             assert len(received) == total
             assert hashlib.sha256(received).digest() == hashlib.sha256(expected(total)).digest()
             assert err == b"stderr-begin\nstderr-end\n"
+            assert status is not None
             assert status.code == 3
             assert proc.reconnects >= 1
             assert proc.gaps == []
@@ -173,7 +175,7 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         out = await asyncio.wait_for(collect(lenient.stdout), 30)
         assert lenient.gaps == [Gap("stdout", 0, total - 100_000)]
         assert out == expected(total)[total - 100_000 :]
-        assert (await asyncio.wait_for(lenient.wait(), 30)).code == 3
+        assert await asyncio.wait_for(lenient.wait(), 30) == 3
         assert lenient.offsets()["stdout"] == total
         await lenient.close()
 
@@ -250,7 +252,7 @@ async def test_terminal_session_reattach_shows_the_screen(url: str) -> None:
         await asyncio.wait_for(read_until(again.stdout, b"hello-screen"), 30)  # the redraw
         again.stdin.write(b"\r")
         await asyncio.wait_for(read_until(again.stdout, b"bye"), 30)
-        assert (await asyncio.wait_for(again.wait(), 30)).code == 0
+        assert await asyncio.wait_for(again.wait(), 30) == 0
         await again.close()
 
 
@@ -271,7 +273,7 @@ async def test_terminal_session_survives_a_dropped_connection(url: str, proxy: P
         await asyncio.wait_for(read_until(proc.stdout, b"30 100"), 30)
         proc.stdin.write(b"\r")
         await asyncio.wait_for(read_until(proc.stdout, b"bye"), 30)
-        assert (await asyncio.wait_for(proc.wait(), 30)).code == 0
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
         await proc.close()
 
 
@@ -294,7 +296,7 @@ async def test_terminal_reattach_can_be_turned_off(url: str, proxy: Proxy) -> No
         # The session itself lives on for a later attach.
         again = await execer.attach("term-off")
         again.stdin.write(b"\r")
-        assert (await asyncio.wait_for(again.wait(), 30)).code == 0
+        assert await asyncio.wait_for(again.wait(), 30) == 0
         await again.close()
 
 
@@ -313,8 +315,8 @@ async def test_read_only_attach_refuses_input(url: str) -> None:
         with pytest.raises(LocalProtocolError, match="read-only"):
             await observer.terminate()
         owner.stdin.write(b"\r")
-        assert (await asyncio.wait_for(owner.wait(), 30)).code == 0
-        assert (await asyncio.wait_for(observer.wait(), 30)).code == 0
+        assert await asyncio.wait_for(owner.wait(), 30) == 0
+        assert await asyncio.wait_for(observer.wait(), 30) == 0
         await owner.close()
         await observer.close()
 
@@ -333,7 +335,9 @@ async def test_list_info_end(url: str) -> None:
         assert info.argv[-1] == "import sys; sys.stdin.read()"
         assert len(info.clients) == 1
         await execer.end_session("managed")
-        status = await asyncio.wait_for(proc.wait(), 30)  # the attached client got the exit
+        await asyncio.wait_for(proc.wait(), 30)  # the attached client got the exit
+        status = proc.exit_status
+        assert status is not None
         assert status.code != 0 or status.signal is not None
         await proc.close()
         assert all(s.id != "managed" or s.state == "exited" for s in await execer.list_sessions())

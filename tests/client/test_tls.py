@@ -43,6 +43,26 @@ async def test_wss_with_a_trusted_ca(tls_server) -> None:
 
 async def test_wss_untrusted_certificate_is_a_connect_error(tls_server) -> None:
     url, _ = tls_server
-    async with wsep_client.connect(url) as remote:
-        with pytest.raises(ConnectError, match="certificate"):
+    with pytest.raises(ConnectError, match="certificate"):
+        async with wsep_client.connect(url):
+            pass
+    async with wsep_client.connect(url, check=False) as remote:
+        with pytest.raises(wsep_client.CertificateError) as info:
             await remote.run("true")
+    assert "--cacert" in str(info.value)
+    assert "--insecure" in str(info.value)
+
+
+async def test_cli_says_how_to_trust_a_self_signed_certificate(tls_server, tmp_path) -> None:
+    from test_cli import one_line, wsep
+
+    url, ca = tls_server
+    code, _, err = await wsep("run", "--url", url, "--", "true")
+    assert code == 255
+    line = one_line(err)
+    assert "--cacert FILE" in line
+    assert "--insecure" in line
+    pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    assert (await wsep("run", "--url", url, "--cacert", str(pem), "--", "true"))[0] == 0
+    assert (await wsep("run", "--url", url, "--insecure", "--", "true"))[0] == 0

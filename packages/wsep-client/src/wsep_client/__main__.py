@@ -1,7 +1,8 @@
 """``wsep`` / ``python -m wsep_client``: run commands and copy files over wsep.
 
-Only argparse is imported up front; aiohttp and the SDK load when a command
-needs them, so ``wsep --help`` is instant.
+Nothing but argparse is imported up front (and not even that for ``wsep run``
+through a control master); aiohttp and the SDK load when a command needs
+them, so ``wsep --help`` is instant.
 
 Exit codes: the remote command's own code, 128+N when signal N ended it,
 124 on ``--timeout``, 127 when the command is not found, 126 when it cannot
@@ -12,16 +13,18 @@ for usage errors.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from ._cli_fleet import HOSTS_HELP, add_fleet_arguments, wants_fleet
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["build_parser", "main"]
 
 EPILOG = """\
-environment: WSEP_URL (default for --url), WSEP_TOKEN (default for --token)
+environment: WSEP_URL (default for --url), WSEP_TOKEN (default for --token),
+  WSEP_CONTROL (default for --control), WSEP_CONTROL_PERSIST (idle seconds of a control master)
 
 examples:
   wsep run --url ws://host:8080 -- uname -a
@@ -32,15 +35,55 @@ examples:
   wsep sessions list | info ID | end ID
   wsep cp ./data.tar ws://host:8080:/tmp/data.tar
   wsep cp :/var/log/syslog ./syslog          (host from WSEP_URL)
+  wsep cp :/etc/hostname .                   (into a directory, as cp does)
+  WSEP_CONTROL=auto wsep run -- true         (reuse a control master: fast repeated calls)
+  wsep control status | stop
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it, without its import."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+def _formatter() -> type[argparse.HelpFormatter]:
+    import argparse
+
+    class Formatter(argparse.RawDescriptionHelpFormatter):
+        """Examples keep their lines; and no ``shutil`` import (~3 ms on every ``wsep``
+        call, since argparse builds a formatter for each ``add_argument``)."""
+
+        def __init__(
+            self,
+            prog: str,
+            indent_increment: int = 2,
+            max_help_position: int = 24,
+            width: int | None = None,
+        ) -> None:
+            width = _columns() - 2 if width is None else width
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    return Formatter
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``only="run"`` builds just that command's (what ``wsep run`` needs:
+    each sub-parser costs a millisecond or so of gettext look-ups)."""
+    import argparse
+
+    formatter = _formatter()
     parser = argparse.ArgumentParser(
         prog="wsep",
         description="Run commands on a wsep server, and copy files to and from it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version="wsep 0.1.0")
     sub = parser.add_subparsers(dest="action", metavar="COMMAND")
@@ -56,14 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
             "--insecure", action="store_true", help="do not verify the server's TLS certificate"
         )
 
-    run = sub.add_parser(
-        "run",
-        help="run a command remotely",
-        epilog=EPILOG + HOSTS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    def add(name: str, help: str, epilog: str = EPILOG) -> argparse.ArgumentParser:
+        # Raw: the examples keep their lines (argparse reflows them otherwise).
+        return sub.add_parser(name, help=help, epilog=epilog, formatter_class=formatter)
+
+    def control(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--control",
+            choices=("auto", "yes", "no"),
+            default=None,
+            help="through a control master: auto uses one and starts one for the next calls, "
+            "yes waits for it to start, no never (default: $WSEP_CONTROL or no)",
+        )
+
+    from ._cli_fleet import HOSTS_HELP, add_fleet_arguments
+
+    run = add("run", help="run a command remotely", epilog=EPILOG + HOSTS_HELP)
     common(run)
+    control(run)
     run.add_argument("-t", "--tty", action="store_true", help="allocate a remote TTY")
+    run.add_argument(
+        "-n",
+        "--no-stdin",
+        action="store_true",
+        help="send no input (as ssh -n); by default stdin is forwarded, a terminal's too",
+    )
     run.add_argument(
         "--id",
         default="",
@@ -76,15 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=None, metavar="S", help="end after S s")
     add_fleet_arguments(run)
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    if only == "run":
+        return parser
 
-    sessions = sub.add_parser(
-        "sessions", help="list, describe or end reattachable sessions (v2)", epilog=EPILOG
-    )
+    sessions = add("sessions", help="list, describe or end reattachable sessions (v2)")
     common(sessions)
     sessions.add_argument("what", nargs="?", choices=("list", "info", "end"), default="list")
     sessions.add_argument("id", nargs="?", default=None, help="session id (info, end)")
 
-    cp = sub.add_parser("cp", help="copy a file to or from the server", epilog=EPILOG)
+    ctl = add("control", help="start, stop or describe the control master for a server")
+    common(ctl)
+    ctl.add_argument("what", choices=("status", "start", "stop"))
+
+    cp = add("cp", help="copy a file to or from the server")
     common(cp)
     cp.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check")
     cp.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
@@ -93,9 +157,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``_run_through_master`` did not apply: read the arguments with argparse.
+_NOT_TRIED = -1
+#: ... it tried the master, which said to run directly.
+_DIRECT = -2
+
+
+def _run_through_master(tokens: list[str]) -> int:
+    """``wsep run`` through a control master without argparse: the exit code, or
+    ``_NOT_TRIED``/``_DIRECT`` for the usual path."""
+    from ._fast_args import parse_run
+
+    args = parse_run(tokens)
+    if args is None:
+        return _NOT_TRIED
+    mode = args.control or os.environ.get("WSEP_CONTROL") or "no"
+    args.url = args.url or os.environ.get("WSEP_URL") or None
+    args.token = args.token or os.environ.get("WSEP_TOKEN") or None
+    if mode not in ("auto", "yes") or not args.url or "," in args.url:
+        return _NOT_TRIED  # a fleet run (several URLs) goes through argparse
+    from ._control_client import run_through_master
+
+    code = run_through_master(args, mode)
+    return _DIRECT if code is None else code
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    tried = False
+    if given[:1] == ["run"]:
+        code = _run_through_master(given[1:])
+        if code >= 0:
+            return code
+        tried = code == _DIRECT
+    parser = build_parser("run" if given[:1] == ["run"] else None)
+    args = parser.parse_args(given)
     if args.action is None:
         parser.print_help(sys.stderr)
         return 2
@@ -111,12 +207,23 @@ def main(argv: list[str] | None = None) -> int:
             if "=" not in item or item.startswith("="):
                 parser.error(f"-e {item!r}: expected K=V")
         args.argv = argv_
+        from ._cli_fleet import wants_fleet
+
         if wants_fleet(args):
             from ._cli_fleet import fleet_main
 
             return fleet_main(args, parser)
         if not args.url:
             parser.error("run: no server URL (use --url or set WSEP_URL)")
+        mode = args.control or os.environ.get("WSEP_CONTROL") or "no"
+        if mode not in ("auto", "yes", "no"):
+            parser.error(f"WSEP_CONTROL={mode!r}: expected auto, yes or no")
+        if mode != "no" and not tried:
+            from ._control_client import run_through_master
+
+            through = run_through_master(args, mode)
+            if through is not None:
+                return through
         from ._cli_run import run_main
 
         return run_main(args)
@@ -130,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         from ._cli_sessions import sessions_main
 
         return sessions_main(args)
+    if args.action == "control":
+        if not args.url:
+            parser.error("control: no server URL (use --url or set WSEP_URL)")
+        from ._control_client import control_main
+
+        return control_main(args)
     from ._cli_cp import cp_main
 
     return cp_main(args, parser)

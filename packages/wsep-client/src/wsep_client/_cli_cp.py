@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import shutil
 import sys
 import time
+from typing import TextIO
 
 from ._cli_common import die, execer_from_args, run_async
 
@@ -27,34 +30,68 @@ def parse_remote(spec: str, default_url: str | None) -> tuple[str, str] | None:
     return None
 
 
-class ProgressBar:
-    """A one-line progress display on stderr (only used when it is a terminal)."""
+#: Seconds between two redraws of the progress bar (at most ten a second).
+REDRAW_INTERVAL = 0.1
 
-    def __init__(self, label: str) -> None:
+
+class ProgressBar:
+    """A one-line progress display on stderr (only used when it is a terminal).
+
+    Each redraw fits the terminal's width at that moment (a wrapped line would
+    scroll on every update) and comes at most every ``REDRAW_INTERVAL`` s.
+    """
+
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
+        self.stream = stream or sys.stderr
         self.start = time.monotonic()
-        self.last = 0.0
+        self.last = -REDRAW_INTERVAL
+        self.redraws = 0
+        self.finished = False
 
     def __call__(self, done: int, total: int | None) -> None:
         now = time.monotonic()
-        if now - self.last < 0.1 and done != total:
+        if now - self.last < REDRAW_INTERVAL and done != total:
             return
         self.last = now
-        rate = done / max(now - self.start, 1e-6)
+        self.redraws += 1
+        self.stream.write("\r" + self.line(done, total, now - self.start) + "\x1b[K")
+        self.stream.flush()
+
+    def line(self, done: int, total: int | None, elapsed: float) -> str:
+        """The bar as it fits the terminal (the label is shortened first, then the bar)."""
+        columns = max(20, _columns(self.stream) - 1)  # the last column would wrap on some terminals
+        rate = done / max(elapsed, 1e-6)
         if total:
             pct = min(100.0, 100.0 * done / total)
-            width = 24
-            filled = int(width * pct / 100)
-            bar = "#" * filled + "-" * (width - filled)
-            text = f"{self.label} [{bar}] {pct:5.1f}% {_size(done)}/{_size(total)} {_size(rate)}/s"
+            numbers = f" {pct:5.1f}% {_size(done)}/{_size(total)} {_size(rate)}/s"
         else:
-            text = f"{self.label} {_size(done)} {_size(rate)}/s"
-        sys.stderr.write("\r" + text[:200] + "\x1b[K")
-        sys.stderr.flush()
+            pct = None
+            numbers = f" {_size(done)} {_size(rate)}/s"
+        label = self.label
+        room = columns - len(numbers)
+        bar_width = min(24, room - 3 - 12) if pct is not None else 0  # " [" + "]" + a label
+        bar = ""
+        if pct is not None and bar_width >= 5:
+            filled = int(bar_width * pct / 100)
+            bar = " [" + "#" * filled + "-" * (bar_width - filled) + "]"
+        room -= len(bar)
+        if len(label) > room:
+            label = "…" + label[-(room - 1) :] if room > 1 else ""
+        return (label + bar + numbers)[:columns]
 
     def finish(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        if not self.finished:
+            self.finished = True
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return shutil.get_terminal_size().columns
 
 
 def _size(n: float) -> str:
@@ -97,9 +134,10 @@ async def _cp(
             else:
                 await download(execer, path, args.target, progress=bar, verify=not args.no_verify)
     except TransferError as exc:
+        return die(str(exc), 1)
+    except OSError as exc:  # a local file problem the transfer did not name
+        return die(f"{exc.filename or args.target}: {exc.strerror or exc}", 1)
+    finally:
         if bar is not None:
             bar.finish()
-        return die(str(exc), 1)
-    if bar is not None:
-        bar.finish()
     return 0

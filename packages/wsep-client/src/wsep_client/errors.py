@@ -5,22 +5,37 @@
     WsepError (wsep_protocol)
      └── ClientError
           ├── ConnectError            no WebSocket: refused, DNS, TLS, bad handshake
-          │    └── AuthenticationError  HTTP 401/403, with the server's message
+          │    ├── AuthenticationError  HTTP 401/403, with the server's message
+          │    ├── CertificateError   the server's TLS certificate was not trusted
+          │    └── InvalidURL         not a ws:// or wss:// URL (also a ValueError)
           ├── StartFailed             the server could not start the command
           │                           (also a wsep_protocol.StartError, with ``kind``)
           ├── ConnectionLost          the connection ended before the exit code
+          │                           (also a ConnectionError)
           ├── NotSupported            the peer's protocol version lacks the feature
+          ├── NoSuchSession           no session of that id for this identity
+          │                           (also a wsep_protocol.sessions.NoSuchSession)
+          ├── LocalProtocolError      this program asked for what the protocol forbids:
+          │                           stdin after close, input on a read-only attachment
+          │                           (also a wsep_protocol.LocalProtocolError)
+          ├── OutputGap               a resumed job's bytes were evicted before delivery
           ├── TransferError           upload/download failed or the hashes differ
+          ├── InventoryError          a fleet inventory is invalid (wsep_client.inventory)
           ├── Aborted                 a fleet run ended before this target's run did
           └── ProcessError            a command failed (``check=True``); carries the result
                └── ProcessTimeout     ... ran out of time (also a TimeoutError)
+
+``TypeError``/``ValueError`` for wrong arguments are raised at once, as
+Python's own APIs do.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from wsep_protocol import LocalProtocolError as ProtocolUsageError
 from wsep_protocol import StartError, StartErrorKind, WsepError
+from wsep_protocol.sessions import NoSuchSession as SessionNotFound
 
 if TYPE_CHECKING:
     from .result import CompletedProcess
@@ -28,9 +43,13 @@ if TYPE_CHECKING:
 __all__ = [
     "Aborted",
     "AuthenticationError",
+    "CertificateError",
     "ClientError",
     "ConnectError",
     "ConnectionLost",
+    "InvalidURL",
+    "LocalProtocolError",
+    "NoSuchSession",
     "NotSupported",
     "OutputGap",
     "ProcessError",
@@ -61,6 +80,23 @@ class AuthenticationError(ConnectError):
         super().__init__(message, url=url, status=status)
         #: The server's own explanation, as it sent it ("" when it sent none).
         self.detail = detail
+
+
+class CertificateError(ConnectError):
+    """The server's TLS certificate was not trusted (self-signed, unknown CA, wrong name)."""
+
+
+class InvalidURL(ConnectError, ValueError):
+    """The URL is not a ``ws://`` or ``wss://`` URL (checked before any I/O)."""
+
+
+class NoSuchSession(ClientError, SessionNotFound):
+    """No session of that id that this identity may reach (v2)."""
+
+
+class LocalProtocolError(ClientError, ProtocolUsageError):
+    """This program asked for something the protocol forbids right now
+    (stdin after ``close()``, input on a read-only attachment, a second start)."""
 
 
 class StartFailed(ClientError, StartError):
@@ -135,19 +171,26 @@ class ProcessError(ClientError):
 
     @property
     def returncode(self) -> int | None:
-        return self.result.returncode
+        """The return code (None for a :class:`ProcessTimeout`: the status is unknown)."""
+        return None if self.result.timed_out else self.result.returncode
 
     @property
-    def stdout(self) -> bytes:
+    def stdout(self) -> Any:
+        """``bytes``, or ``str`` in text mode."""
         return self.result.stdout
 
     @property
-    def stderr(self) -> bytes:
+    def stderr(self) -> Any:
         return self.result.stderr
 
     @property
     def exit_signal(self) -> int | None:
         return self.result.exit_signal
+
+    @property
+    def termination_reason(self) -> str | None:
+        """Why the server ended the command (a policy limit), or None."""
+        return self.result.termination_reason
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -167,6 +210,8 @@ def _argv(result: CompletedProcess) -> str:
 
 
 def _describe(result: CompletedProcess) -> str:
+    if result.termination_reason:
+        return f"{_argv(result)} was ended by the server: {result.termination_reason}"
     if result.exit_signal is not None:
         from wsep_protocol import signal_name
 

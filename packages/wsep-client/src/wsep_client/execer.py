@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import aiohttp
 from wsep_protocol import (
@@ -13,7 +14,6 @@ from wsep_protocol import (
     Command,
     Connection,
     Execer,
-    LocalProtocolError,
     Process,
     ProtocolVersion,
     Role,
@@ -28,20 +28,82 @@ from wsep_protocol.sessions import (
     SessionList,
 )
 
-from .errors import ConnectError, ConnectionLost, NotSupported, StartFailed
+from .errors import (
+    ConnectError,
+    ConnectionLost,
+    InvalidURL,
+    LocalProtocolError,
+    NotSupported,
+    StartFailed,
+)
 from .handshake import SSLArg, open_websocket
-from .process import RemoteProcess
+from .process import ExecerProcess, ProcessBase, RemoteProcess
 from .result import CompletedProcess
 from .resume import Reconnect, ResumeOptions
 from .runner import run_process
 from .sessions import request, require_v2
 from .streams import DEFAULT_LIMIT
+from .text import TextProcess
 
-__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "connect"]
+__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "check_url"]
+
+#: What ``aiohttp`` can open a WebSocket to.
+_SCHEMES = ("ws", "wss", "http", "https")
+
+
+def check_url(url: object) -> str:
+    """``url`` if it can name a wsep server; :class:`InvalidURL` (a ``ValueError``) if not."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES or not rest.strip("/"):
+        raise InvalidURL(
+            f"{url!r} is not a wsep server URL: it needs a scheme and a host, "
+            "e.g. ws://host:8080/ or wss://host/",
+            url=url,
+        )
+    return url
+
+
+#: A command: a program and its arguments, or (like ``subprocess``) a list of both.
+CommandArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
+
+
+def command_argv(cmd: CommandArg, args: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
+    """``(program, args)`` from ``run("ls", "-l")`` or ``run(["ls", "-l"])``.
+
+    Anything else raises ``TypeError`` at once (not later, in a task).
+    """
+    items: list[Any] = [cmd, *args]
+    if isinstance(cmd, (list, tuple)):
+        if args:
+            raise TypeError("give the command either as a list or as separate arguments")
+        items = list(cmd)
+        if not items:
+            raise ValueError("empty command")
+    argv = []
+    for position, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            value = os.fspath(item)
+            if isinstance(value, str):
+                argv.append(value)
+                continue
+        what = "the command" if position == 0 else f"argument {position}"
+        raise TypeError(f"{what} must be a str (or os.PathLike), not {type(item).__name__}")
+    if not argv[0]:
+        raise ValueError("empty command")
+    return argv[0], tuple(argv[1:])
+
+
+def text_encoding(text: bool, encoding: str | None, errors: str | None) -> str | None:
+    """The encoding of text mode, as ``subprocess`` decides it (None: bytes)."""
+    if encoding is not None or errors is not None or text:
+        return encoding or "utf-8"
+    return None
 
 
 def build_command(
-    cmd: str,
+    cmd: CommandArg,
     *args: str,
     stdin: bool = True,
     tty: bool = False,
@@ -53,6 +115,7 @@ def build_command(
     gid: int = 0,
 ) -> Command:
     """A :class:`~wsep_protocol.Command` from subprocess-like arguments."""
+    cmd, args = command_argv(cmd, args)
     if env is None:
         env_list: tuple[str, ...] = ()
     elif isinstance(env, Mapping):
@@ -61,7 +124,7 @@ def build_command(
         env_list = tuple(env)
     return Command(
         command=cmd,
-        args=tuple(args),
+        args=args,
         stdin=stdin,
         tty=tty,
         rows=rows,
@@ -85,12 +148,29 @@ class _ExecerBase:
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ExecerProcess:
+        """Start ``command``: the ``wsep_protocol.Execer`` interface (see ``create_process``)."""
+        process = await self._start_as(
+            ExecerProcess, command, session_id=session_id, resumable=resumable, resume=resume
+        )
+        assert isinstance(process, ExecerProcess)
+        return process
+
+    async def _start_as(
+        self,
+        kind: type[ProcessBase],
+        command: Command,
+        *,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+    ) -> ProcessBase:
         raise NotImplementedError
 
+    @overload
     async def create_process(
         self,
-        cmd: str,
+        cmd: CommandArg,
         *args: str,
         stdin: bool = True,
         tty: bool = False,
@@ -101,9 +181,70 @@ class _ExecerBase:
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+        text: Literal[False] = False,
+        encoding: None = None,
+        errors: None = None,
+    ) -> RemoteProcess: ...
+
+    @overload
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: Literal[True],
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> TextProcess: ...
+
+    @overload
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> RemoteProcess | TextProcess: ...
+
+    async def create_process(
+        self,
+        cmd: CommandArg,
+        *args: str,
+        stdin: bool = True,
+        tty: bool = False,
+        env: Mapping[str, str] | Sequence[str] | None = None,
+        cwd: str | None = None,
+        rows: int = 0,
+        cols: int = 0,
+        session_id: str = "",
+        resumable: bool = False,
+        resume: ResumeOptions | None = None,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
+    ) -> RemoteProcess | TextProcess:
         """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``.
 
+        ``text=True`` (or an ``encoding``/``errors``) gives a :class:`TextProcess`,
+        whose streams read and write ``str`` (UTF-8 by default).
         ``session_id`` with ``tty`` names a reattachable terminal session (it is
         reattached if it exists); with ``resumable`` (v2, no TTY) a job that
         outlives its connection and is resumed from the bytes delivered when
@@ -112,13 +253,20 @@ class _ExecerBase:
         command = build_command(
             cmd, *args, stdin=stdin, tty=tty, env=env, cwd=cwd, rows=rows, cols=cols
         )
-        return await self.start(command, session_id=session_id, resumable=resumable, resume=resume)
+        process = await self._start_as(
+            RemoteProcess, command, session_id=session_id, resumable=resumable, resume=resume
+        )
+        assert isinstance(process, RemoteProcess)
+        text_mode = text_encoding(text, encoding, errors)
+        if text_mode is not None:
+            return TextProcess(process, text_mode, errors or "strict")
+        return process
 
     async def run(
         self,
-        cmd: str,
+        cmd: CommandArg,
         *args: str,
-        input: bytes | None = None,
+        input: str | bytes | None = None,
         check: bool = False,
         timeout: float | None = None,
         env: Mapping[str, str] | Sequence[str] | None = None,
@@ -126,12 +274,18 @@ class _ExecerBase:
         tty: bool = False,
         rows: int = 0,
         cols: int = 0,
+        text: bool = False,
+        encoding: str | None = None,
+        errors: str | None = None,
     ) -> CompletedProcess:
         """Run a command to completion and collect its output.
 
-        Raises :class:`ProcessError` when ``check`` and it fails, and
+        ``run("ls", "-l")`` or, as with ``subprocess``, ``run(["ls", "-l"])``.
+        ``text=True`` (or an ``encoding``/``errors``) decodes the output to
+        ``str`` (UTF-8 by default) and takes ``input`` as ``str``. Raises
+        :class:`ProcessError` when ``check`` and it fails, and
         :class:`ProcessTimeout` (after ending the remote process) when it runs
-        past ``timeout`` seconds.
+        past ``timeout`` seconds; wrong argument types raise ``TypeError`` at once.
         """
         command = build_command(
             cmd,
@@ -143,7 +297,15 @@ class _ExecerBase:
             rows=rows,
             cols=cols,
         )
-        return await run_process(self, command, input=input, check=check, timeout=timeout)
+        return await run_process(
+            self,
+            command,
+            input=input,
+            check=check,
+            timeout=timeout,
+            encoding=text_encoding(text, encoding, errors),
+            errors=errors,
+        )
 
 
 class RemoteExecer(_ExecerBase):
@@ -172,7 +334,7 @@ class RemoteExecer(_ExecerBase):
         limit: int = DEFAULT_LIMIT,
         share_session: bool = True,
     ) -> None:
-        self.url = url
+        self.url = check_url(url)
         self._session = session
         self._own_session = session is None
         # Without a caller's session: one shared session (closed by close()), or,
@@ -194,6 +356,12 @@ class RemoteExecer(_ExecerBase):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def check(self) -> None:
+        """Open one WebSocket and close it: raises what starting a command would
+        (:class:`ConnectError`, :class:`AuthenticationError`, ...), runs nothing."""
+        ws = await self._open()
+        await ws.close()
+
     async def close(self) -> None:
         """Close the session this execer created (never a caller's session)."""
         if self._own_session and self._session is not None:
@@ -205,14 +373,15 @@ class RemoteExecer(_ExecerBase):
             self._session = _new_session()
         return self._session
 
-    async def start(
+    async def _start_as(
         self,
+        kind: type[ProcessBase],
         command: Command,
         *,
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         """Open a WebSocket, start ``command`` on it, and return once it has a pid.
 
         Raises :class:`ConnectError`/:class:`AuthenticationError` when no
@@ -225,7 +394,7 @@ class RemoteExecer(_ExecerBase):
             if not session_id or command.tty:
                 raise ValueError("resumable needs a session_id and a command without a TTY")
             attach = Attach(session_id, command=command, resumable=True)
-        return await self._open_process(command, session_id, attach, resume)
+        return await self._open_process(kind, command, session_id, attach, resume)
 
     async def attach(
         self,
@@ -254,7 +423,9 @@ class RemoteExecer(_ExecerBase):
             stderr_offset=offsets.get("stderr"),
         )
         placeholder = Command(f"session {session_id}", stdin=not read_only)
-        return await self._open_process(placeholder, session_id, attach, resume)
+        process = await self._open_process(RemoteProcess, placeholder, session_id, attach, resume)
+        assert isinstance(process, RemoteProcess)
+        return process
 
     async def list_sessions(self) -> tuple[SessionDescription, ...]:
         """This identity's sessions, oldest first (v2)."""
@@ -287,11 +458,12 @@ class RemoteExecer(_ExecerBase):
 
     async def _open_process(
         self,
+        kind: type[ProcessBase],
         command: Command,
         session_id: str,
         attach: Attach | None,
         resume: ResumeOptions | None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         if attach is not None and self.version < ProtocolVersion.V2:
             raise NotSupported("sessions need protocol v2; this execer speaks only v1")
         owned = None
@@ -312,6 +484,7 @@ class RemoteExecer(_ExecerBase):
         return await start_on(
             ws,
             command,
+            kind=kind,
             session_id=session_id,
             limit=self.limit,
             timeout=self._connect_timeout,
@@ -326,6 +499,7 @@ async def start_on(
     ws: aiohttp.ClientWebSocketResponse[Any],
     command: Command,
     *,
+    kind: type[ProcessBase] = RemoteProcess,
     session_id: str = "",
     limit: int = DEFAULT_LIMIT,
     owned_session: aiohttp.ClientSession | None = None,
@@ -333,7 +507,7 @@ async def start_on(
     attach: Attach | None = None,
     reconnect: Reconnect | None = None,
     resume: ResumeOptions | None = None,
-) -> RemoteProcess:
+) -> ProcessBase:
     """Start ``command`` on an open WebSocket; the version follows its subprotocol.
 
     ``timeout`` bounds the wait for the pid (a server that accepted the
@@ -350,7 +524,7 @@ async def start_on(
                 await owned_session.close()
             raise
     connection = Connection(Role.CLIENT, version)
-    process = RemoteProcess(
+    process = kind(
         ws,
         connection,
         command,
@@ -386,20 +560,27 @@ class WebSocketExecer(_ExecerBase):
         self._ws: aiohttp.ClientWebSocketResponse[Any] | None = ws
         self.limit = limit
 
-    async def start(
+    async def _start_as(
         self,
+        kind: type[ProcessBase],
         command: Command,
         *,
         session_id: str = "",
         resumable: bool = False,
         resume: ResumeOptions | None = None,
-    ) -> RemoteProcess:
+    ) -> ProcessBase:
         if self._ws is None:
             raise LocalProtocolError("this WebSocket already ran a process (one per connection)")
         ws, self._ws = self._ws, None
         attach = Attach(session_id, command=command, resumable=True) if resumable else None
         return await start_on(
-            ws, command, session_id=session_id, limit=self.limit, attach=attach, resume=resume
+            ws,
+            command,
+            kind=kind,
+            session_id=session_id,
+            limit=self.limit,
+            attach=attach,
+            resume=resume,
         )
 
 
@@ -409,44 +590,10 @@ def _new_session() -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
 
-@contextlib.asynccontextmanager
-async def connect(
-    url: str,
-    *,
-    session: aiohttp.ClientSession | None = None,
-    token: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    ssl: SSLArg = True,
-    version: ProtocolVersion = ProtocolVersion.V2,
-    heartbeat: float | None = None,
-    connect_timeout: float | None = 30.0,
-    limit: int = DEFAULT_LIMIT,
-) -> AsyncIterator[RemoteExecer]:
-    """``async with connect(url) as execer:`` a :class:`RemoteExecer` for ``url``.
-
-    Connections open per process; a caller's ``session`` is used and left open.
-    """
-    execer = RemoteExecer(
-        url,
-        session=session,
-        token=token,
-        headers=headers,
-        ssl=ssl,
-        version=version,
-        heartbeat=heartbeat,
-        connect_timeout=connect_timeout,
-        limit=limit,
-    )
-    try:
-        yield execer
-    finally:
-        await execer.close()
-
-
 if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's interfaces
 
     def _is_execer(execer: RemoteExecer, ws_execer: WebSocketExecer) -> tuple[Execer, Execer]:
         return execer, ws_execer
 
-    def _is_process(process: RemoteProcess) -> Process:
+    def _is_process(process: ExecerProcess) -> Process:
         return process

@@ -35,7 +35,7 @@ from .errors import Aborted, ClientError, ConnectError, ConnectionLost, ProcessT
 from .execer import RemoteExecer, build_command
 from .fleet_io import FleetStream, Input, Line, StdinFanout, cancel, pieces
 from .inventory import Inventory, Target
-from .process import RemoteProcess
+from .process import ExecerProcess
 from .result import CompletedProcess
 from .streams import RemoteStreamReader
 
@@ -281,7 +281,7 @@ class Fleet:
     ) -> CompletedProcess:
         out: list[bytes] = []
         err: list[bytes] = []
-        process: RemoteProcess | None = None
+        process: ExecerProcess | None = None
 
         async def drain(reader: RemoteStreamReader, stream: str, into: list[bytes]) -> None:
             if on_output is None:

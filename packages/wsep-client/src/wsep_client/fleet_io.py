@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from wsep_protocol import Command
 
 from .inventory import Target
-from .process import RemoteProcess
+from .process import ExecerProcess
 from .streams import RemoteStreamReader
 
 if TYPE_CHECKING:
@@ -116,12 +116,12 @@ class StdinFanout:
     def __init__(self, input: bytes | AsyncIterable[bytes], expected: int) -> None:
         self._input = input
         self._waiting = expected
-        self._running: set[RemoteProcess] = set()
+        self._running: set[ExecerProcess] = set()
         self._all_started = asyncio.Event()
         if expected == 0:
             self._all_started.set()
 
-    def started(self, process: RemoteProcess | None) -> None:
+    def started(self, process: ExecerProcess | None) -> None:
         if process is not None:
             self._running.add(process)
             if isinstance(self._input, bytes):
@@ -131,7 +131,7 @@ class StdinFanout:
         if self._waiting <= 0:
             self._all_started.set()
 
-    def finished(self, process: RemoteProcess) -> None:
+    def finished(self, process: ExecerProcess) -> None:
         self._running.discard(process)
 
     async def feed(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from wsep_protocol import V2_MAX_MESSAGE_SIZE, ProtocolVersion, subprotocols_for
 
-from .errors import AuthenticationError, ConnectError
+from .errors import AuthenticationError, CertificateError, ConnectError
 
 __all__ = ["SSLArg", "open_websocket"]
 
@@ -52,8 +52,12 @@ async def open_websocket(
     except aiohttp.WSServerHandshakeError as exc:
         raise await _handshake_error(session, url, headers, ssl, exc) from None
     except aiohttp.ClientConnectorCertificateError as exc:
-        raise ConnectError(
-            f"TLS certificate of {url} rejected: {exc.certificate_error}", url=url
+        raise CertificateError(
+            f"TLS certificate of {url} rejected: {_reason(exc.certificate_error)}; "
+            "to trust it, give its CA certificate with --cacert FILE "
+            "(SDK: ssl=ssl.create_default_context(cafile=FILE)), or skip verification "
+            "with --insecure (SDK: ssl=False)",
+            url=url,
         ) from None
     except aiohttp.ClientConnectorError as exc:
         raise ConnectError(
@@ -113,6 +117,10 @@ async def _fetch_detail(
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError):
         return ""
     return _clean(body.decode("utf-8", "replace"))
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "verify_message", None) or str(error)
 
 
 def _os_reason(error: OSError) -> str:

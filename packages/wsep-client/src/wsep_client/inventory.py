@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import ConnectError
+from .errors import ClientError, ConnectError
 
 __all__ = ["Inventory", "InventoryError", "Target"]
 
@@ -37,7 +37,7 @@ _KEYS = frozenset(
 )
 
 
-class InventoryError(ValueError):
+class InventoryError(ClientError, ValueError):
     """The inventory file or selection is invalid (says where and why)."""
 
 

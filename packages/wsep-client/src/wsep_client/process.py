@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal as _signal
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
 from wsep_protocol import (
@@ -16,7 +16,6 @@ from wsep_protocol import (
     Error,
     ExitCode,
     ExitStatus,
-    LocalProtocolError,
     Pid,
     RemoteProtocolError,
     Resize,
@@ -28,7 +27,7 @@ from wsep_protocol import (
 )
 from wsep_protocol.sessions import Attach, Attached, Gap
 
-from .errors import ConnectionLost, NotSupported, OutputGap
+from .errors import ConnectionLost, LocalProtocolError, NotSupported, OutputGap
 from .result import returncode_of
 from .resume import Drop, Reconnect, ResumeOptions, reopen
 from .startfail import start_failure
@@ -37,7 +36,9 @@ from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader, _Gate
 if TYPE_CHECKING:
     from aiohttp import ClientWebSocketResponse
 
-__all__ = ["RemoteProcess"]
+_P = TypeVar("_P", bound="ProcessBase")
+
+__all__ = ["ExecerProcess", "ProcessBase", "RemoteProcess"]
 
 _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 
@@ -49,8 +50,8 @@ _SEND_ATTEMPTS = 3
 _READ_ONLY = "read-only attachment: input (stdin, resize, signals) is refused"
 
 
-class RemoteProcess:
-    """One remote process (satisfies ``wsep_protocol.Process``).
+class ProcessBase:
+    """What both views of a remote process share (see :class:`RemoteProcess`).
 
     Created by :meth:`RemoteExecer.start`/``create_process`` once the server
     reported the pid. Read ``stdout``/``stderr`` (``asyncio.StreamReader``
@@ -115,6 +116,8 @@ class RemoteProcess:
         self._size = (command.rows, command.cols)
         #: Resolved (and replaced) whenever the connection is replaced or given up.
         self._switched: asyncio.Future[None] = loop.create_future()
+        #: The last queued resize or signal: the next one is sent after it.
+        self._last_send: asyncio.Future[None] | None = None
 
     # --- start -------------------------------------------------------------
 
@@ -171,12 +174,13 @@ class RemoteProcess:
         """Bytes of each stream received so far, as stream offsets (for ``attach(offsets=)``)."""
         return {"stdout": self._offset(1), "stderr": self._offset(2)}
 
-    async def wait(self) -> ExitStatus:
-        """Wait for the exit code; raises :class:`ConnectionLost`, never hangs on a lost peer.
+    @property
+    def termination_reason(self) -> str | None:
+        """Why the server ended the process (a policy limit such as its maximum
+        duration), or None when it ended by itself or by a signal from this side."""
+        return self._error.message or self._error.code if self._error is not None else None
 
-        Output not read yet stays buffered; an unread, full stream keeps the
-        exit code from arriving (as with pipes).
-        """
+    async def _wait_status(self) -> ExitStatus:
         return await asyncio.shield(self._exit_future)
 
     async def communicate(self, input: bytes | None = None) -> tuple[bytes, bytes]:
@@ -193,7 +197,7 @@ class RemoteProcess:
         if self.command.stdin_enabled:
             tasks.append(self._feed(input))
         await asyncio.gather(*tasks)
-        await self.wait()
+        await self._wait_status()
 
     async def _feed(self, input: bytes | None) -> None:
         stdin = self._stdin
@@ -205,26 +209,18 @@ class RemoteProcess:
         except (BrokenPipeError, ConnectionResetError, LocalProtocolError):
             pass  # the process exited without reading everything, as with pipes
 
-    async def resize(self, rows: int, cols: int) -> None:
-        """Set the TTY size; the server ignores it for processes without a TTY."""
+    def _resize(self, rows: int, cols: int) -> asyncio.Future[None]:
         if rows and cols:
             self._size = (rows, cols)  # also what a reattach asks for
-        await self._send(Resize(rows, cols))
+        return self._queue(Resize(rows, cols))
 
-    async def send_signal(self, signum: int) -> None:
-        """Deliver ``signum`` (needs a v2 server: :class:`NotSupported` otherwise)."""
+    def _send_signal(self, signum: int) -> asyncio.Future[None]:
         if not self._conn.extended:
             raise NotSupported(
                 "signals need a wsep v2 server; this one speaks v1 "
                 "(close() ends the process instead)"
             )
-        await self._send(Signal.from_number(signum))
-
-    async def terminate(self) -> None:
-        await self.send_signal(_signal.SIGTERM)
-
-    async def kill(self) -> None:
-        await self.send_signal(_signal.SIGKILL)
+        return self._queue(Signal.from_number(signum))
 
     async def close(self) -> None:
         """Close the connection; a process still running is ended by the server."""
@@ -244,7 +240,7 @@ class RemoteProcess:
             session, self._owned_session = self._owned_session, None
             await session.close()
 
-    async def __aenter__(self) -> RemoteProcess:
+    async def __aenter__(self: _P) -> _P:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -259,17 +255,33 @@ class RemoteProcess:
     def _close_stdin_message(self) -> bytes:
         return self._conn.send(CloseStdin())
 
-    async def _send(self, message: Resize | Signal) -> None:
+    def _queue(self, message: Resize | Signal) -> asyncio.Future[None]:
+        """Encode ``message`` now (refusals raise here) and send it after the ones before."""
+        loop = asyncio.get_running_loop()
         if self._status is not None:
-            return  # the process is gone; nothing to resize or signal
+            done: asyncio.Future[None] = loop.create_future()
+            done.set_result(None)  # the process is gone; nothing to resize or signal
+            return done
         exc = self._exit_future.exception() if self._exit_future.done() else None
         if exc is not None:
             raise exc
         data = self._conn.send(message)
-        try:
-            await self._send_bytes(data)
-        except (ConnectionError, RuntimeError) as err:
-            raise ConnectionLost(f"connection lost: {err}") from err
+        previous = self._last_send
+
+        async def send() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            if self._status is not None:
+                return
+            try:
+                await self._send_bytes(data)
+            except (ConnectionError, RuntimeError) as err:
+                raise ConnectionLost(f"connection lost: {err}") from err
+
+        task = loop.create_task(send())
+        task.add_done_callback(_consume)  # a caller that does not await is not warned
+        self._last_send = task
+        return task
 
     async def _send_bytes(self, data: bytes) -> None:
         """Send on the current connection; one that is being resumed is waited for.
@@ -516,6 +528,76 @@ class RemoteProcess:
             error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
         )
         self._switch()
+
+
+class RemoteProcess(ProcessBase):
+    """One remote process, used like ``asyncio.subprocess.Process``.
+
+    Read ``stdout``/``stderr`` (``asyncio.StreamReader`` API), write
+    ``stdin``, then ``await wait()`` for the return code. ``send_signal``,
+    ``terminate``, ``kill`` and ``resize`` are plain calls, sent in order in
+    the background. Buffers are bounded: an unread stream eventually blocks
+    the other one, as with pipes; use :meth:`communicate` when in doubt.
+    """
+
+    async def wait(self) -> int:
+        """Wait for the exit; the return code as asyncio gives it (``-N`` for signal N).
+
+        ``exit_status`` then holds the full :class:`~wsep_protocol.ExitStatus`.
+        Raises :class:`ConnectionLost`, never hangs on a lost peer. Output not
+        read yet stays buffered; an unread, full stream keeps the exit code
+        from arriving (as with pipes).
+        """
+        return returncode_of(await self._wait_status())
+
+    def resize(self, rows: int, cols: int) -> asyncio.Future[None]:
+        """Set the TTY size (ignored for processes without a TTY).
+
+        Sent in the background, in order with signals; await the result to
+        see it sent (or the :class:`ConnectionLost` that kept it from being sent).
+        """
+        return self._resize(rows, cols)
+
+    def send_signal(self, signum: int) -> asyncio.Future[None]:
+        """Deliver ``signum``, like ``asyncio.subprocess.Process.send_signal``.
+
+        A plain call: the message is queued at once (await the result to see
+        it sent). Needs a v2 server: :class:`NotSupported` otherwise, at once.
+        """
+        return self._send_signal(signum)
+
+    def terminate(self) -> asyncio.Future[None]:
+        """SIGTERM (see :meth:`send_signal`)."""
+        return self.send_signal(_signal.SIGTERM)
+
+    def kill(self) -> asyncio.Future[None]:
+        """SIGKILL (see :meth:`send_signal`)."""
+        return self.send_signal(_signal.SIGKILL)
+
+
+class ExecerProcess(ProcessBase):
+    """The same process as ``wsep_protocol.Process`` sees it (what ``start()`` returns).
+
+    ``wait()`` returns the :class:`~wsep_protocol.ExitStatus`, and resizes and
+    signals are coroutines, as every execer's processes have them (a server
+    chaining to another one drives it through this view).
+    """
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the exit status (see :meth:`RemoteProcess.wait`)."""
+        return await self._wait_status()
+
+    async def resize(self, rows: int, cols: int) -> None:
+        await self._resize(rows, cols)
+
+    async def send_signal(self, signum: int) -> None:
+        await self._send_signal(signum)
+
+    async def terminate(self) -> None:
+        await self._send_signal(_signal.SIGTERM)
+
+    async def kill(self) -> None:
+        await self._send_signal(_signal.SIGKILL)
 
 
 def _connection_closed(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[None] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from wsep_protocol import ExitStatus
 
@@ -14,29 +15,37 @@ class CompletedProcess:
     """A finished command, like ``subprocess.CompletedProcess``.
 
     ``returncode`` follows asyncio: the exit code, or ``-N`` when signal N
-    ended the process (``None`` only for a timed-out run whose status is
-    unknown). ``exit_signal`` is N or ``None``.
+    ended the process. ``exit_signal`` is N or ``None``.
+    ``stdout``/``stderr`` are ``bytes``, or ``str`` in text mode
+    (``text=True``, ``encoding=`` or ``errors=`` given to ``run``).
+    ``termination_reason`` says why the server ended the command (a policy
+    limit such as its maximum duration; v2), None when it ended by itself.
+    Only inside a :class:`ProcessTimeout` is ``timed_out`` true; the status
+    is unknown then and ``returncode`` is ``-1``.
     """
 
     args: tuple[str, ...]
-    returncode: int | None
-    stdout: bytes
-    stderr: bytes
+    returncode: int
+    stdout: Any
+    stderr: Any
     exit_signal: int | None = None
     core_dumped: bool = False
     pid: int = 0
+    termination_reason: str | None = None
+    timed_out: bool = False
 
     @classmethod
     def from_status(
         cls,
         args: tuple[str, ...],
         status: ExitStatus | None,
-        stdout: bytes,
-        stderr: bytes,
+        stdout: Any,
+        stderr: Any,
         pid: int = 0,
+        termination_reason: str | None = None,
     ) -> CompletedProcess:
         if status is None:
-            return cls(args, None, stdout, stderr, pid=pid)
+            return cls(args, -1, stdout, stderr, pid=pid, timed_out=True)
         return cls(
             args,
             returncode_of(status),
@@ -45,14 +54,15 @@ class CompletedProcess:
             exit_signal=status.signal,
             core_dumped=status.core_dumped,
             pid=pid,
+            termination_reason=termination_reason,
         )
 
     @property
     def success(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 and not self.timed_out
 
     @property
-    def shell_code(self) -> int | None:
+    def shell_code(self) -> int:
         """What a shell would report: the code, or 128 + N for signal N."""
         if self.exit_signal is not None:
             return 128 + self.exit_signal

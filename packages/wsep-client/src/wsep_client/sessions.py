@@ -12,14 +12,13 @@ from wsep_protocol.sessions import (
     EndSession,
     GetSession,
     ListSessions,
-    NoSuchSession,
     SessionDescription,
     SessionDetails,
     SessionEnded,
     SessionList,
 )
 
-from .errors import ConnectionLost, NotSupported
+from .errors import ConnectionLost, NoSuchSession, NotSupported
 
 __all__ = ["NoSuchSession", "SessionDescription", "request"]
 

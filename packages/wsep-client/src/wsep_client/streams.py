@@ -19,7 +19,9 @@ import asyncio
 import collections
 from collections.abc import Awaitable, Callable
 
-from wsep_protocol import STDIN_HEADER, Buffer, LocalProtocolError
+from wsep_protocol import STDIN_HEADER, Buffer
+
+from .errors import LocalProtocolError
 
 __all__ = ["DEFAULT_LIMIT", "RemoteStdin", "RemoteStreamReader"]
 

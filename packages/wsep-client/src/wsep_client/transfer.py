@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,20 +23,27 @@ import aiofiles.os
 from wsep_protocol import Command
 
 from .errors import ClientError, TransferError
-from .process import RemoteProcess
+from .process import ExecerProcess
 from .streams import RemoteStreamReader
 
-__all__ = ["Progress", "TransferResult", "download", "upload"]
+__all__ = ["Progress", "TransferResult", "download", "local_target", "upload"]
 
 #: ``progress(done, total)``; ``total`` is None while the size is unknown.
 Progress = Callable[[int, "int | None"], None]
 
 CHUNK = 1 << 20
 
+# $1 the remote path (a directory receives the file as $2, the local name); the
+# data goes to a temporary file beside the target, renamed once it is complete.
 _UPLOAD = (
-    'cat > "$1" || exit 1; '
+    't="$1"; if [ -d "$t" ]; then t="${t%/}/$2"; fi; '
+    'tmp=$(mktemp "$(dirname -- "$t")/.wsep-part.XXXXXX") || exit 1; '
+    "trap 'rm -f -- \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; "
+    'cat > "$tmp" || exit 1; '
+    'chmod "$(printf %o $((0666 & ~$(umask))))" "$tmp" || exit 1; '
     "if command -v sha256sum >/dev/null 2>&1; then "
-    'printf "wsep-sha256 %s\\n" "$(sha256sum < "$1" | cut -d " " -f 1)"; fi'
+    'printf "wsep-sha256 %s\\n" "$(sha256sum < "$tmp" | cut -d " " -f 1)"; fi; '
+    'mv -f -- "$tmp" "$t" || exit 1; trap - EXIT; printf "wsep-path %s\\n" "$t"'
 )
 _DOWNLOAD = (
     'if [ ! -f "$1" ] || [ ! -r "$1" ]; then echo "$1: not a readable file" >&2; exit 66; fi; '
@@ -46,7 +55,7 @@ _DOWNLOAD = (
 
 
 class _Starter(Protocol):
-    async def start(self, command: Command, *, session_id: str = "") -> RemoteProcess: ...
+    async def start(self, command: Command, *, session_id: str = "") -> ExecerProcess: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +86,8 @@ async def upload(
         total: int | None = (await aiofiles.os.stat(local)).st_size
     except OSError as exc:
         raise TransferError(f"{local}: {exc.strerror}") from None
-    command = Command("sh", ("-c", _UPLOAD, "wsep-upload", remote), stdin=True)
+    name = os.path.basename(os.fspath(local))
+    command = Command("sh", ("-c", _UPLOAD, "wsep-upload", remote, name), stdin=True)
     digest = hashlib.sha256()
     done = 0
     process = await execer.start(command)
@@ -109,9 +119,10 @@ async def upload(
         raise TransferError(f"upload to {remote} failed: {err.strip() or status.error}")
     local_hash = digest.hexdigest()
     remote_hash = _field(out, "wsep-sha256")
+    written = _field(out, "wsep-path") or remote
     if verify and remote_hash is not None and remote_hash != local_hash:
         with contextlib.suppress(Exception):
-            await (await execer.start(Command("rm", ("-f", "--", remote)))).wait()
+            await (await execer.start(Command("rm", ("-f", "--", written)))).wait()
         raise TransferError(
             f"upload to {remote}: SHA-256 mismatch (local {local_hash}, remote {remote_hash})"
         )
@@ -128,18 +139,19 @@ async def download(
 ) -> TransferResult:
     """Copy ``remote`` on the server's host to the local file ``local``.
 
-    Writes ``local`` only once everything arrived (and the hashes match):
-    the data goes to a temporary file beside it, renamed at the end.
+    Writes ``local`` (a directory receives the file under its remote name)
+    only once everything arrived and the hashes match: the data goes to a
+    temporary file beside it, created exclusively (never through a planted
+    symlink), renamed at the end.
     """
-    target = os.fspath(local)
-    part = f"{target}.wsep-part"
+    target = local_target(os.fspath(local), remote)
     command = Command("sh", ("-c", _DOWNLOAD, "wsep-download", remote))
     digest = hashlib.sha256()
     done = 0
     stderr_lines: list[str] = []
     total: list[int | None] = [None]
 
-    async def read_stderr(process: RemoteProcess) -> None:
+    async def read_stderr(process: ExecerProcess) -> None:
         async for raw in process.stderr:
             line = raw.decode("utf-8", "replace")
             stderr_lines.append(line)
@@ -147,11 +159,17 @@ async def download(
             if size is not None and size.isdigit():
                 total[0] = int(size)
 
-    process = await execer.start(command)
+    fd, part = _create_part(target)
+    try:
+        process = await execer.start(command)
+    except BaseException:
+        os.close(fd)
+        _remove(part)
+        raise
     err_task = asyncio.ensure_future(read_stderr(process))
     try:
         try:
-            async with aiofiles.open(part, "wb") as sink:
+            async with aiofiles.open(fd, "wb") as sink:
                 while True:
                     chunk = await process.stdout.read(CHUNK)
                     if not chunk:
@@ -168,16 +186,14 @@ async def download(
         await err_task
         status = await process.wait()
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(part)
+        _remove(part)
         raise
     finally:
         await process.close()
         await _settle(err_task)
     text = "".join(stderr_lines)
     if not status.success:
-        with contextlib.suppress(OSError):
-            os.unlink(part)
+        _remove(part)
         detail = "\n".join(
             line for line in text.splitlines() if not line.startswith("wsep-")
         ).strip()
@@ -189,14 +205,63 @@ async def download(
         (remote_hash is not None and remote_hash != local_hash)
         or (size is not None and size != done)
     ):
-        with contextlib.suppress(OSError):
-            os.unlink(part)
+        _remove(part)
         raise TransferError(
             f"download of {remote}: integrity check failed "
             f"({done} of {size} bytes, local {local_hash}, remote {remote_hash})"
         )
-    os.replace(part, target)
+    try:
+        os.chmod(part, _new_file_mode(target))
+        os.replace(part, target)
+    except OSError as exc:
+        _remove(part)
+        raise TransferError(f"{target}: {exc.strerror or exc}") from None
     return TransferResult(done, local_hash, remote_hash is not None)
+
+
+def local_target(local: str, remote: str) -> str:
+    """Where a download of ``remote`` to ``local`` lands: into a directory as ``cp`` does."""
+    name = remote.rstrip("/").rsplit("/", 1)[-1]
+    if os.path.isdir(local):
+        if not name or name in (".", ".."):
+            raise TransferError(f"{remote}: not a file name to copy into {local}")
+        return os.path.join(local, name)
+    if local.endswith("/"):
+        raise TransferError(f"{local}: no such directory")
+    return local
+
+
+def _create_part(target: str) -> tuple[int, str]:
+    """A new, private temporary file in the target's directory (``mkstemp``: O_EXCL)."""
+    directory, name = os.path.split(target)
+    try:
+        return tempfile.mkstemp(prefix=f".{name}.", suffix=".wsep-part", dir=directory or ".")
+    except OSError as exc:
+        raise TransferError(f"{target}: {exc.strerror or exc}") from None
+
+
+def _new_file_mode(target: str) -> int:
+    """The mode ``target`` keeps (when it exists) or a new file gets (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 async def _settle(future: asyncio.Future[Any]) -> None:

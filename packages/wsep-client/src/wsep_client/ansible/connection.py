@@ -25,7 +25,7 @@ from ansible.utils.display import Display
 from ..errors import ClientError, ConnectError, ConnectionLost
 from ..execer import RemoteExecer, build_command
 from ..inventory import Target
-from ..process import RemoteProcess
+from ..process import ExecerProcess
 from ..result import returncode_of
 from ..transfer import download, upload
 
@@ -169,14 +169,14 @@ class Connection(ConnectionBase):  # type: ignore[misc]
         self._run(download(self._execer, in_path, out_path))
 
 
-async def _collect(process: RemoteProcess, stream: str, into: bytearray) -> None:
+async def _collect(process: ExecerProcess, stream: str, into: bytearray) -> None:
     reader = process.stdout if stream == "stdout" else process.stderr
     while chunk := await reader.read(READ_SIZE):
         into += chunk
 
 
 async def _answer_password_prompt(
-    process: RemoteProcess, become: Any, out: bytearray, err: bytearray
+    process: ExecerProcess, become: Any, out: bytearray, err: bytearray
 ) -> None:
     """Read until the become plugin's prompt (then send the password) or its success line."""
     pending: dict[asyncio.Future[bytes], bytearray] = {}

@@ -24,8 +24,18 @@ def _read_secret(prompt: str) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def _help_text(doc: str) -> str:
+    """The docstring as help: reST's ``::`` marker dropped, the examples' lines kept."""
+    text = doc.replace("``", "")
+    return "\n".join(line for line in text.splitlines() if line.strip() != "::")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m wsep_server.auth", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m wsep_server.auth",
+        description=_help_text(__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("gen-token", help="print a new random token")
     ht = sub.add_parser("hash-token", help="read a token on stdin, print a token-file line")
