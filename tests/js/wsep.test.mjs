@@ -14,6 +14,7 @@ import {
   connect,
   decodeMessage,
   exec,
+  subprotocolOffer,
 } from "../../packages/wsep-server/src/wsep_server/web/static/wsep.js";
 
 const enc = new TextEncoder();
@@ -92,7 +93,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 test("offers v2 and a token subprotocol, and uses the version the server selected", async () => {
   const pending = connect("ws://127.0.0.1:1/x", { WebSocket: FakeWebSocket, token: "abc.DEF-1_2" });
   const ws = FakeWebSocket.last;
-  assert.deepEqual(ws.protocols, ["wsep.v2", "wsep.token.abc.DEF-1_2"]);
+  assert.deepEqual(ws.protocols, ["wsep.v2", "wsep.v1", "wsep.token.abc.DEF-1_2"]);
   assert.equal(ws.binaryType, "arraybuffer");
   ws.accept("wsep.v2");
   const conn = await pending;
@@ -113,6 +114,40 @@ test("token as a query parameter; v1-only offers no subprotocol", async () => {
   const ws = FakeWebSocket.last;
   assert.equal(ws.url, "ws://127.0.0.1:1/path?a=1&token=t+o%2Fk");
   assert.deepEqual(ws.protocols, []);
+});
+
+test("every offer that names anything names a version the server can answer with", () => {
+  // A browser aborts a handshake whose offer got no subprotocol back (PROTOCOL.md 7).
+  const T = "wsep.token.tok";
+  assert.deepEqual(subprotocolOffer([1]), []); // the Go server's browser client
+  assert.deepEqual(subprotocolOffer([1], "tok"), ["wsep.v1", T]);
+  assert.deepEqual(subprotocolOffer([2]), ["wsep.v2"]);
+  assert.deepEqual(subprotocolOffer([2], "tok"), ["wsep.v2", T]);
+  assert.deepEqual(subprotocolOffer([1, 2]), ["wsep.v2", "wsep.v1"]);
+  assert.deepEqual(subprotocolOffer([2, 1], "tok"), ["wsep.v2", "wsep.v1", T]);
+  for (const versions of [[1], [2], [1, 2]]) {
+    const offer = subprotocolOffer(versions, "tok");
+    assert.ok(offer.some((p) => p === "wsep.v1" || p === "wsep.v2"), `${versions}: ${offer}`);
+    assert.ok(!offer.includes(T) || offer.length > 1, "never a token on its own");
+  }
+  for (const bad of [[], [3], "1"]) {
+    assert.throws(() => subprotocolOffer(bad), (err) => err.code === "invalid");
+  }
+});
+
+test("a v1-only connection with a token offers wsep.v1 and accepts its answer", async () => {
+  const pending = connect("ws://127.0.0.1:1/", {
+    WebSocket: FakeWebSocket,
+    token: "tok",
+    versions: [1],
+  });
+  const ws = FakeWebSocket.last;
+  assert.deepEqual(ws.protocols, ["wsep.v1", "wsep.token.tok"]);
+  ws.accept("wsep.v1");
+  const conn = await pending;
+  assert.equal(conn.version, 1);
+  assert.equal(conn.subprotocol, "wsep.v1");
+  assert.equal(conn.maxMessageSize, V1_MAX_MESSAGE_SIZE);
 });
 
 test("a token a subprotocol cannot carry is refused before connecting", () => {

@@ -13,6 +13,7 @@
 // acknowledges bytes once they are consumed (a callback returned, or the promise it
 // returned settled, or an async iterator moved past them).
 
+export const SUBPROTOCOL_V1 = "wsep.v1";
 export const SUBPROTOCOL_V2 = "wsep.v2";
 export const TOKEN_SUBPROTOCOL_PREFIX = "wsep.token.";
 export const V1_MAX_MESSAGE_SIZE = 64000;
@@ -101,27 +102,44 @@ export function websocketURL(url, base = globalThis.location?.href) {
 }
 
 /**
+ * The Sec-WebSocket-Protocol offer for `versions` (PROTOCOL.md, "Versions and
+ * negotiation"): a browser aborts a handshake that offered subprotocols and got none
+ * back, so whenever anything is offered, every accepted version is named too. Only
+ * v1 without a token in a subprotocol offers nothing (what the Go server expects).
+ */
+export function subprotocolOffer(versions = [1, 2], token = null) {
+  if (!Array.isArray(versions) || !versions.some((v) => v === 1 || v === 2)) {
+    throw new WsepError("versions must include 1 or 2", { code: "invalid" });
+  }
+  const offer = versions.includes(2) ? [SUBPROTOCOL_V2] : [];
+  if (versions.includes(1) && (offer.length || token)) offer.push(SUBPROTOCOL_V1);
+  if (token) {
+    if (!TOKEN_CHARS.test(token)) {
+      throw new WsepError("token has characters a subprotocol cannot carry; use tokenIn: 'query'", {
+        code: "invalid",
+      });
+    }
+    offer.push(TOKEN_SUBPROTOCOL_PREFIX + token);
+  }
+  return offer;
+}
+
+/**
  * Open a connection. Options: `token` (sent as a "wsep.token.<token>" subprotocol entry,
  * or as `?token=` with `tokenIn: "query"`), `versions` ([1, 2] by default; [1] never
- * offers v2), `WebSocket` (a constructor, default the global one).
+ * offers v2, [2] refuses a v1-only server), `WebSocket` (a constructor, default the
+ * global one).
  */
 export function connect(url, options = {}) {
   const { token, tokenIn = "subprotocol", versions = [1, 2] } = options;
   const WS = options.WebSocket ?? globalThis.WebSocket;
   if (typeof WS !== "function") throw new WsepError("no WebSocket available", { code: "invalid" });
   const target = websocketURL(url);
-  const protocols = versions.includes(2) ? [SUBPROTOCOL_V2] : [];
-  if (token) {
-    if (tokenIn === "query") target.searchParams.set("token", token);
-    else if (tokenIn === "subprotocol") {
-      if (!TOKEN_CHARS.test(token)) {
-        throw new WsepError("token has characters a subprotocol cannot carry; use tokenIn: 'query'", {
-          code: "invalid",
-        });
-      }
-      protocols.push(TOKEN_SUBPROTOCOL_PREFIX + token);
-    } else throw new WsepError(`unknown tokenIn: ${tokenIn}`, { code: "invalid" });
+  if (token && tokenIn === "query") target.searchParams.set("token", token);
+  else if (token && tokenIn !== "subprotocol") {
+    throw new WsepError(`unknown tokenIn: ${tokenIn}`, { code: "invalid" });
   }
+  const protocols = subprotocolOffer(versions, token && tokenIn === "subprotocol" ? token : null);
   return new Promise((resolve, reject) => {
     const ws = new WS(target.toString(), protocols);
     ws.binaryType = "arraybuffer";
@@ -158,6 +176,7 @@ export class Connection {
   constructor(ws, options = {}) {
     this.socket = ws;
     this.version = ws.protocol === SUBPROTOCOL_V2 ? 2 : 1;
+    this.subprotocol = ws.protocol || null;
     this.maxMessageSize = this.version >= 2 ? V2_MAX_MESSAGE_SIZE : V1_MAX_MESSAGE_SIZE;
     this.options = options;
     this.process = null;
