@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .security import SecurityOptions, add_security_arguments, security_options
+from .web.options import WebOptions, add_web_arguments, web_options
 
 __all__ = ["Options", "parse_args"]
 
@@ -33,6 +34,7 @@ class Options:
     header_timeout: float = 30.0
     session_timeout: float = 300.0
     security: SecurityOptions = field(default_factory=SecurityOptions)
+    web_options: WebOptions = field(default_factory=WebOptions)
 
 
 def _env(name: str, default: str | None) -> str | None:
@@ -100,6 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
       default=_bool(_env("TUNE_MALLOC", "1")),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
     add_security_arguments(p)
+    add_web_arguments(p)
     return p
 
 
@@ -136,4 +139,5 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         header_timeout=ns.header_timeout,
         session_timeout=ns.session_timeout,
         security=security,
+        web_options=web_options(ns),
     )
