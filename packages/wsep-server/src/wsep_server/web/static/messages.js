@@ -19,7 +19,11 @@ const CODES = {
   malformed_message: "the server refused a message (see the server log)",
   message_too_big: "a message was too big for the server",
   unsupported: "the server is too old for this (it does not speak protocol v2)",
+  server_shutdown: "the server is shutting down",
 };
+
+/** Codes after which connecting again may work (the server comes back). */
+export const TRANSIENT_CODES = new Set(["server_shutdown", "connection_closed", "connect_failed"]);
 
 const CLOSE_CODES = {
   1001: "the server is shutting down",

@@ -26,7 +26,13 @@
 
 import { FitAddon } from "./vendor/addon-fit.mjs";
 import { Terminal } from "./vendor/xterm.mjs";
-import { describeCheck, describeError, describeExit, worthRetrying } from "./messages.js";
+import {
+  describeCheck,
+  describeError,
+  describeExit,
+  TRANSIENT_CODES,
+  worthRetrying,
+} from "./messages.js";
 import { checkServer, connect, WsepError } from "./wsep.js";
 
 const params = new URLSearchParams(location.search);
@@ -368,7 +374,7 @@ function failed(err, { mayCreate }) {
   }
   const lost =
     err instanceof WsepError &&
-    (err.code === "connection_closed" || err.code === "connect_failed") &&
+    TRANSIENT_CODES.has(err.code) &&
     err.closeCode !== 1008 &&
     err.closeCode !== 1011;
   if (lost) return retryLater(describeError(err, spec.command));
