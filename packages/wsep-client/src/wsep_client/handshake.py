@@ -90,11 +90,9 @@ async def _handshake_error(
             url=url,
             status=status,
         )
-    return ConnectError(
-        f"WebSocket handshake with {url} failed: HTTP {status} {exc.message}".rstrip(),
-        url=url,
-        status=status,
-    )
+    detail = _header_detail(exc.headers)
+    text = f"WebSocket handshake with {url} failed: HTTP {status} {exc.message}".rstrip()
+    return ConnectError(f"{text}: {detail}" if detail else text, url=url, status=status)
 
 
 async def _fetch_detail(
