@@ -60,7 +60,7 @@ async def test_version_offers_against_servers_of_one_version(
             result = await remote.run("echo", "ok")
             assert result.stdout == b"ok\n"
             return
-        with pytest.raises(ConnectError, match="HTTP 400.*speaks only wsep.v2") as info:
+        with pytest.raises(ConnectError, match=r"HTTP 400.*speaks only wsep\.v2") as info:
             await remote.run("true")
     assert info.value.status == 400
 
