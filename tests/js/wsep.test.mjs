@@ -13,6 +13,7 @@ import {
   commandJSON,
   connect,
   decodeMessage,
+  checkServer,
   exec,
   subprotocolOffer,
 } from "../../packages/wsep-server/src/wsep_server/web/static/wsep.js";
@@ -419,4 +420,87 @@ test("exec connects and starts in one call", async () => {
   ws.deliver({ type: "pid", pid: 1 });
   const proc = await pending;
   assert.equal(proc.pid, 1);
+});
+
+test("attach sends attach, resolves after attached, and an observer sends no input", async () => {
+  const { conn, ws } = await open();
+  const pending = conn.attach("s1", { readOnly: true, rows: 24, cols: 80, flowWindow: 0 });
+  assert.deepEqual(ws.headers()[0], { type: "attach", id: "s1", read_only: true, rows: 24, cols: 80 });
+  ws.deliver({ type: "pid", pid: 7 });
+  let resolved = false;
+  pending.then(() => (resolved = true));
+  await tick();
+  assert.equal(resolved, false, "waits for attached");
+  ws.deliver({ type: "attached", id: "s1", created: false, tty: true, read_only: true });
+  const proc = await pending;
+  assert.deepEqual(proc.attached, { id: "s1", created: false, readOnly: true });
+  proc.write("ls\r");
+  proc.resize(10, 10);
+  assert.equal(ws.sent.length, 1, "an observer's input would end its connection");
+});
+
+test("attach with a command, and a missing session rejects with no_such_session", async () => {
+  const { conn, ws } = await open();
+  const pending = conn.attach("gone", {});
+  ws.deliver({ type: "error", code: "no_such_session", message: "no such session", close_code: 1008 });
+  ws.drop(1008, "no such session");
+  await assert.rejects(pending, (err) => err.code === "no_such_session");
+
+  const second = await open();
+  second.conn.attach("new", { command: { command: "bash", tty: true }, flowWindow: 0 });
+  const header = second.ws.headers()[0];
+  assert.equal(header.command.command, "bash");
+  assert.equal(header.command.tty, true);
+
+  const v1 = await open("");
+  assert.throws(() => v1.conn.attach("x"), (err) => err.code === "unsupported");
+});
+
+test("listSessions and endSession are answered on an idle v2 connection", async () => {
+  const { conn, ws } = await open();
+  const listing = conn.listSessions();
+  assert.deepEqual(ws.headers().at(-1), { type: "list_sessions" });
+  ws.deliver({ type: "sessions", sessions: [{ id: "a", argv: ["bash"] }] });
+  assert.deepEqual(await listing, [{ id: "a", argv: ["bash"] }]);
+  const ending = conn.endSession("a");
+  assert.deepEqual(ws.headers().at(-1), { type: "end_session", id: "a" });
+  ws.deliver({ type: "session_ended", id: "a" });
+  await ending;
+  const missing = conn.endSession("b");
+  ws.deliver({ type: "error", code: "no_such_session", message: "no such session" });
+  await assert.rejects(missing, (err) => err.code === "no_such_session");
+});
+
+test("checkServer reports status, reason and identity; no server is status 0", async () => {
+  const calls = [];
+  const answer = (status, headers, body) => async (url, init) => {
+    calls.push({ url, init });
+    return {
+      status,
+      ok: status === 200,
+      headers: new Map(Object.entries(headers)),
+      json: async () => body,
+    };
+  };
+  const ok = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "tok",
+    fetch: answer(200, { "Content-Type": "application/json" }, { identity: "alice", versions: [1, 2], host: "h" }),
+  });
+  assert.deepEqual(ok, { status: 200, ok: true, reason: "", identity: "alice", versions: [1, 2], host: "h" });
+  assert.equal(calls[0].init.method, "POST");
+  assert.equal(calls[0].init.headers.Authorization, "Bearer tok");
+  const refused = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "t o",
+    tokenIn: "query",
+    fetch: answer(401, { "X-Wsep-Error": "invalid token" }, {}),
+  });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.reason, "invalid token");
+  assert.match(calls[1].url, /\?token=t\+o$/);
+  const down = await checkServer("http://127.0.0.1:1/api/check", {
+    fetch: async () => {
+      throw new TypeError("Failed to fetch");
+    },
+  });
+  assert.deepEqual(down, { status: 0, ok: false, reason: "server unreachable" });
 });
