@@ -143,3 +143,16 @@ def test_every_answer_forbids_framing(web_server: WebServer) -> None:
         assert "default-src 'self'" in csp
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_without_parameters_the_default_command_starts_at_once(
+    page: Any, web_server: WebServer
+) -> None:
+    """The ttyd behaviour, kept on purpose: nothing in the address chose what runs."""
+    page.goto(web_server.http_url + "/")
+    wait_state(page, "running")
+    assert page.inner_text("#status-text").startswith("running bash ")
+    assert page.is_hidden("#confirm")
+    page.keyboard.type("exit")
+    page.keyboard.press("Enter")
+    wait_state(page, "exited")
