@@ -114,11 +114,17 @@ class WsepHandler:
         """The aiohttp handler: upgrade, then serve one session until it ends."""
         if self._shutting_down:
             raise web.HTTPServiceUnavailable(text="wsep: server is shutting down\n")
-        refused: SubprotocolRefused | None = None
         try:
             version, subprotocol = self.select(request)
         except SubprotocolRefused as exc:
-            refused, version, subprotocol = exc, ProtocolVersion.V1, None
+            if _wants_websocket(request):
+                # Before the upgrade: a 101 without the subprotocol a browser offered
+                # makes it abort with no reason at all.
+                _log.info("refused a handshake: %s", exc)
+                raise web.HTTPBadRequest(
+                    text=f"wsep: {exc}\n", headers={"X-Wsep-Error": str(exc)}
+                ) from None
+            version, subprotocol = ProtocolVersion.V1, None  # not an upgrade: 426 below
         config = self.config
         ws = WsepWebSocketResponse(
             protocols=(subprotocol,) if subprotocol else (),
@@ -136,13 +142,6 @@ class WsepHandler:
             raise web.HTTPUpgradeRequired(
                 text="wsep: connect with a WebSocket client (see the wsep README)\n",
                 headers={hdrs.UPGRADE: "websocket", hdrs.CONNECTION: "Upgrade"},
-            )
-        if refused is not None:
-            # Before the upgrade: a 101 without the subprotocol a browser offered
-            # makes it abort with no reason at all.
-            _log.info("refused a handshake: %s", refused)
-            raise web.HTTPBadRequest(
-                text=f"wsep: {refused}\n", headers={"X-Wsep-Error": str(refused)}
             )
         ws.error_messages = version >= ProtocolVersion.V2
         await ws.prepare(request)
@@ -196,6 +195,10 @@ class WsepHandler:
 
 
 HANDLER_KEY = web.AppKey("wsep_handler", WsepHandler)
+
+
+def _wants_websocket(request: web.BaseRequest) -> bool:
+    return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
 
 
 async def _healthz(request: web.Request) -> web.Response:
