@@ -497,6 +497,11 @@ test("checkServer reports status, reason and identity; no server is status 0", a
   assert.equal(refused.status, 401);
   assert.equal(refused.reason, "invalid token");
   assert.match(calls[1].url, /\?token=t\+o$/);
+  const elsewhere = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "tok",
+    fetch: answer(401, { "X-Wsep-Error": "token in Authorization header not accepted" }, {}),
+  });
+  assert.equal(elsewhere.ok, true, "only the WebSocket can check a subprotocol-only token");
   const down = await checkServer("http://127.0.0.1:1/api/check", {
     fetch: async () => {
       throw new TypeError("Failed to fetch");

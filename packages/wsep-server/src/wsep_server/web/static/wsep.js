@@ -320,10 +320,14 @@ export async function checkServer(checkURL, { token, tokenIn = "subprotocol", fe
   } catch {
     body = {};
   }
+  const reason = resp.headers.get("X-Wsep-Error") || body.reason || "";
+  // A server that takes tokens only as a subprotocol entry (--token-locations) cannot
+  // be asked over HTTP: the WebSocket itself will tell.
+  const unverifiable = resp.status === 401 && /^token in .* not accepted/.test(reason);
   return {
     status: resp.status,
-    ok: resp.ok,
-    reason: resp.headers.get("X-Wsep-Error") || body.reason || "",
+    ok: resp.ok || unverifiable,
+    reason,
     identity: body.identity ?? null,
     versions: body.versions ?? [],
     host: body.host ?? "",
