@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import WAIT_MS, WebServer, wait_state
+from webutil import TOKEN, WAIT_MS, WebServer, wait_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -156,3 +156,17 @@ def test_without_parameters_the_default_command_starts_at_once(
     page.keyboard.type("exit")
     page.keyboard.press("Enter")
     wait_state(page, "exited")
+
+
+def test_token_from_a_link_waits_for_run(page: Any, token_server: WebServer) -> None:
+    """A link can carry someone else's token (who could then watch the session): the page
+    says whom it would run as and waits, even for the default command."""
+    page.goto(f"{token_server.http_url}/?token={TOKEN}")
+    wait_state(page, "confirm")
+    assert page.inner_text("#confirm-identity") == "as token"  # WSEP_TOKEN's identity
+    assert page.evaluate("() => window.wsepApp.proc") is None
+    assert TOKEN not in page.url
+    page.click("#confirm-run")
+    wait_state(page, "running")
+    page.reload()  # this tab confirmed it: a reload reattaches without asking
+    wait_state(page, "running")

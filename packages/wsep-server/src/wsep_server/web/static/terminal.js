@@ -7,7 +7,7 @@
 // (bytes of output in flight, 0 for no flow control); `font_size`, `font_family`,
 // `theme` ("dark" or "light"; defaults from the server's --web-* flags).
 //
-// A command, arguments or environment from the address never start anything by
+// A command, arguments, environment or token from the address never start anything by
 // themselves: a link from anywhere can carry them. The page shows what the link asks to
 // run and waits for the Run button; once confirmed, this tab remembers it (a reload
 // reattaches without asking). Reattaching to a session that already runs needs no
@@ -41,7 +41,9 @@ const statusBar = document.getElementById("status");
 const wsepPath = document.querySelector('meta[name="wsep-path"]')?.content || "/";
 const defaults = JSON.parse(document.querySelector('meta[name="wsep-options"]')?.content || "{}");
 const RUN_PARAMS = ["command", "arg", "env"];
-const fromAddress = RUN_PARAMS.some((name) => params.has(name));
+// A token in the address chooses whom the command runs as (a link can carry someone
+// else's token, who could then watch the session): it needs the same confirmation.
+const fromAddress = RUN_PARAMS.some((name) => params.has(name)) || params.has("token");
 const spec = {
   command: params.get("command") || defaults.command || "bash",
   args: params.getAll("arg"),
@@ -164,14 +166,18 @@ function showPanel(id) {
 
 const confirmKey = "wsep.confirmed";
 
+function confirmation() {
+  return JSON.stringify({ ...spec, identity: app.check?.identity ?? null });
+}
+
 function confirmed() {
   const list = JSON.parse(sessionStorage.getItem(confirmKey) || "[]");
-  return list.includes(JSON.stringify(spec));
+  return list.includes(confirmation());
 }
 
 function rememberConfirmation() {
   const list = JSON.parse(sessionStorage.getItem(confirmKey) || "[]");
-  list.push(JSON.stringify(spec));
+  list.push(confirmation());
   sessionStorage.setItem(confirmKey, JSON.stringify(list.slice(-20)));
 }
 
@@ -181,6 +187,8 @@ function askToRun() {
     .join(" ");
   document.getElementById("confirm-env").textContent = spec.env.map(quote).join("\n");
   document.getElementById("confirm-env-block").hidden = spec.env.length === 0;
+  const who = app.check?.identity;
+  document.getElementById("confirm-identity").textContent = who ? `as ${who}` : "";
   showPanel("confirm");
   setStatus("confirm", "this link wants to run a command: check it, then press Run");
   document.getElementById("confirm-run").focus();
