@@ -14,7 +14,7 @@ from wsep_client import (
     NotSupported,
     StartFailed,
 )
-from wsep_protocol import LocalProtocolError, StartErrorKind, WsepError
+from wsep_protocol import LocalProtocolError, ProtocolVersion, StartErrorKind, WsepError
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -41,6 +41,28 @@ async def test_handshake_failed_on_a_non_wsep_path(make_server) -> None:
             await remote.run("true")
     assert info.value.status == 404
     assert not isinstance(info.value, AuthenticationError)
+
+
+@pytest.mark.parametrize(
+    ("client", "server", "works"),
+    [
+        (ProtocolVersion.V2, (ProtocolVersion.V1,), True),  # offers wsep.v2 and wsep.v1
+        (ProtocolVersion.V1, (ProtocolVersion.V2,), False),  # offers nothing, like Go
+        (ProtocolVersion.V2, (ProtocolVersion.V2,), True),
+    ],
+)
+async def test_version_offers_against_servers_of_one_version(
+    make_server, client: ProtocolVersion, server: tuple[ProtocolVersion, ...], works: bool
+) -> None:
+    url = await make_server(versions=server)
+    async with wsep_client.connect(url, version=client) as remote:
+        if works:
+            result = await remote.run("echo", "ok")
+            assert result.stdout == b"ok\n"
+            return
+        with pytest.raises(ConnectError, match=r"HTTP 400.*speaks only wsep\.v2") as info:
+            await remote.run("true")
+    assert info.value.status == 400
 
 
 @pytest.fixture

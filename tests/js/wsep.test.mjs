@@ -13,7 +13,9 @@ import {
   commandJSON,
   connect,
   decodeMessage,
+  checkServer,
   exec,
+  subprotocolOffer,
 } from "../../packages/wsep-server/src/wsep_server/web/static/wsep.js";
 
 const enc = new TextEncoder();
@@ -92,7 +94,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 test("offers v2 and a token subprotocol, and uses the version the server selected", async () => {
   const pending = connect("ws://127.0.0.1:1/x", { WebSocket: FakeWebSocket, token: "abc.DEF-1_2" });
   const ws = FakeWebSocket.last;
-  assert.deepEqual(ws.protocols, ["wsep.v2", "wsep.token.abc.DEF-1_2"]);
+  assert.deepEqual(ws.protocols, ["wsep.v2", "wsep.v1", "wsep.token.abc.DEF-1_2"]);
   assert.equal(ws.binaryType, "arraybuffer");
   ws.accept("wsep.v2");
   const conn = await pending;
@@ -113,6 +115,40 @@ test("token as a query parameter; v1-only offers no subprotocol", async () => {
   const ws = FakeWebSocket.last;
   assert.equal(ws.url, "ws://127.0.0.1:1/path?a=1&token=t+o%2Fk");
   assert.deepEqual(ws.protocols, []);
+});
+
+test("every offer that names anything names a version the server can answer with", () => {
+  // A browser aborts a handshake whose offer got no subprotocol back (PROTOCOL.md 7).
+  const T = "wsep.token.tok";
+  assert.deepEqual(subprotocolOffer([1]), []); // the Go server's browser client
+  assert.deepEqual(subprotocolOffer([1], "tok"), ["wsep.v1", T]);
+  assert.deepEqual(subprotocolOffer([2]), ["wsep.v2"]);
+  assert.deepEqual(subprotocolOffer([2], "tok"), ["wsep.v2", T]);
+  assert.deepEqual(subprotocolOffer([1, 2]), ["wsep.v2", "wsep.v1"]);
+  assert.deepEqual(subprotocolOffer([2, 1], "tok"), ["wsep.v2", "wsep.v1", T]);
+  for (const versions of [[1], [2], [1, 2]]) {
+    const offer = subprotocolOffer(versions, "tok");
+    assert.ok(offer.some((p) => p === "wsep.v1" || p === "wsep.v2"), `${versions}: ${offer}`);
+    assert.ok(!offer.includes(T) || offer.length > 1, "never a token on its own");
+  }
+  for (const bad of [[], [3], "1"]) {
+    assert.throws(() => subprotocolOffer(bad), (err) => err.code === "invalid");
+  }
+});
+
+test("a v1-only connection with a token offers wsep.v1 and accepts its answer", async () => {
+  const pending = connect("ws://127.0.0.1:1/", {
+    WebSocket: FakeWebSocket,
+    token: "tok",
+    versions: [1],
+  });
+  const ws = FakeWebSocket.last;
+  assert.deepEqual(ws.protocols, ["wsep.v1", "wsep.token.tok"]);
+  ws.accept("wsep.v1");
+  const conn = await pending;
+  assert.equal(conn.version, 1);
+  assert.equal(conn.subprotocol, "wsep.v1");
+  assert.equal(conn.maxMessageSize, V1_MAX_MESSAGE_SIZE);
 });
 
 test("a token a subprotocol cannot carry is refused before connecting", () => {
@@ -384,4 +420,92 @@ test("exec connects and starts in one call", async () => {
   ws.deliver({ type: "pid", pid: 1 });
   const proc = await pending;
   assert.equal(proc.pid, 1);
+});
+
+test("attach sends attach, resolves after attached, and an observer sends no input", async () => {
+  const { conn, ws } = await open();
+  const pending = conn.attach("s1", { readOnly: true, rows: 24, cols: 80, flowWindow: 0 });
+  assert.deepEqual(ws.headers()[0], { type: "attach", id: "s1", read_only: true, rows: 24, cols: 80 });
+  ws.deliver({ type: "pid", pid: 7 });
+  let resolved = false;
+  pending.then(() => (resolved = true));
+  await tick();
+  assert.equal(resolved, false, "waits for attached");
+  ws.deliver({ type: "attached", id: "s1", created: false, tty: true, read_only: true });
+  const proc = await pending;
+  assert.deepEqual(proc.attached, { id: "s1", created: false, readOnly: true });
+  proc.write("ls\r");
+  proc.resize(10, 10);
+  assert.equal(ws.sent.length, 1, "an observer's input would end its connection");
+});
+
+test("attach with a command, and a missing session rejects with no_such_session", async () => {
+  const { conn, ws } = await open();
+  const pending = conn.attach("gone", {});
+  ws.deliver({ type: "error", code: "no_such_session", message: "no such session", close_code: 1008 });
+  ws.drop(1008, "no such session");
+  await assert.rejects(pending, (err) => err.code === "no_such_session");
+
+  const second = await open();
+  second.conn.attach("new", { command: { command: "bash", tty: true }, flowWindow: 0 });
+  const header = second.ws.headers()[0];
+  assert.equal(header.command.command, "bash");
+  assert.equal(header.command.tty, true);
+
+  const v1 = await open("");
+  assert.throws(() => v1.conn.attach("x"), (err) => err.code === "unsupported");
+});
+
+test("listSessions and endSession are answered on an idle v2 connection", async () => {
+  const { conn, ws } = await open();
+  const listing = conn.listSessions();
+  assert.deepEqual(ws.headers().at(-1), { type: "list_sessions" });
+  ws.deliver({ type: "sessions", sessions: [{ id: "a", argv: ["bash"] }] });
+  assert.deepEqual(await listing, [{ id: "a", argv: ["bash"] }]);
+  const ending = conn.endSession("a");
+  assert.deepEqual(ws.headers().at(-1), { type: "end_session", id: "a" });
+  ws.deliver({ type: "session_ended", id: "a" });
+  await ending;
+  const missing = conn.endSession("b");
+  ws.deliver({ type: "error", code: "no_such_session", message: "no such session" });
+  await assert.rejects(missing, (err) => err.code === "no_such_session");
+});
+
+test("checkServer reports status, reason and identity; no server is status 0", async () => {
+  const calls = [];
+  const answer = (status, headers, body) => async (url, init) => {
+    calls.push({ url, init });
+    return {
+      status,
+      ok: status === 200,
+      headers: new Map(Object.entries(headers)),
+      json: async () => body,
+    };
+  };
+  const ok = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "tok",
+    fetch: answer(200, { "Content-Type": "application/json" }, { identity: "alice", versions: [1, 2], host: "h" }),
+  });
+  assert.deepEqual(ok, { status: 200, ok: true, reason: "", identity: "alice", versions: [1, 2], host: "h" });
+  assert.equal(calls[0].init.method, "POST");
+  assert.equal(calls[0].init.headers.Authorization, "Bearer tok");
+  const refused = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "t o",
+    tokenIn: "query",
+    fetch: answer(401, { "X-Wsep-Error": "invalid token" }, {}),
+  });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.reason, "invalid token");
+  assert.match(calls[1].url, /\?token=t\+o$/);
+  const elsewhere = await checkServer("http://127.0.0.1:1/api/check", {
+    token: "tok",
+    fetch: answer(401, { "X-Wsep-Error": "token in Authorization header not accepted" }, {}),
+  });
+  assert.equal(elsewhere.ok, true, "only the WebSocket can check a subprotocol-only token");
+  const down = await checkServer("http://127.0.0.1:1/api/check", {
+    fetch: async () => {
+      throw new TypeError("Failed to fetch");
+    },
+  });
+  assert.deepEqual(down, { status: 0, ok: false, reason: "server unreachable" });
 });

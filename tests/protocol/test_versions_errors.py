@@ -23,9 +23,53 @@ def test_select_version(offered: list[str], expected: tuple[object, object]) -> 
 
 
 def test_subprotocols_for() -> None:
-    assert wp.subprotocols_for(wp.ProtocolVersion.V1) == ()
-    assert wp.subprotocols_for(wp.ProtocolVersion.V2) == (wp.SUBPROTOCOL_V2,)
-    assert wp.SUBPROTOCOL_V2 == "wsep.v2"
+    assert wp.subprotocols_for(wp.ProtocolVersion.V1) == ("wsep.v1",)
+    assert wp.subprotocols_for(wp.ProtocolVersion.V2) == ("wsep.v2", "wsep.v1")
+    assert (wp.SUBPROTOCOL_V1, wp.SUBPROTOCOL_V2) == ("wsep.v1", "wsep.v2")
+
+
+V1, V2 = wp.ProtocolVersion.V1, wp.ProtocolVersion.V2
+TOKEN = "wsep.token.s3cret"
+
+
+@pytest.mark.parametrize(
+    ("offered", "supported", "expected"),
+    [
+        ([], {V1, V2}, (V1, None)),
+        ([], {V1}, (V1, None)),
+        (["wsep.v1", TOKEN], {V1, V2}, (V1, "wsep.v1")),
+        (["wsep.v1"], {V1}, (V1, "wsep.v1")),
+        (["wsep.v2", "wsep.v1"], {V1}, (V1, "wsep.v1")),
+        (["wsep.v1", "wsep.v2"], {V1, V2}, (V2, "wsep.v2")),
+        ([TOKEN, " wsep.v2 "], {V2}, (V2, "wsep.v2")),
+        (["chat", "wsep.v2"], {V1, V2}, (V2, "wsep.v2")),
+    ],
+)
+def test_negotiate_selects_an_offered_name(
+    offered: list[str], supported: set[wp.ProtocolVersion], expected: tuple[object, object]
+) -> None:
+    assert wp.negotiate(offered, supported) == expected
+
+
+@pytest.mark.parametrize(
+    ("offered", "supported", "says"),
+    [
+        ([], {V2}, "speaks only wsep.v2"),
+        ([TOKEN], {V1, V2}, "token subprotocol entry needs a version next to it"),
+        (["wsep.v2"], {V1}, "does not speak wsep.v2; offer wsep.v1"),
+        (["wsep.v1", TOKEN], {V2}, "does not speak wsep.v1; offer wsep.v2"),
+        (["chat", "x.y"], {V1, V2}, "none of the offered subprotocols is wsep's"),
+        (["wsep.v3"], {V1, V2}, "none of the offered"),
+    ],
+)
+def test_negotiate_refuses_what_no_answer_can_satisfy(
+    offered: list[str], supported: set[wp.ProtocolVersion], says: str
+) -> None:
+    """An offer that got no subprotocol back would make a browser abort silently."""
+    with pytest.raises(wp.SubprotocolRefused, match=says) as info:
+        wp.negotiate(offered, supported)
+    assert "s3cret" not in str(info.value)
+    assert isinstance(info.value, wp.ProtocolViolation)
 
 
 def test_limits() -> None:

@@ -32,11 +32,19 @@ async def test_token_transports(where: str, kind: str, make_secure_server: MakeS
         assert out.protocol == "wsep.v2"  # selected; the token entry is never echoed
 
 
-async def test_subprotocol_token_alone_gives_v1_and_no_echo(make_secure_server: MakeSecure) -> None:
+async def test_subprotocol_token_alone_is_refused_without_echo(
+    make_secure_server: MakeSecure,
+) -> None:
+    """A 101 without a subprotocol would make a browser abort: 400, naming the fix."""
     server = await make_secure_server()
     start = start_message("/usr/bin/echo", "v1", working_dir=str(server.layout.work))
     out = await attempt(server.url, start, protocols=[f"wsep.token.{ALICE}"])
-    assert out.protocol is None
+    assert out.status == 400
+    assert "needs a version next to it" in out.reason
+    assert ALICE not in out.reason
+    assert out.stdout == b""
+    out = await attempt(server.url, start, protocols=[f"wsep.token.{ALICE}", "wsep.v1"])
+    assert out.protocol == "wsep.v1"  # selected; the token entry is never echoed
     assert out.stdout == b"v1\n"
 
 
@@ -122,24 +130,24 @@ def test_scrub_filter_rewrites_any_record() -> None:
 
 
 @pytest.mark.parametrize(
-    ("versions", "protocols", "warned"),
+    ("versions", "protocols"),
     [
-        ("all", ["wsep.token.{t}"], False),  # a browser sending only its token
-        ("v1", ["wsep.v2", "wsep.token.{t}"], False),  # a v1 server offered v2
-        ("v1", ["wsep.v2"], False),
-        ("all", ["chat", "wsep.token.{t}"], True),  # a stranger's entry: worth a warning
+        ("all", ["wsep.token.{t}"]),  # a browser sending only its token
+        ("v1", ["wsep.v2", "wsep.token.{t}"]),  # a v1 server offered v2
+        ("v1", ["wsep.v2"]),
+        ("all", ["chat", "wsep.token.{t}"]),  # a stranger's entry
     ],
     ids=["token-only", "v1-server-token", "v1-server", "foreign"],
 )
-async def test_subprotocol_negotiation_warnings_never_quote_a_token(
+async def test_unanswerable_offers_are_refused_and_no_log_quotes_a_token(
     caplog: pytest.LogCaptureFixture,
     make_server: Any,
     versions: str,
     protocols: list[str],
-    warned: bool,
 ) -> None:
-    """aiohttp quotes every offered entry when none is accepted; no log may show a token
-    (embedders have no scrub filter), and wsep's own entries are no reason to warn."""
+    """An offer the server can select nothing from gets 400 before the upgrade (a 101
+    without a subprotocol makes browsers abort); no log may show a token (embedders have
+    no scrub filter), and aiohttp never gets to warn about the missing overlap."""
     from wsep_protocol import ProtocolVersion
 
     kwargs: dict[str, Any] = {}
@@ -147,13 +155,11 @@ async def test_subprotocol_negotiation_warnings_never_quote_a_token(
         kwargs["versions"] = (ProtocolVersion.V1,)
     url = await make_server(**kwargs)
     offered = [p.format(t=ALICE) for p in protocols]
-    with caplog.at_level(logging.DEBUG, logger="aiohttp.websocket"):
+    with caplog.at_level(logging.DEBUG):
         out = await attempt(url, start_message("/usr/bin/true"), protocols=offered)
-    assert out.exit is not None
-    assert out.protocol is None
+    assert out.status == 400
+    assert out.exit is None
+    assert ALICE not in out.reason
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert ALICE not in text
-    overlap = [r for r in caplog.records if "overlap" in r.getMessage()]
-    assert bool(overlap) is warned, text
-    if warned:
-        assert "wsep.token.[redacted]" in text
+    assert not [r for r in caplog.records if "overlap" in r.getMessage()], text

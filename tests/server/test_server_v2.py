@@ -22,12 +22,12 @@ async def test_v2_selected_and_tokens_never_echoed(make_server: object) -> None:
     ws = await RawWebSocket.connect(url, subprotocols=["wsep.token.secret", "wsep.v2", "other"])
     assert ws.subprotocol == "wsep.v2"
     await ws.aclose()
-    ws = await RawWebSocket.connect(url, subprotocols=["wsep.token.secret"])
-    assert ws.subprotocol is None
+    ws = await RawWebSocket.connect(url, subprotocols=["wsep.token.secret", "wsep.v1"])
+    assert ws.subprotocol == "wsep.v1"
     await ws.aclose()
     v1_only = await make_server(versions=(ProtocolVersion.V1,))  # type: ignore[operator]
-    ws = await RawWebSocket.connect(v1_only, subprotocols=["wsep.v2"])
-    assert ws.subprotocol is None
+    ws = await RawWebSocket.connect(v1_only, subprotocols=["wsep.v2", "wsep.v1"])
+    assert ws.subprotocol == "wsep.v1"
     await ws.aclose()
 
 
@@ -150,3 +150,36 @@ async def test_too_big_message_reported_in_v2(make_server: object) -> None:
     assert res.close is not None
     assert res.close[0] == 1009
     assert await wait_until_gone(pid) == []
+
+
+@pytest.mark.parametrize(
+    ("versions", "offer", "says"),
+    [
+        ((1, 2), ["wsep.token.secret"], "needs a version next to it"),
+        ((1,), ["wsep.v2"], "does not speak wsep.v2; offer wsep.v1"),
+        ((1, 2), ["chat"], "none of the offered subprotocols"),
+        ((2,), [], "speaks only wsep.v2"),
+    ],
+)
+async def test_unanswerable_offers_get_400_before_the_upgrade(
+    make_server: object, versions: tuple[int, ...], offer: list[str], says: str
+) -> None:
+    """A 101 without the offered subprotocol makes browsers abort with no reason."""
+    from rawws import HandshakeError
+    from wsep_protocol import ProtocolVersion
+
+    url = await make_server(versions=tuple(ProtocolVersion(v) for v in versions))  # type: ignore[operator]
+    with pytest.raises(HandshakeError) as info:
+        await RawWebSocket.connect(url, subprotocols=offer)
+    assert info.value.status == 400
+    assert says in info.value.headers["x-wsep-error"]
+    assert says in info.value.body.decode()
+    assert "secret" not in info.value.body.decode()
+
+
+async def test_v2_only_server_serves_v2(make_server: object) -> None:
+    from wsep_protocol import ProtocolVersion
+
+    url = await make_server(versions=(ProtocolVersion.V2,))  # type: ignore[operator]
+    res = await run(url, "echo", "hi", subprotocols=V2)
+    assert res.stdout == b"hi\n"

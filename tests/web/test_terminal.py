@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer
+from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -59,14 +59,9 @@ def wait_prompt(page: Any) -> None:
     page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
 
 
-def wait_state(page: Any, state: str) -> None:
-    page.wait_for_function(
-        "(s) => window.wsepApp && window.wsepApp.state === s", arg=state, timeout=WAIT_MS
-    )
-
-
 def open_terminal(page: Any, server: WebServer) -> None:
     page.goto(server.page_url())
+    confirm_run(page)
     wait_state(page, "running")
     wait_prompt(page)
 
@@ -166,12 +161,14 @@ def test_exit_status_is_shown(page: Any, web_server: WebServer) -> None:
 
 def test_start_failure_is_shown_without_retrying(page: Any, web_server: WebServer) -> None:
     page.goto(web_server.page_url([("command", "/nonexistent/wsep-test-command")]))
+    confirm_run(page)
     wait_state(page, "failed")
     assert page.evaluate("() => window.wsepApp.error.code") == "command_not_found"
     status = page.inner_text("#status")
     assert "failed" in status
     assert "/nonexistent/wsep-test-command" in status
-    assert page.evaluate("() => window.wsepApp.connections") == 1
+    # One attach that found no session to reattach to, then the confirmed start: no retry.
+    assert page.evaluate("() => window.wsepApp.connections") == 2
 
 
 SPLIT_SCRIPT = r"""
@@ -288,9 +285,11 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
 def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebServer) -> None:
     open_terminal(page, web_server)
     session = page.evaluate("() => window.wsepApp.sessionId")
+    before = page.evaluate("() => window.wsepApp.connections")
     page.evaluate("() => window.wsepApp.proc.connection.socket.close(4000, 'test drop')")
     page.wait_for_function(
-        "() => window.wsepApp.connections === 2 && window.wsepApp.state === 'running'",
+        "(n) => window.wsepApp.connections === n + 1 && window.wsepApp.state === 'running'",
+        arg=before,
         timeout=WAIT_MS,
     )
     assert page.evaluate("() => window.wsepApp.sessionId") == session
@@ -304,6 +303,7 @@ def test_token_authentication(page: Any, token_server: WebServer, token_in: str)
     """The page passes ``?token=`` on as a subprotocol entry or a query parameter."""
     params = [*SHELL_PARAMS, ("token", TOKEN), ("token_in", token_in)]
     page.goto(token_server.page_url(params))
+    confirm_run(page)
     wait_state(page, "running")
     wait_prompt(page)
     assert TOKEN not in page.url, "the token is taken out of the address"
@@ -313,8 +313,13 @@ def test_token_authentication(page: Any, token_server: WebServer, token_in: str)
     wait_state(page, "running")
 
 
-def test_without_the_token_the_page_cannot_connect(page: Any, token_server: WebServer) -> None:
+def test_without_the_token_the_page_asks_for_it(page: Any, token_server: WebServer) -> None:
     page.goto(token_server.page_url())  # the page itself is public
-    wait_state(page, "disconnected")
-    assert page.evaluate("() => window.wsepApp.error.code") == "connect_failed"
-    assert "disconnected" in page.inner_text("#status")
+    wait_state(page, "token")
+    assert "this server needs a token" in page.inner_text("#status")
+    assert page.is_visible("#token-input")
+    page.fill("#token-input", TOKEN)
+    page.click("#token-prompt button[type=submit]")
+    confirm_run(page)
+    wait_state(page, "running")
+    wait_prompt(page)

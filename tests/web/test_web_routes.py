@@ -41,6 +41,9 @@ async def test_page_and_assets(make_server: Any, http: aiohttp.ClientSession) ->
         ("/static/wsep.js", "text/javascript"),
         ("/static/terminal.js", "text/javascript"),
         ("/static/terminal.css", "text/css"),
+        ("/static/messages.js", "text/javascript"),
+        ("/static/sessions.js", "text/javascript"),
+        ("/sessions", "text/html"),
         ("/static/vendor/xterm.mjs", "text/javascript"),
         ("/static/vendor/addon-fit.mjs", "text/javascript"),
         ("/static/vendor/xterm.css", "text/css"),
@@ -99,3 +102,53 @@ def test_cli_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_args(["--web"]).web is True
     monkeypatch.setenv("WSEP_WEB", "1")
     assert parse_args([]).web is True
+
+
+async def test_check_passes_the_same_checks_as_the_websocket(
+    make_server: Any, http: aiohttp.ClientSession
+) -> None:
+    """POST /api/check: 200 and who, or the WebSocket's own 401/403 and reason; no spawn."""
+    from wsep_server.auth import StaticTokenAuthenticator, security_middlewares
+
+    token = "check-token.0123456789"
+    url = await make_server(
+        app_factory=web_app,
+        middlewares=security_middlewares([StaticTokenAuthenticator(plain=[("alice", token)])]),
+    )
+    base = url.replace("ws://", "http://").rstrip("/")
+    same = {"Origin": base}
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with http.post(base + "/api/check", headers={**same, **bearer}) as r:
+        assert r.status == 200
+        body = await r.json()
+    assert body["identity"] == "alice"
+    assert body["versions"] == [1, 2]
+    assert body["host"]
+    async with http.post(base + "/api/check", params={"token": token}) as r:
+        assert r.status == 200
+    async with http.post(base + "/api/check", headers=same) as r:
+        assert r.status == 401
+        assert r.headers["X-Wsep-Error"] == "authentication required"
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    async with http.post(base + "/api/check", headers={**same, **wrong}) as r:
+        assert r.status == 401
+    foreign = {"Origin": "http://attacker.example", **bearer}
+    async with http.post(base + "/api/check", headers=foreign) as r:
+        assert r.status == 403
+        assert r.headers["X-Wsep-Error"].startswith("origin not allowed")
+    async with http.get(base + "/api/check", headers=bearer) as r:
+        assert r.status == 405  # a POST only: browsers send Origin with it
+
+
+def test_web_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsep_server.cli import parse_args
+
+    opts = parse_args(["--web-font-size", "18", "--web-theme", "light", "--web-command", "zsh"])
+    assert (opts.web_options.font_size, opts.web_options.theme) == (18, "light")
+    assert opts.web_options.command == "zsh"
+    monkeypatch.setenv("WSEP_WEB_FONT_FAMILY", "Iosevka")
+    assert parse_args([]).web_options.font_family == "Iosevka"
+    with pytest.raises(SystemExit):
+        parse_args(["--web-font-size", "500"])
+    with pytest.raises(SystemExit):
+        parse_args(["--web-theme", "pink"])

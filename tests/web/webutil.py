@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PROMPT", "SHELL_PARAMS", "TOKEN", "WAIT_MS", "WebServer"]
+__all__ = ["PROMPT", "SHELL_PARAMS", "TOKEN", "WAIT_MS", "WebServer", "confirm_run", "wait_state"]
 
 #: What every test terminal runs: a bash without rc files, a known prompt, no history file.
 PROMPT = "wsep$ "
@@ -31,3 +32,15 @@ class WebServer:
     def page_url(self, params: list[tuple[str, str]] | None = None) -> str:
         query = urllib.parse.urlencode(SHELL_PARAMS if params is None else params)
         return f"{self.http_url}/?{query}"
+
+
+def wait_state(page: Any, state: str) -> None:
+    page.wait_for_function(
+        "(s) => window.wsepApp && window.wsepApp.state === s", arg=state, timeout=WAIT_MS
+    )
+
+
+def confirm_run(page: Any) -> None:
+    """Press Run: a command from the address never starts without it."""
+    wait_state(page, "confirm")
+    page.click("#confirm-run")

@@ -29,6 +29,8 @@ async def open_websocket(
 ) -> aiohttp.ClientWebSocketResponse[Any]:
     """Open the WebSocket (offering the subprotocols of ``version``, no compression).
 
+    For v1 nothing is offered, exactly like the Go client; for v2 ``wsep.v2``
+    and ``wsep.v1``, so that a server that speaks only v1 can still answer.
     Every failure becomes a :class:`ConnectError` that says what happened.
     """
     ws_timeout = aiohttp.ClientWSTimeout(ws_close=10.0)
@@ -37,7 +39,7 @@ async def open_websocket(
     try:
         coro = session.ws_connect(
             url,
-            protocols=subprotocols_for(version),
+            protocols=subprotocols_for(version) if version > ProtocolVersion.V1 else (),
             headers=headers,
             ssl=ssl,
             compress=0,
@@ -92,11 +94,9 @@ async def _handshake_error(
             url=url,
             status=status,
         )
-    return ConnectError(
-        f"WebSocket handshake with {url} failed: HTTP {status} {exc.message}".rstrip(),
-        url=url,
-        status=status,
-    )
+    detail = _header_detail(exc.headers)
+    text = f"WebSocket handshake with {url} failed: HTTP {status} {exc.message}".rstrip()
+    return ConnectError(f"{text}: {detail}" if detail else text, url=url, status=status)
 
 
 async def _fetch_detail(

@@ -75,7 +75,7 @@ async def serve(opts: Options) -> None:
     if opts.web:
         from .web import add_web_routes
 
-        add_web_routes(app, wsep_path=opts.path)
+        add_web_routes(app, wsep_path=opts.path, options=opts.web_options)
     runner = web.AppRunner(
         app,
         handle_signals=False,

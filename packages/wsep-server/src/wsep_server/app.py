@@ -20,7 +20,13 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
-from wsep_protocol import Execer, ProtocolVersion, select_version
+from wsep_protocol import (
+    TOKEN_SUBPROTOCOL_PREFIX,
+    Execer,
+    ProtocolVersion,
+    SubprotocolRefused,
+    negotiate,
+)
 
 from .config import ServerConfig
 from .hooks import AllowAll, SessionObserver, StartPolicy
@@ -40,9 +46,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("wsep_server")
-
-#: Offered subprotocols with this prefix carry a token; they are never selected.
-TOKEN_SUBPROTOCOL_PREFIX = "wsep.token."
 
 CONFIG_KEY = web.AppKey("wsep_config", ServerConfig)
 EXECER_KEY = web.AppKey[Execer]("wsep_execer")
@@ -81,8 +84,8 @@ class WsepHandler:
             observer_list.insert(0, SessionLogObserver())
         self.observers: Sequence[SessionObserver] = tuple(observer_list)
         self.versions = frozenset(versions)
-        if ProtocolVersion.V1 not in self.versions:
-            raise ValueError("version 1 cannot be disabled: it is what clients get by default")
+        if not self.versions:
+            raise ValueError("a server must speak at least one protocol version")
         self.sessions: set[Session] = set()
         #: Reattachable sessions (``start`` with ``id`` and ``tty``; v2 ``attach``).
         self.session_manager = (
@@ -92,17 +95,17 @@ class WsepHandler:
         quiet_negotiation()
 
     def select(self, request: web.BaseRequest) -> tuple[ProtocolVersion, str | None]:
-        """The version for this request and the subprotocol to answer with."""
+        """The version for this request and the subprotocol to answer with.
+
+        Raises :class:`SubprotocolRefused` when the offer names no version this
+        server speaks (see :func:`wsep_protocol.negotiate`).
+        """
         offered = [
-            entry.strip()
+            entry
             for header in request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, [])
             for entry in header.split(",")
         ]
-        offered = [e for e in offered if e and not e.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
-        version, subprotocol = select_version(offered)
-        if version not in self.versions:
-            return ProtocolVersion.V1, None
-        return version, subprotocol
+        return negotiate(offered, self.versions)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         return await self.handle(request)
@@ -111,7 +114,17 @@ class WsepHandler:
         """The aiohttp handler: upgrade, then serve one session until it ends."""
         if self._shutting_down:
             raise web.HTTPServiceUnavailable(text="wsep: server is shutting down\n")
-        version, subprotocol = self.select(request)
+        try:
+            version, subprotocol = self.select(request)
+        except SubprotocolRefused as exc:
+            if _wants_websocket(request):
+                # Before the upgrade: a 101 without the subprotocol a browser offered
+                # makes it abort with no reason at all.
+                _log.info("refused a handshake: %s", exc)
+                raise web.HTTPBadRequest(
+                    text=f"wsep: {exc}\n", headers={"X-Wsep-Error": str(exc)}
+                ) from None
+            version, subprotocol = ProtocolVersion.V1, None  # not an upgrade: 426 below
         config = self.config
         ws = WsepWebSocketResponse(
             protocols=(subprotocol,) if subprotocol else (),
@@ -182,6 +195,10 @@ class WsepHandler:
 
 
 HANDLER_KEY = web.AppKey("wsep_handler", WsepHandler)
+
+
+def _wants_websocket(request: web.BaseRequest) -> bool:
+    return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .security import SecurityOptions, add_security_arguments, security_options
 from .service import ServiceOptions, add_service_arguments, service_options
+from .web.options import WebOptions, add_web_arguments, web_options
 
 __all__ = ["Options", "parse_args"]
 
@@ -41,6 +42,7 @@ class Options:
     session_timeout: float = 300.0
     security: SecurityOptions = field(default_factory=SecurityOptions)
     service: ServiceOptions = field(default_factory=ServiceOptions)
+    web_options: WebOptions = field(default_factory=WebOptions)
 
 
 def _env(name: str, default: str | None) -> str | None:
@@ -112,6 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
     add_security_arguments(p)
     add_service_arguments(p)
+    add_web_arguments(p)
     return p
 
 
@@ -167,4 +170,5 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         session_timeout=ns.session_timeout,
         security=security,
         service=service,
+        web_options=web_options(ns),
     )

@@ -5,11 +5,12 @@ opcode, reserved bits) with the right close code but an empty reason. The
 exception it is handling names the problem, so the close frame carries that.
 
 aiohttp also warns when none of the client's subprotocols is one the response
-accepts, quoting them all. wsep picks the subprotocol itself, so that warning
-is noise when every entry is wsep's (a browser sending only its token, a v1
-server offered ``wsep.v2``), and it would quote a ``wsep.token.`` entry in full
-to any log an embedding application has not scrubbed. :func:`quiet_negotiation`
-drops the first kind and redacts the token in the rest.
+accepts, quoting them all. wsep picks the subprotocol itself (an offer it can
+answer nothing to is refused before the upgrade, see
+:func:`wsep_protocol.negotiate`), so that warning is noise when every entry is
+wsep's, and it would quote a ``wsep.token.`` entry in full to any log an
+embedding application has not scrubbed. :func:`quiet_negotiation` drops the
+first kind and redacts the token in the rest.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@
 // acknowledges bytes once they are consumed (a callback returned, or the promise it
 // returned settled, or an async iterator moved past them).
 
+export const SUBPROTOCOL_V1 = "wsep.v1";
 export const SUBPROTOCOL_V2 = "wsep.v2";
 export const TOKEN_SUBPROTOCOL_PREFIX = "wsep.token.";
 export const V1_MAX_MESSAGE_SIZE = 64000;
@@ -101,27 +102,44 @@ export function websocketURL(url, base = globalThis.location?.href) {
 }
 
 /**
+ * The Sec-WebSocket-Protocol offer for `versions` (PROTOCOL.md, "Versions and
+ * negotiation"): a browser aborts a handshake that offered subprotocols and got none
+ * back, so whenever anything is offered, every accepted version is named too. Only
+ * v1 without a token in a subprotocol offers nothing (what the Go server expects).
+ */
+export function subprotocolOffer(versions = [1, 2], token = null) {
+  if (!Array.isArray(versions) || !versions.some((v) => v === 1 || v === 2)) {
+    throw new WsepError("versions must include 1 or 2", { code: "invalid" });
+  }
+  const offer = versions.includes(2) ? [SUBPROTOCOL_V2] : [];
+  if (versions.includes(1) && (offer.length || token)) offer.push(SUBPROTOCOL_V1);
+  if (token) {
+    if (!TOKEN_CHARS.test(token)) {
+      throw new WsepError("token has characters a subprotocol cannot carry; use tokenIn: 'query'", {
+        code: "invalid",
+      });
+    }
+    offer.push(TOKEN_SUBPROTOCOL_PREFIX + token);
+  }
+  return offer;
+}
+
+/**
  * Open a connection. Options: `token` (sent as a "wsep.token.<token>" subprotocol entry,
  * or as `?token=` with `tokenIn: "query"`), `versions` ([1, 2] by default; [1] never
- * offers v2), `WebSocket` (a constructor, default the global one).
+ * offers v2, [2] refuses a v1-only server), `WebSocket` (a constructor, default the
+ * global one).
  */
 export function connect(url, options = {}) {
   const { token, tokenIn = "subprotocol", versions = [1, 2] } = options;
   const WS = options.WebSocket ?? globalThis.WebSocket;
   if (typeof WS !== "function") throw new WsepError("no WebSocket available", { code: "invalid" });
   const target = websocketURL(url);
-  const protocols = versions.includes(2) ? [SUBPROTOCOL_V2] : [];
-  if (token) {
-    if (tokenIn === "query") target.searchParams.set("token", token);
-    else if (tokenIn === "subprotocol") {
-      if (!TOKEN_CHARS.test(token)) {
-        throw new WsepError("token has characters a subprotocol cannot carry; use tokenIn: 'query'", {
-          code: "invalid",
-        });
-      }
-      protocols.push(TOKEN_SUBPROTOCOL_PREFIX + token);
-    } else throw new WsepError(`unknown tokenIn: ${tokenIn}`, { code: "invalid" });
+  if (token && tokenIn === "query") target.searchParams.set("token", token);
+  else if (token && tokenIn !== "subprotocol") {
+    throw new WsepError(`unknown tokenIn: ${tokenIn}`, { code: "invalid" });
   }
+  const protocols = subprotocolOffer(versions, token && tokenIn === "subprotocol" ? token : null);
   return new Promise((resolve, reject) => {
     const ws = new WS(target.toString(), protocols);
     ws.binaryType = "arraybuffer";
@@ -158,6 +176,7 @@ export class Connection {
   constructor(ws, options = {}) {
     this.socket = ws;
     this.version = ws.protocol === SUBPROTOCOL_V2 ? 2 : 1;
+    this.subprotocol = ws.protocol || null;
     this.maxMessageSize = this.version >= 2 ? V2_MAX_MESSAGE_SIZE : V1_MAX_MESSAGE_SIZE;
     this.options = options;
     this.process = null;
@@ -180,9 +199,139 @@ export class Connection {
     return proc._started;
   }
 
+  /**
+   * Attach to reattachable session `id` (v2): resolves with the Process once attached.
+   * Options as for start(), plus `command` (start it when there is no such session;
+   * without it a missing session rejects with code "no_such_session"), `readOnly`
+   * (observe: no input, the size does not count), `rows`, `cols`.
+   */
+  attach(id, options = {}) {
+    if (this.version < 2) {
+      throw new WsepError("attach needs protocol v2, which the server did not select", {
+        code: "unsupported",
+      });
+    }
+    if (this.process) throw new WsepError("start may be sent only once", { code: "invalid" });
+    const opts = { ...this.options, ...options };
+    const proc = new Process(this, opts);
+    this.process = proc;
+    const header = {
+      type: "attach",
+      id,
+      read_only: Boolean(opts.readOnly),
+      rows: opts.rows ?? 0,
+      cols: opts.cols ?? 0,
+    };
+    if (opts.command) header.command = commandJSON(opts.command);
+    proc.readOnly = header.read_only;
+    proc._awaitAttached = true;
+    proc._send(header);
+    const window = Math.min(opts.flowWindow ?? DEFAULT_FLOW_WINDOW, MAX_FLOW_WINDOW);
+    if (window > 0) proc._enableFlow(window);
+    return proc._started;
+  }
+
+  /** The caller's reattachable sessions (v2): [{id, argv, state, clients, created, …}]. */
+  async listSessions() {
+    const reply = await this._request({ type: "list_sessions" }, "sessions");
+    return reply.sessions ?? [];
+  }
+
+  /** End session `id` (v2); resolves once its process is gone. */
+  async endSession(id) {
+    await this._request({ type: "end_session", id }, "session_ended");
+  }
+
+  /** One management request on an idle v2 connection, answered by `replyType`. */
+  _request(header, replyType) {
+    if (this.version < 2) {
+      return Promise.reject(
+        new WsepError("session management needs protocol v2", { code: "unsupported" }),
+      );
+    }
+    if (this.process) {
+      return Promise.reject(new WsepError("a process was started here", { code: "invalid" }));
+    }
+    const ws = this.socket;
+    return new Promise((resolve, reject) => {
+      let error = null;
+      ws.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = decodeMessage(ev.data);
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        if (msg.header.type === replyType) resolve(msg.header);
+        else if (msg.header.type === "error") {
+          error = new WsepError(msg.header.message || msg.header.code, {
+            code: msg.header.code || "error",
+            closeCode: msg.header.close_code ?? null,
+          });
+          reject(error);
+        }
+      };
+      ws.onclose = (ev) => {
+        reject(
+          error ??
+            new WsepError(`connection closed (${ev.code})`, {
+              code: "connection_closed",
+              closeCode: ev.code,
+            }),
+        );
+      };
+      ws.send(encodeMessage(header));
+    });
+  }
+
   close(code = 1000, reason = "") {
     if (this.socket.readyState <= 1) this.socket.close(code, reason);
   }
+}
+
+/**
+ * Ask the server, over plain HTTP, whether this page may connect: browsers hide the
+ * HTTP status of a refused WebSocket handshake, so the web terminal asks first.
+ * `checkURL` answers a POST through the same host, origin and authentication checks as
+ * the WebSocket. Resolves with {status, ok, reason, identity, versions, host}; status 0
+ * means the server could not be reached.
+ */
+export async function checkServer(checkURL, { token, tokenIn = "subprotocol", fetch: f } = {}) {
+  const doFetch = f ?? globalThis.fetch;
+  const url = new URL(checkURL, globalThis.location?.href);
+  const headers = {};
+  if (token && tokenIn === "query") url.searchParams.set("token", token);
+  else if (token) headers.Authorization = `Bearer ${token}`;
+  let resp;
+  try {
+    resp = await doFetch(url.toString(), {
+      method: "POST",
+      headers,
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+  } catch {
+    return { status: 0, ok: false, reason: "server unreachable" };
+  }
+  let body = {};
+  try {
+    if ((resp.headers.get("Content-Type") || "").includes("json")) body = await resp.json();
+  } catch {
+    body = {};
+  }
+  const reason = resp.headers.get("X-Wsep-Error") || body.reason || "";
+  // A server that takes tokens only as a subprotocol entry (--token-locations) cannot
+  // be asked over HTTP: the WebSocket itself will tell.
+  const unverifiable = resp.status === 401 && /^token in .* not accepted/.test(reason);
+  return {
+    status: resp.status,
+    ok: resp.ok || unverifiable,
+    reason,
+    identity: body.identity ?? null,
+    versions: body.versions ?? [],
+    host: body.host ?? "",
+  };
 }
 
 /** One output stream: delivers to a callback or queues for async iteration. */
@@ -304,6 +453,10 @@ export class Process {
     this._ackedBytes = 0;
     this._stdinClosed = false;
     this._error = null;
+    this.attached = null;
+    this.readOnly = false;
+    // attach always gets "attached" after "pid" (PROTOCOL.md 10.3).
+    this._awaitAttached = false;
     this.stdout = new OutputStream(this, "stdout", opts.onStdout, opts.encoding);
     this.stderr = new OutputStream(this, "stderr", opts.onStderr, opts.encoding);
     this._started = new Promise((resolve, reject) => {
@@ -334,7 +487,7 @@ export class Process {
   /** Write to stdin (a string is sent as UTF-8); split to fit the message limit. */
   write(data) {
     if (this._stdinClosed) throw new WsepError("stdin is closed", { code: "invalid" });
-    if (!this.running) return;
+    if (!this.running || this.readOnly) return; // an observer's input would end its connection
     const bytes = typeof data === "string" ? textEncoder.encode(data) : toBytes(data);
     const max = this.connection.maxMessageSize - STDIN_HEADER.length;
     for (let at = 0; at < bytes.length; at += max) {
@@ -358,7 +511,7 @@ export class Process {
         throw new WsepError(`invalid terminal size ${rows}x${cols}`, { code: "invalid" });
       }
     }
-    if (this.running) this._send({ type: "resize", rows, cols });
+    if (this.running && !this.readOnly) this._send({ type: "resize", rows, cols });
   }
 
   /** Send a signal (v2 only): "SIGINT", "INT" or a number. */
@@ -420,6 +573,15 @@ export class Process {
     switch (header.type) {
       case "pid":
         this.pid = header.pid;
+        // On v2 a session connection gets "attached" next: resolve with what it says.
+        if (!this._awaitAttached) this._startResolve(this);
+        break;
+      case "attached":
+        this.attached = {
+          id: header.id,
+          created: Boolean(header.created),
+          readOnly: Boolean(header.read_only),
+        };
         this._startResolve(this);
         break;
       case "stdout":
