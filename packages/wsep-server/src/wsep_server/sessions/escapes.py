@@ -25,6 +25,8 @@ _CSI = re.compile(rb"([\x30-\x3f]*)([\x20-\x2f]*)([\x40-\x7e])")
 _CSI_PREFIX = re.compile(rb"[\x30-\x3f]*[\x20-\x2f]*\Z")
 #: What ends a string (OSC, DCS, APC, PM, SOS): ST (7- or 8-bit), BEL (OSC), CAN or SUB.
 _STRING_END = re.compile(rb"\x1b\\|\xc2\x9c|[\x07\x18\x1a]")
+#: What ends an overlong control sequence being skipped: its final byte, or anything else.
+_CSI_END = re.compile(rb"[\x40-\x7e]|(?=[^\x20-\x3f])")
 #: ``ESC`` with intermediates (nF): charsets and ``#`` are pyte's; the rest is dropped.
 _NF = re.compile(rb"([\x20-\x2f]+)([\x30-\x7e])")
 #: DEC private modes re-emitted (``?h``/``?l``) below this number; pyte keeps every one it sees.
@@ -51,12 +53,13 @@ class EscapeFilter:
 
     def __init__(self) -> None:
         self._carry = b""
-        self._in_string = False
+        #: While skipping a string or an overlong sequence: what ends it.
+        self._skipping: re.Pattern[bytes] | None = None
 
     @property
     def idle(self) -> bool:
         """Nothing held back: the next byte starts fresh."""
-        return not self._carry and not self._in_string
+        return not self._carry and self._skipping is None
 
     def feed(self, data: bytes) -> list[bytes]:
         if self._carry:
@@ -65,8 +68,8 @@ class EscapeFilter:
         out: list[bytes] = []
         pos = 0
         end = len(data)
-        if self._in_string:
-            pos = self._skip_string(data, 0)
+        if self._skipping is not None:
+            pos = self._skip(data, 0, self._skipping)
             if pos < 0:
                 return out
         while pos < end:
@@ -86,21 +89,23 @@ class EscapeFilter:
                 break
         return [piece for piece in out if piece]
 
-    def _skip_string(self, data: bytes, pos: int) -> int:
-        """Past the end of the string being skipped, or -1 (still inside it)."""
-        match = _STRING_END.search(data, pos)
+    def _skip(self, data: bytes, pos: int, end: re.Pattern[bytes]) -> int:
+        """Past what ``end`` finds, or -1 (still skipping when the data ends)."""
+        match = end.search(data, pos)
         if match is None:
-            self._in_string = True
-            if data[-1:] in (b"\x1b", b"\xc2"):
-                self._carry = data[-1:]
+            self._skipping = end
+            if end is _STRING_END and data[-1:] in (b"\x1b", b"\xc2"):
+                self._carry = data[-1:]  # perhaps the first half of ST
             return -1
-        self._in_string = False
+        self._skipping = None
         return match.end()
 
     def _hold(self, data: bytes, start: int) -> int:
-        """Keep an unfinished sequence for the next read (if it is not absurdly long)."""
+        """Keep an unfinished sequence for the next read; skip one absurdly long."""
         if len(data) - start <= _MAX_CARRY:
             self._carry = data[start:]
+        else:
+            self._skipping = _CSI_END
         return -1
 
     def _sequence(self, data: bytes, start: int, after: int, out: list[bytes]) -> int:
@@ -124,7 +129,7 @@ class EscapeFilter:
         if intro in _OSC_INTROS:
             return self._osc(data, start, after, out)
         if intro in _STRINGS:
-            return self._skip_string(data, after)
+            return self._skip(data, after, _STRING_END)
         if intro[0] == 0x1B:
             second = intro[1]
             if 0x20 <= second <= 0x2F:  # ESC with intermediates
@@ -150,11 +155,8 @@ class EscapeFilter:
         if match is None:
             if len(data) - start <= _MAX_OSC:
                 self._carry = data[start:]
-            else:
-                self._in_string = True
-                if data[-1:] in (b"\x1b", b"\xc2"):
-                    self._carry = data[-1:]
-            return -1
+                return -1
+            return self._skip(data, after, _STRING_END)
         body = data[after : match.start()]
         number, _, text = body.partition(b";")
         if number in (b"0", b"1", b"2") and match.group() in (b"\x07", b"\x1b\\", b"\xc2\x9c"):
