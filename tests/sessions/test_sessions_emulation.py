@@ -57,6 +57,9 @@ UNSUPPORTED = [
     b"\x9b\x9d\x90",  # raw C1 bytes: invalid UTF-8, shown as U+FFFD as a terminal does
     b"\xff\xfe\xed\xa0\x80",  # invalid UTF-8
     b"\x1b[" + b"9" * 5000 + b"X",  # a huge parameter
+    b"\x1b[1;2B\x1b[1;2A\x1b[1;2C\x1b[1;2D\x1b[1;2E\x1b[1;2F\x1b[2;9G",  # extra parameters
+    b"\x1b[0;0g\x1b[0;1K\x1b[;1d\x1b[1;2;3H\x1b[1;2;3r\x1b[r\x1b[1;2H",
+    b"\x1b[5n\x1b[6n\x1b[0c\x1b[18t\x1b[s\x1b[u\x1b[3b",  # queries, window ops, REP
     b"\x1b[1;" + b"9" * 6000 + b"r\x1b[r\x1b[1;2H",
 ]
 
@@ -233,13 +236,29 @@ _FRAGMENTS = st.sampled_from(
 )
 
 
+#: Any control sequence: parameters (private markers, colons) and any final byte.
+_CSI = st.builds(
+    lambda intro, params, inter, final: intro + params + inter + bytes([final]),
+    st.sampled_from([b"\x1b[", b"\xc2\x9b"]),
+    st.from_regex(rb"\A[0-9;:?<=>]{0,12}\Z"),
+    st.sampled_from([b"", b" ", b"$", b"!", b"'"]),
+    st.integers(0x40, 0x7E),
+)
+#: Any other escape sequence: ESC, an intermediate perhaps, a final byte.
+_ESC = st.builds(
+    lambda inter, final: b"\x1b" + inter + bytes([final]),
+    st.sampled_from([b"", b"(", b")", b"#", b"%", b" ", b"*"]),
+    st.integers(0x30, 0x7E),
+)
+
+
 @settings(
     max_examples=400 if FULL else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
-    st.lists(st.one_of(_FRAGMENTS, st.binary(max_size=12)), max_size=40),
+    st.lists(st.one_of(_FRAGMENTS, _CSI, _ESC, st.binary(max_size=12)), max_size=40),
     st.lists(st.tuples(st.integers(1, 30), st.integers(1, 90)), max_size=2),
     st.integers(1, 64),
 )

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from sessutil import script
-from wsclient import ClientPool, WsClient
+from termclient import more_output_arrives_whole, redraw, shell, start_shell
+from wsclient import ClientPool
 from wsep_protocol import Command, ExitCode, Pid, Start
 from wsep_server import create_app
 from wsep_server.local import LocalExecer
@@ -21,8 +22,6 @@ from wsep_server.sessions import SessionConfig, SessionManager, TerminalState
 from wsep_server.sessions.screen import EmulatedScreen
 
 TIMEOUT = 0.5
-#: The end of every redraw: the cursor's visibility.
-REDRAW_END = re.compile(rb"\x1b\[\?25[hl]")
 CUP = re.compile(rb"\x1b\[\d+;\d+H")
 
 Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
@@ -46,43 +45,6 @@ async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[
 async def clients() -> AsyncIterator[ClientPool]:
     async with ClientPool() as pool:
         yield pool
-
-
-def shell(session_id: str, rows: int = 24, cols: int = 80) -> Start:
-    env = ("PS1=# ", "TERM=xterm-256color", "ENV=")
-    return Start(Command("sh", (), stdin=True, tty=True, rows=rows, cols=cols, env=env), session_id)
-
-
-async def redraw(client: WsClient) -> bytes:
-    """The redraw a reattaching client gets (up to the cursor's visibility at its end)."""
-
-    async def go() -> None:
-        while not REDRAW_END.search(client.stdout):
-            got = await client.recv()
-            assert not isinstance(got, ExitCode), bytes(client.stdout)
-
-    await asyncio.wait_for(go(), 30)
-    end = REDRAW_END.search(client.stdout)
-    assert end is not None
-    return bytes(client.stdout[: end.end()])
-
-
-async def start_shell(clients: ClientPool, url: str, session_id: str, cols: int) -> WsClient:
-    a = await clients.connect(url)
-    await a.send(shell(session_id, cols=cols))
-    assert isinstance(await a.recv(), Pid)
-    await a.until_output(b"# ")
-    return a
-
-
-async def more_output_arrives_whole(client: WsClient) -> None:
-    mark = len(client.stdout)
-    await client.type("seq 1 300000 | tail -1; seq 1 2000\n")
-    await client.until_output(b"\r\n2000\r\n", timeout=60)
-    tail = bytes(client.stdout[mark:])
-    assert b"\r\n300000\r\n" in tail
-    numbers = tail[tail.index(b"\r\n300000\r\n") + 10 :].split(b"\r\n")
-    assert numbers[:2000] == [str(i).encode() for i in range(1, 2001)]
 
 
 @pytest.mark.parametrize("cols", [24, 80])

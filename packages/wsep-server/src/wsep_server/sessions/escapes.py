@@ -32,6 +32,17 @@ _NF = re.compile(rb"([\x20-\x2f]+)([\x30-\x7e])")
 #: DEC private modes re-emitted (``?h``/``?l``) below this number; pyte keeps every one it sees.
 _MAX_MODE = 10_000
 _HUGE = re.compile(rb"[0-9]{5,}")
+#: How many parameters pyte's handler of each final byte takes (None: any number);
+#: a final byte not here is dropped (pyte ignores it, or it is a query).
+_PYTE_PARAMS: dict[bytes, int | None] = {
+    **{bytes([final]): 1 for final in b"'@ABCDEFGJKLMPXadeg"},
+    b"H": 2,
+    b"f": 2,
+    b"r": 2,
+    b"h": None,
+    b"l": None,
+    b"m": None,
+}
 #: Longest OSC (title) and longest unfinished sequence kept across reads.
 _MAX_OSC = 4096
 _MAX_CARRY = 256
@@ -182,8 +193,11 @@ def _rewrite_csi(params: bytes, inter: bytes, final: bytes) -> bytes:
         if final in (b"J", b"K"):  # selective erase: as a plain erase
             return b"\x1b[" + rest + final
         return b""  # private SGR, DECRQM, DA responses, kitty ``?u``, ...
-    if not re.fullmatch(rb"[0-9;:]*", params):
+    if not re.fullmatch(rb"[0-9;:]*", params) or final not in _PYTE_PARAMS:
         return b""
+    wanted = _PYTE_PARAMS[final]
+    if wanted is not None and params.count(b";") >= wanted:
+        params = b";".join(params.split(b";")[:wanted])  # pyte raises on more
     if len(params) > 4:
         params = _HUGE.sub(b"9999", params)  # as pyte clamps, without parsing a huge number
     if b":" in params:
