@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -211,3 +212,39 @@ async def test_a_session_survives_a_broken_emulator_and_reattaches(
     await more_output_arrives_whole(b)
     await b.type("exit 5\n")
     assert (await b.until(ExitCode)).exit_code == 5
+
+
+async def test_emulation_runs_on_its_own_threads_one_at_a_time(
+    server: Server, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not on the default executor (shared with password hashing), and never concurrently."""
+    original = EmulatedScreen.draw
+    threads: set[str] = set()
+    inside = 0
+    overlaps = 0
+    guard = threading.Lock()
+
+    def recording(self: EmulatedScreen, data: str) -> None:
+        nonlocal inside, overlaps
+        with guard:
+            inside += 1
+            overlaps += inside > 1
+        threads.add(threading.current_thread().name)
+        try:
+            original(self, data)
+        finally:
+            with guard:
+                inside -= 1
+
+    monkeypatch.setattr(EmulatedScreen, "draw", recording)
+    url, _ = await server()
+    a = await start_shell(clients, url, "threads")
+    await a.type("seq 1 20000 | sed 's/^/\\x1b[1m/'; echo end-$((1+1))\n")
+    await a.until_output(b"end-2\r\n# ", timeout=120)
+    await a.drop()
+    b = await clients.connect(url)
+    await b.send(shell("threads"))
+    assert b"end-2" in await redraw(b)
+    assert threads
+    assert all(name.startswith("wsep-terminal") for name in threads), threads
+    assert overlaps == 0
