@@ -18,8 +18,16 @@ import re
 
 __all__ = ["EscapeFilter"]
 
-#: Where something that is not plain text starts: ESC, or a C1 control encoded in UTF-8.
-_INTRO = re.compile(rb"\x1b|\xc2[\x80-\x9f]")
+#: Sequences pyte takes as they are (the bulk of a full-screen program's output):
+#: cursor movement, erasing, margins, colours, modes, charsets, save/restore.
+_SAFE = (
+    rb"\[(?:[0-9]{0,4}[@ABCDEFGJKLMPXadeg`]|[0-9]{0,4}(?:;[0-9]{0,4})?[Hfr]"
+    rb"|[0-9;]{0,64}[mhl]|\?[0-9]{1,4}(?:;[0-9]{1,4}){0,8}[hl])"
+    rb"|[78DEHMc=>]|[()][0AB]"
+)
+#: Where the filter has work to do: ESC not followed by a safe sequence, a C1
+#: control encoded in UTF-8, or the first byte of one at the end of the data.
+_NEEDS_WORK = re.compile(rb"\x1b(?!" + _SAFE + rb")|\xc2[\x80-\x9f]|\xc2\Z")
 #: The rest of a control sequence after its introducer: parameters, intermediates, final.
 _CSI = re.compile(rb"([\x30-\x3f]*)([\x20-\x2f]*)([\x40-\x7e])")
 _CSI_PREFIX = re.compile(rb"[\x30-\x3f]*[\x20-\x2f]*\Z")
@@ -32,6 +40,8 @@ _NF = re.compile(rb"([\x20-\x2f]+)([\x30-\x7e])")
 #: DEC private modes re-emitted (``?h``/``?l``) below this number; pyte keeps every one it sees.
 _MAX_MODE = 10_000
 _HUGE = re.compile(rb"[0-9]{5,}")
+_DIGITS = re.compile(rb"[0-9;]*")
+_SUBPARAMS = re.compile(rb"[0-9;:]*")
 #: How many parameters pyte's handler of each final byte takes (None: any number);
 #: a final byte not here is dropped (pyte ignores it, or it is a query).
 _PYTE_PARAMS: dict[bytes, int | None] = {
@@ -55,9 +65,9 @@ _OSC_INTROS = frozenset({b"\x1b]", b"\xc2\x9d"})
 
 
 class EscapeFilter:
-    """Tokenises terminal output into pieces pyte can take: text runs and single sequences.
+    """Passes on the output pyte can take: text, and the sequences it models, rewritten.
 
-    :meth:`feed` returns the pieces of the complete input; an unfinished
+    :meth:`feed` returns what of the input is complete; an unfinished
     sequence at the end waits for the next call (at most ``_MAX_CARRY`` bytes;
     a string such as a sixel image is skipped however long it is).
     """
@@ -72,7 +82,12 @@ class EscapeFilter:
         """Nothing held back: the next byte starts fresh."""
         return not self._carry and self._skipping is None
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes) -> bytes:
+        if not self._carry and self._skipping is None and not _NEEDS_WORK.search(data):
+            return data  # text and safe sequences (the common case): as they are
+        return b"".join(self._pieces(data))
+
+    def _pieces(self, data: bytes) -> list[bytes]:
         if self._carry:
             data = self._carry + data
             self._carry = b""
@@ -84,21 +99,20 @@ class EscapeFilter:
             if pos < 0:
                 return out
         while pos < end:
-            match = _INTRO.search(data, pos)
+            match = _NEEDS_WORK.search(data, pos)
             if match is None:
-                if data[-1] == 0xC2:  # perhaps the first half of a C1 control
-                    out.append(data[pos:-1])
-                    self._carry = data[-1:]
-                else:
-                    out.append(data[pos:])
+                out.append(data[pos:])
                 break
             start = match.start()
             if start > pos:
                 out.append(data[pos:start])
-            pos = self._sequence(data, start, match.end(), out)
+            if data[start] == 0xC2 and start + 1 == end:  # perhaps the first half of a C1
+                self._carry = data[start:]
+                break
+            pos = self._sequence(data, start, start + (1 if data[start] == 0x1B else 2), out)
             if pos < 0:
                 break
-        return [piece for piece in out if piece]
+        return out
 
     def _skip(self, data: bytes, pos: int, end: re.Pattern[bytes]) -> int:
         """Past what ``end`` finds, or -1 (still skipping when the data ends)."""
@@ -177,13 +191,17 @@ class EscapeFilter:
 
 def _rewrite_csi(params: bytes, inter: bytes, final: bytes) -> bytes:
     """``ESC [ params inter final`` as pyte should see it, or ``b""`` to drop it."""
+    if not inter and len(params) < 5 and final in _PYTE_PARAMS and _DIGITS.fullmatch(params):
+        wanted = _PYTE_PARAMS[final]
+        if wanted is None or params.count(b";") < wanted:
+            return b"\x1b[" + params + final  # the common case: as it is
     if inter:
         return b""  # DECSCUSR, DECRQM, DECSTR, ...: nothing pyte models
     if params[:1] in (b"<", b"=", b">"):
         return b""  # kitty keyboard, DA2/DA3, XTVERSION, modifyOtherKeys, ...
     if params[:1] == b"?":
         rest = params[1:]
-        if not re.fullmatch(rb"[0-9;]*", rest):
+        if not _DIGITS.fullmatch(rest):
             return b""
         if final in (b"h", b"l"):
             modes = [m for m in rest.split(b";") if 0 < len(m) < 6 and int(m) < _MAX_MODE]
@@ -193,7 +211,7 @@ def _rewrite_csi(params: bytes, inter: bytes, final: bytes) -> bytes:
         if final in (b"J", b"K"):  # selective erase: as a plain erase
             return b"\x1b[" + rest + final
         return b""  # private SGR, DECRQM, DA responses, kitty ``?u``, ...
-    if not re.fullmatch(rb"[0-9;:]*", params) or final not in _PYTE_PARAMS:
+    if not _SUBPARAMS.fullmatch(params) or final not in _PYTE_PARAMS:
         return b""
     wanted = _PYTE_PARAMS[final]
     if wanted is not None and params.count(b";") >= wanted:

@@ -19,10 +19,10 @@ cells, the pending output by about two batches.
 
 The emulator only observes: whatever the program writes, a failure in it is
 contained here. Output goes through :class:`~.escapes.EscapeFilter` first
-(what pyte cannot model is dropped), then to pyte one token at a time; a
-token pyte raises on is logged (once per session, escaped) and skipped. A
-resize or a render that raises rebuilds the screen from the most recent
-output (a bounded ring of raw bytes).
+(what pyte cannot model is dropped), then to pyte. If pyte raises anyway
+(feeding, resizing or rendering), the screen is rebuilt from the most recent
+output (a bounded ring of raw bytes) one sequence at a time: the sequence
+pyte raises on is logged (once per session, escaped) and skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ _UNSAFE = re.compile(
 )
 _SGR = re.compile(rb"\x1b\[[0-9;:]*m")
 _log = logging.getLogger("wsep_server.sessions.terminal")
+#: Filtered output cut into text and single sequences (``split`` keeps the sequences).
+_SEQUENCES = re.compile(rb"(\x1b(?:\[[\x30-\x3f]*[\x40-\x7e]|\][^\x07]*\x07|[()#].|.))", re.S)
 #: Raw output kept to rebuild a broken screen from (about a few screens' worth).
 _RECENT_BYTES = 1 << 16
 
@@ -156,13 +158,27 @@ class TerminalState:
             self.bytes_fed += len(data)
 
     def _emulate(self, data: bytes) -> None:
-        """Filtered output to pyte, token by token; a token pyte raises on is skipped."""
+        """Filtered output to pyte; if pyte raises, the screen is rebuilt (see :meth:`_rebuild`)."""
+        filtered = self.filter.feed(data)
+        if not filtered:
+            return
+        try:
+            self.stream.feed(filtered)
+        except Exception as exc:
+            failures = self.failures
+            self._rebuild()
+            if self.failures == failures:  # the rebuild did not meet it again: say what it was
+                self._failed("feeding", filtered, exc)
+
+    def _emulate_each(self, data: bytes) -> None:
+        """Like :meth:`_emulate`, one sequence at a time: one pyte raises on is skipped."""
         feed = self.stream.feed
-        for piece in self.filter.feed(data):
-            try:
-                feed(piece)
-            except Exception as exc:
-                self._failed("feeding", piece, exc)
+        for piece in _SEQUENCES.split(self.filter.feed(data)):
+            if piece:
+                try:
+                    feed(piece)
+                except Exception as exc:
+                    self._failed("feeding", piece, exc)
 
     def _remember(self, data: bytes) -> None:
         recent = self._recent
@@ -184,12 +200,16 @@ class TerminalState:
             )
 
     def _rebuild(self, rows: int = 0, cols: int = 0) -> None:
-        """A fresh screen (this size, or the same) from the most recent output."""
+        """A fresh screen (this size, or the same) from the most recent output.
+
+        It is fed one sequence at a time, so that a sequence pyte raises on
+        is logged and skipped, and nothing else of the recent output is lost.
+        """
         rows, cols = rows or self.screen.lines, cols or self.screen.columns
         self.screen = EmulatedScreen(cols, rows, self.limits)
         self.stream = pyte.ByteStream(self.screen)
         self.filter = EscapeFilter()
-        self._emulate(b"".join(self._recent))
+        self._emulate_each(b"".join(self._recent))
 
     def _resize(self, rows: int, cols: int) -> None:
         try:
