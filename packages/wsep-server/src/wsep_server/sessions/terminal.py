@@ -46,8 +46,11 @@ _UNSAFE = re.compile(
 )
 _SGR = re.compile(rb"\x1b\[[0-9;:]*m")
 _log = logging.getLogger("wsep_server.sessions.terminal")
-#: Filtered output cut into text and single sequences (``split`` keeps the sequences).
-_SEQUENCES = re.compile(rb"(\x1b(?:\[[\x30-\x3f]*[\x40-\x7e]|\][^\x07]*\x07|[()#].|.))", re.S)
+#: Filtered output cut into runs of text, single sequences and single control
+#: characters (``split`` keeps the sequences and controls).
+_SEQUENCES = re.compile(
+    rb"(\x1b(?:\[[\x30-\x3f]*[\x40-\x7e]|\][^\x07]*\x07|[()#].|.)|[\x00-\x1a\x1c-\x1f])", re.S
+)
 #: Raw output kept to rebuild a broken screen from (about a few screens' worth).
 _RECENT_BYTES = 1 << 16
 
@@ -171,7 +174,7 @@ class TerminalState:
                 self._failed("feeding", filtered, exc)
 
     def _emulate_each(self, data: bytes) -> None:
-        """Like :meth:`_emulate`, one sequence at a time: one pyte raises on is skipped."""
+        """Like :meth:`_emulate`, a piece at a time: a piece pyte raises on is skipped."""
         feed = self.stream.feed
         for piece in _SEQUENCES.split(self.filter.feed(data)):
             if piece:
