@@ -76,7 +76,7 @@ async def _program(
     manager: SessionManager,
     name: str,
     command: str,
-    ready: bytes,
+    ready: tuple[bytes, ...],
     expect: Callable[[list[str]], bool],
     quit_keys: str,
 ) -> None:
@@ -85,7 +85,8 @@ async def _program(
     answers = Answerer(a)
     start = len(a.stdout)
     await a.type(command + "\n")
-    await answers.until(ready, start=start)
+    for needle in ready:  # everything the check below looks for is drawn
+        await answers.until(needle, start=start)
     await a.drop()
     CAPTURED[name] = bytes(a.stdout[start:])
     b, picture = await _reattach(clients, url, name)
@@ -126,7 +127,7 @@ async def test_vim(server: Server, clients: ClientPool, tmp_path: Path) -> None:
         manager,
         "vim",
         command,
-        b"line 10 of the poem",
+        (b"line 10 of the poem", b"~"),
         lambda p: p[0] == "line 1 of the poem" and p[9] == "line 10 of the poem" and "~" in p,
         "\x1b:q!\r",
     )
@@ -141,7 +142,7 @@ async def test_less(server: Server, clients: ClientPool) -> None:
         manager,
         "less",
         "seq 1 1000 | LESS= less",
-        b"\r\n23",
+        (b"\r\n23",),
         lambda p: p[0] == "1" and p[22] == "23",
         "q",
     )
@@ -156,7 +157,7 @@ async def test_top(server: Server, clients: ClientPool) -> None:
         manager,
         "top",
         "top -d 100",
-        b"PID",
+        (b"top -", b"PID"),
         lambda p: p[0].startswith("top -") and any("PID" in line for line in p),
         "q",
     )
@@ -171,7 +172,7 @@ async def test_htop(server: Server, clients: ClientPool, tmp_path: Path) -> None
         manager,
         "htop",
         f"HOME={tmp_path} htop -d 1000",
-        b"PID",
+        (b"PID", b"Quit"),
         lambda p: any("PID" in line for line in p) and any("Quit" in line for line in p),
         "q",
     )
@@ -190,7 +191,7 @@ async def test_tmux_inside_a_session(server: Server, clients: ClientPool, tmp_pa
         manager,
         "tmux",
         command,
-        b"inside-23",
+        (b"inside-23", b"[0]"),
         lambda p: p[0] == "inside-23" and p[23].startswith("[0]"),
         "exit\r",
     )
