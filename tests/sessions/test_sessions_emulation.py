@@ -189,6 +189,9 @@ def test_the_filter_keeps_titles_and_drops_long_strings_without_holding_them() -
     assert not f.idle
     assert f.feed(b"#0~" * 1000 + b"\x1b\\done") == b"done"
     assert f.idle
+    # As in xterm.js: any other ESC ends a string and starts a sequence of its own.
+    assert f.feed(b"\x1bP0+r\x1b[1mbold\x1b]2;cut\x1b[0m") == b"\x1b[1mbold\x1b[0m"
+    assert f.idle
 
 
 _FRAGMENTS = st.sampled_from(

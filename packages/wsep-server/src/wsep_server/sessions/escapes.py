@@ -31,8 +31,9 @@ _NEEDS_WORK = re.compile(rb"\x1b(?!" + _SAFE + rb")|\xc2[\x80-\x9f]|\xc2\Z")
 #: The rest of a control sequence after its introducer: parameters, intermediates, final.
 _CSI = re.compile(rb"([\x30-\x3f]*)([\x20-\x2f]*)([\x40-\x7e])")
 _CSI_PREFIX = re.compile(rb"[\x30-\x3f]*[\x20-\x2f]*\Z")
-#: What ends a string (OSC, DCS, APC, PM, SOS): ST (7- or 8-bit), BEL (OSC), CAN or SUB.
-_STRING_END = re.compile(rb"\x1b\\|\xc2\x9c|[\x07\x18\x1a]")
+#: What ends a string (OSC, DCS, APC, PM, SOS): ST (7- or 8-bit), BEL, CAN or SUB, or
+#: (as in xterm.js and DEC's parser) any other ESC, which then starts a new sequence.
+_STRING_END = re.compile(rb"\x1b\\|(?=\x1b)|\xc2\x9c|[\x07\x18\x1a]")
 #: What ends an overlong control sequence being skipped: its final byte, or anything else.
 _CSI_END = re.compile(rb"[\x40-\x7e]|(?=[^\x20-\x3f])")
 #: ``ESC`` with intermediates (nF): charsets and ``#`` are pyte's; the rest is dropped.
@@ -119,7 +120,7 @@ class EscapeFilter:
         match = end.search(data, pos)
         if match is None:
             self._skipping = end
-            if end is _STRING_END and data[-1:] in (b"\x1b", b"\xc2"):
+            if end is _STRING_END and data[-1:] == b"\xc2":
                 self._carry = data[-1:]  # perhaps the first half of ST
             return -1
         self._skipping = None
