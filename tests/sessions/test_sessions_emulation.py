@@ -192,6 +192,8 @@ def test_the_filter_keeps_titles_and_drops_long_strings_without_holding_them() -
     # As in xterm.js: any other ESC ends a string and starts a sequence of its own.
     assert f.feed(b"\x1bP0+r\x1b[1mbold\x1b]2;cut\x1b[0m") == b"\x1b[1mbold\x1b[0m"
     assert f.idle
+    assert f.feed(b"\x1b]2;split\x1b") == b""  # ST may follow
+    assert f.feed(b"\\\x1bPq\x1b") + f.feed(b"\\after") == b"\x1b]2;split\x07after"
 
 
 _FRAGMENTS = st.sampled_from(

@@ -118,9 +118,11 @@ class EscapeFilter:
     def _skip(self, data: bytes, pos: int, end: re.Pattern[bytes]) -> int:
         """Past what ``end`` finds, or -1 (still skipping when the data ends)."""
         match = end.search(data, pos)
+        if end is _STRING_END and _ends_unsure(match, data):
+            match = None
         if match is None:
             self._skipping = end
-            if end is _STRING_END and data[-1:] == b"\xc2":
+            if end is _STRING_END and data[-1:] in (b"\x1b", b"\xc2"):
                 self._carry = data[-1:]  # perhaps the first half of ST
             return -1
         self._skipping = None
@@ -178,7 +180,7 @@ class EscapeFilter:
 
     def _osc(self, data: bytes, start: int, after: int, out: list[bytes]) -> int:
         match = _STRING_END.search(data, after)
-        if match is None:
+        if match is None or _ends_unsure(match, data):
             if len(data) - start <= _MAX_OSC:
                 self._carry = data[start:]
                 return -1
@@ -188,6 +190,11 @@ class EscapeFilter:
         if number in (b"0", b"1", b"2") and match.group() in (b"\x07", b"\x1b\\", b"\xc2\x9c"):
             out.append(b"\x1b]" + number + b";" + text[:_MAX_OSC] + b"\x07")
         return match.end()
+
+
+def _ends_unsure(match: re.Match[bytes] | None, data: bytes) -> bool:
+    """The string seems to end at an ESC that is the last byte: it may be half of ST."""
+    return match is not None and match.start() == len(data) - 1 and not match.group()
 
 
 def _rewrite_csi(params: bytes, inter: bytes, final: bytes) -> bytes:
