@@ -135,7 +135,7 @@ class Session:
                 if not data:
                     break
                 if terminal.flush_due:
-                    # One batch is applied in a worker thread while the next one
+                    # One batch is applied on the emulation threads while the next one
                     # fills; wait only when that one is full too (bounded memory).
                     if applying is not None:
                         await applying

@@ -106,7 +106,7 @@ class TerminalState:
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Take output. It is applied by :meth:`flush` (or :meth:`apply`), which the
-        owner calls once :attr:`flush_due` (the session does so in a worker thread)."""
+        owner calls once :attr:`flush_due` (the session does so on the emulation threads)."""
         if not len(data):
             return
         self._pending.append(bytes(data))
@@ -123,7 +123,7 @@ class TerminalState:
         self._pending.append(self._clamp(rows, cols))
 
     def take_pending(self) -> list[bytes | tuple[int, int]]:
-        """Detach what is pending, for :meth:`apply` elsewhere (e.g. a worker thread)."""
+        """Detach what is pending, for :meth:`apply` elsewhere (e.g. the emulation threads)."""
         pending, self._pending, self._pending_bytes = self._pending, [], 0
         return pending
 
