@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import TOKENS, MakeSecure, auth
 from secutil import attempt, start_message
 
@@ -119,3 +120,22 @@ async def test_recording_execer_on_its_own(tmp_path: Path, no_leaked_children: N
     assert isinstance(plain, type(proc._inner))  # type: ignore[attr-defined]
     await plain.wait()
     await plain.close()
+
+
+async def test_a_failing_recorder_loses_the_recording_not_the_output(
+    make_secure_server: MakeSecure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder only observes: its failure never ends the session nor drops output."""
+    from wsep_server.recording import AsciicastEncoder
+
+    def broken(self: AsciicastEncoder, data: object, now: object = None, **kwargs: object) -> str:
+        raise RuntimeError("recorder bug")
+
+    monkeypatch.setattr(AsciicastEncoder, "output", broken)
+    server = await make_secure_server()
+    work = str(server.layout.work)
+    start = start_message("/usr/bin/seq", "1", "20000", tty=True, working_dir=work)
+    out = await attempt(server.url, start, headers=auth(TOKENS["recorded"]))
+    assert out.exit is not None
+    assert out.exit["exit_code"] == 0
+    assert out.stdout.split(b"\r\n")[:20000] == [str(i).encode() for i in range(1, 20001)]

@@ -56,18 +56,22 @@ def test_render_keeps_a_bounded_scrollback() -> None:
     assert copy.scrollback_text()[-50:] == state.scrollback_text()
 
 
-def test_alternate_screen_is_rendered_over_the_main_screen() -> None:
+def test_alternate_screen_is_rendered_alone_and_the_main_one_after_it() -> None:
     state = TerminalState(6, 30)
     state.feed(b"shell prompt $ vi\r\n")
     state.feed(b"\x1b[?1049h\x1b[H\x1b[2Jfull screen app\x1b[4;3H\x1b[32mgreen\x1b[?25l")
     assert state.alternate
     render = state.render()
     assert b"\x1b[?1049h" in render
+    assert b"shell prompt" not in render
+    rows, cursor = state.render_main_now()
+    assert b"shell prompt $ vi" in rows
     copy = _replayed(state)
     _same(state, copy)
-    # Leaving the alternate screen shows the main screen again, on both.
+    # Leaving the alternate screen shows the main screen again, on both (the
+    # copy as a client that attached meanwhile gets it: repainted after the switch).
     state.feed(b"\x1b[?1049l")
-    copy.feed(b"\x1b[?1049l")
+    copy.feed(b"\x1b[?1049l" + rows + cursor)
     assert not state.alternate
     assert not copy.alternate
     assert state.display()[0].startswith("shell prompt $ vi")

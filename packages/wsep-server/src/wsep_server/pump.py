@@ -13,6 +13,7 @@ holds the header; otherwise ``read(n)`` is used and the header prepended.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Buffer, ExitStatus, Process, ProcessReader
@@ -20,6 +21,8 @@ from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Buffer, ExitStatus, Proc
 from .flow import OutputGate
 
 __all__ = ["OutputPump"]
+
+_log = logging.getLogger("wsep_server.pump")
 
 #: send(message bytes) -> awaitable; called for every output message.
 SendFn = Callable[[Buffer], Awaitable[None]]
@@ -47,6 +50,16 @@ class OutputPump:
         self._tty = tty
         self._allow = allow
         self.bytes_out = 0
+
+    def _allowed(self, n: int) -> int:
+        """The limit's verdict on ``n`` bytes; a failing limit lets the output through."""
+        assert self._allow is not None
+        try:
+            return self._allow(n)
+        except Exception:
+            _log.exception("output limit accounting failed; the output goes on unlimited")
+            self._allow = None
+            return n
 
     async def run(self) -> ExitStatus:
         """Pump both streams to EOF, then wait for the exit; returns the status."""
@@ -85,7 +98,7 @@ class OutputPump:
             if discarding:
                 continue  # over the output limit: drain the pipe so the child is not stuck
             if self._allow is not None:
-                allowed = self._allow(n)
+                allowed = self._allowed(n)
                 if allowed < n:
                     discarding = True
                     if allowed <= 0:

@@ -132,7 +132,7 @@ class Recorder:
                     if line is None:
                         return
                     await f.write(line)
-        except OSError:
+        except Exception:  # the recording is lost, never the session's output
             _log.exception("recording %s failed", self.path)
             while await self._queue.get() is not None:
                 pass  # keep draining so producers never block
@@ -160,18 +160,32 @@ class Recorder:
 
 
 class _TeeReader:
-    """Passes the process's output through and hands a copy to the recorder."""
+    """Passes the process's output through and hands a copy to the recorder.
+
+    The recorder only observes: if it fails, the failure is logged once and
+    recording stops; the output goes on.
+    """
 
     def __init__(self, inner: ProcessReader, recorder: Recorder) -> None:
         self._inner = inner
-        self._recorder = recorder
+        self._recorder: Recorder | None = recorder
+
+    async def _record(self, data: Buffer) -> None:
+        recorder = self._recorder
+        if recorder is None:
+            return
+        try:
+            if data:
+                await recorder.output(data)
+            else:
+                await recorder.close()
+        except Exception:
+            self._recorder = None
+            _log.exception("recording %s failed; the session goes on unrecorded", recorder.path)
 
     async def read(self, n: int = -1) -> bytes:
         data = await self._inner.read(n)
-        if data:
-            await self._recorder.output(data)
-        else:
-            await self._recorder.close()
+        await self._record(data)
         return data
 
     async def read_message(self, header: bytes, max_size: int) -> Buffer:
@@ -180,10 +194,7 @@ class _TeeReader:
             data = await self.read(max_size - len(header))
             return header + data if data else b""
         message: Buffer = await read_message(header, max_size)
-        if message:
-            await self._recorder.output(memoryview(message)[len(header) :])
-        else:
-            await self._recorder.close()
+        await self._record(memoryview(message)[len(header) :] if message else b"")
         return message
 
 
@@ -215,7 +226,10 @@ class _RecordingProcess:
         return await self._inner.wait()
 
     async def resize(self, rows: int, cols: int) -> None:
-        await self._recorder.resize(rows, cols)
+        try:
+            await self._recorder.resize(rows, cols)
+        except Exception:  # an observer: the terminal is resized all the same
+            _log.exception("recording %s: a resize failed", self._recorder.path)
         await self._inner.resize(rows, cols)
 
     async def send_signal(self, signum: int) -> None:

@@ -6,9 +6,11 @@ freshly started process: it reads ``stdout``/``stderr`` to EOF, writes
 Here ``close`` only detaches: the session and its process live on.
 
 TTY: the client's ``stdout`` starts with a redraw of the current screen and
-continues with the live output. A client that falls ``client_buffer`` bytes
-behind loses its queue and gets a fresh redraw instead, so one slow client
-never holds the others back nor grows the server's memory.
+continues with the live output. A client whose redraw showed the alternate
+screen alone gets the main screen repainted right after the program leaves
+the alternate screen (its terminal never saw the main screen). A client
+that falls ``client_buffer`` bytes behind loses its queue and gets a fresh
+redraw instead, so one slow client never holds the others back nor grows the server's memory.
 
 Resumable job: ``stdout``/``stderr`` read the session's rings from the
 client's offsets; an attached client holds the job back rather than miss a
@@ -18,6 +20,7 @@ byte.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from typing import TYPE_CHECKING
@@ -32,6 +35,12 @@ if TYPE_CHECKING:
     from .session import Session
 
 __all__ = ["SessionProcess"]
+
+#: Resetting DEC private modes; leaving the alternate screen is one of them (below).
+_RESET_PRIVATE = re.compile(rb"\x1b\[\?([0-9;]*)l")
+_ALT_MODES = frozenset({b"1049", b"1047", b"47"})
+#: Bytes of one chunk kept to find a sequence split across two.
+_TAIL = 32
 
 
 class _Input:
@@ -141,6 +150,10 @@ class SessionProcess:
         self._queued = 0
         self._resync = False
         self._redrawing = False
+        #: The main screen (rows, cursor) to repaint when the program leaves the
+        #: alternate screen this client's redraw showed; None otherwise.
+        self._main_repaint: tuple[bytes, bytes] | None = None
+        self._tail = b""
         self._event = asyncio.Event()
         self._drained = asyncio.Event()
         self._stdin = _Input(self)
@@ -201,9 +214,35 @@ class SessionProcess:
     def _push(self, data: bytes) -> None:
         if self._resync:
             return
+        if self._main_repaint is not None:
+            data = self._repaint_main_after_leaving(data)
         self._queue.append(data)
         self._queued += len(data)
         self._wake()
+
+    def _repaint_main_after_leaving(self, data: bytes) -> bytes:
+        """``data`` with the main screen's repaint right after the switch back to it.
+
+        After ``?1049l`` the terminal restored the cursor this client's redraw
+        left it (the program's main cursor), so the repaint ends there; after
+        ``?47l``/``?1047l`` the cursor stays where it was, so the repaint saves
+        and restores it.
+        """
+        assert self._main_repaint is not None
+        tail = self._tail
+        window = tail + data
+        for match in _RESET_PRIVATE.finditer(window):
+            modes = set(match.group(1).split(b";"))
+            cut = match.end() - len(tail)
+            if cut <= 0 or not modes & _ALT_MODES:
+                continue
+            rows, cursor = self._main_repaint
+            self._main_repaint = None
+            self._tail = b""
+            repaint = rows + cursor if b"1049" in modes else b"\x1b7" + rows + b"\x1b8"
+            return data[:cut] + repaint + data[cut:]
+        self._tail = window[-_TAIL:]
+        return data
 
     def _resynchronise(self) -> None:
         """Too far behind for too long: drop the backlog, redraw the screen instead."""
@@ -225,9 +264,16 @@ class SessionProcess:
         self._queued = 0
         self._resync = False
         self._redrawing = True
+        self._main_repaint = None
+        self._tail = b""
 
-    def _prepend(self, data: bytes) -> None:
-        """The redraw (may be empty): it goes first, and the queue may be read again."""
+    def _prepend(self, data: bytes, main: tuple[bytes, bytes] = (b"", b"")) -> None:
+        """The redraw (may be empty): it goes first, and the queue may be read again.
+
+        ``main``: the main screen's repaint when the redraw showed the alternate one.
+        """
+        if main[0]:
+            self._main_repaint = main
         if data:
             self._queue.appendleft(data)
             self._queued += len(data)

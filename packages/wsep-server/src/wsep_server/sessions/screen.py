@@ -1,8 +1,11 @@
-"""pyte's screen with what a session needs: alternate screen, scrollback, speed.
+"""pyte's screen with what a session needs: alternate screen, scrollback, wraps, speed.
 
-pyte knows neither the alternate screen nor scrollback, and its ``draw`` costs
-about 3 µs a character. :class:`EmulatedScreen` adds the first two (bounded by
-:class:`TerminalLimits`) and a fast path for printable ASCII (≈ 4× faster).
+pyte knows neither the alternate screen nor scrollback nor which rows were
+wrapped, and its ``draw`` costs about 3 µs a character. :class:`EmulatedScreen`
+adds the first two (bounded by :class:`TerminalLimits`), marks a row that the
+cursor wrapped into as the continuation of the one above (:class:`Row`, as
+xterm does, so a redraw can write a wrapped line as one run), and a fast path
+for printable ASCII (≈ 4× faster).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pyte import modes as mo
 from pyte.charsets import LAT1_MAP
 from pyte.screens import Char, StaticDefaultDict
 
-__all__ = ["EmulatedScreen", "TerminalLimits"]
+__all__ = ["EmulatedScreen", "Row", "TerminalLimits"]
 
 #: The private modes that switch to the alternate screen.
 _ALT_MODES = frozenset({1049 << 5, 1047 << 5, 47 << 5})
@@ -37,18 +40,29 @@ class TerminalLimits:
     batch_bytes: int = 1 << 20
 
 
+class Row(StaticDefaultDict[int, Char]):
+    """One row of the screen; it moves (scrolls) as a whole, its flag with it."""
+
+    #: The cursor wrapped into this row from the end of the row above: same line.
+    continued = False
+
+
 class EmulatedScreen(pyte.Screen):
     """pyte's screen plus the alternate screen, a bounded scrollback and a fast ASCII draw."""
 
+    buffer: dict[int, Row]  # type: ignore[assignment]  # every row is a Row (_fresh_buffer)
+
     def __init__(self, columns: int, lines: int, limits: TerminalLimits) -> None:
         self.limits = limits
-        self.scrollback: deque[dict[int, Char]] = deque()
+        self.scrollback: deque[Row] = deque()
         self.scrollback_cells = 0
         self.alternate = False
         self.main_buffer: Any = None
         self.main_cursor: Any = None
         self._char_cache: dict[Char, dict[str, Char]] = {}
+        self._drawing = False
         super().__init__(columns, lines)
+        self.buffer = self._fresh_buffer()
 
     # --- fast path ---------------------------------------------------------
 
@@ -61,7 +75,11 @@ class EmulatedScreen(pyte.Screen):
             or not data.isascii()
             or not data.isprintable()
         ):
-            super().draw(data)
+            self._drawing = True
+            try:
+                super().draw(data)
+            finally:
+                self._drawing = False
             return
         attrs = self.cursor.attrs
         table = self._char_cache.get(attrs)
@@ -78,6 +96,7 @@ class EmulatedScreen(pyte.Screen):
                 self.dirty.add(cursor.y)
                 self.carriage_return()
                 self.linefeed()
+                self.buffer[self.cursor.y].continued = True
             x = cursor.x
             take = min(end - start, columns - x)
             self.buffer[cursor.y].update(
@@ -91,6 +110,20 @@ class EmulatedScreen(pyte.Screen):
             start += take
         self.dirty.add(self.cursor.y)
 
+    def linefeed(self) -> None:
+        super().linefeed()
+        if self._drawing:  # pyte's draw feeds a line only when it wraps
+            self.buffer[self.cursor.y].continued = True
+
+    def reset(self) -> None:
+        """RIS: back to the main screen, as a terminal does."""
+        if self.alternate:
+            self.buffer = self.main_buffer
+            self.cursor = self.main_cursor
+            self.main_buffer = self.main_cursor = None
+            self.alternate = False
+        super().reset()
+
     # --- scrollback --------------------------------------------------------
 
     def index(self) -> None:
@@ -102,11 +135,11 @@ class EmulatedScreen(pyte.Screen):
                 self._push_scrollback(self.buffer.get(0))
         super().index()
 
-    def _push_scrollback(self, line: dict[int, Char] | None) -> None:
+    def _push_scrollback(self, line: Row | None) -> None:
         limits = self.limits
         if limits.scrollback_lines <= 0:
             return
-        line = {} if line is None else line  # index() drops it from the buffer: no copy
+        line = Row(self.default_char) if line is None else line  # dropped from the buffer: no copy
         self.scrollback.append(line)
         self.scrollback_cells += len(line)
         while self.scrollback and (
@@ -117,6 +150,16 @@ class EmulatedScreen(pyte.Screen):
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
         super().erase_in_display(how, *args, **kwargs)
+        if how == 0:
+            erased = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            erased = range(self.cursor.y)
+        else:
+            erased = range(self.lines)
+        for y in erased:
+            row = self.buffer.get(y)
+            if row is not None:
+                row.continued = False
         if how == 3:  # "clear scrollback", as xterm does
             self.scrollback.clear()
             self.scrollback_cells = 0
@@ -124,7 +167,7 @@ class EmulatedScreen(pyte.Screen):
     # --- alternate screen --------------------------------------------------
 
     def _fresh_buffer(self) -> Any:
-        return defaultdict(lambda: StaticDefaultDict(self.default_char))
+        return defaultdict(lambda: Row(self.default_char))
 
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         if kwargs.get("private") and not self.alternate:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +24,7 @@ from wsep_protocol import Command, ExitStatus, Process, ProcessReader
 from wsep_protocol.sessions import ClientInfo, SessionDescription
 
 from .config import SessionConfig
+from .executor import run_emulation
 from .ring import OutputRing
 from .terminal import TerminalState
 
@@ -80,9 +80,10 @@ class Session:
         self.terminal: TerminalState | None = None
         self.rings: dict[str, OutputRing] = {}
         self._terminal_lock = asyncio.Lock()
+        self._failed_observers: set[str] = set()
         tasks: list[Awaitable[None]]
         if self.tty:
-            self.terminal = TerminalState(self.rows, self.cols, config.terminal)
+            self.terminal = TerminalState(self.rows, self.cols, config.terminal, name=session_id)
             tasks = [self._pump_tty()]
         else:
             self.rings = {name: OutputRing(config.ring_bytes) for name in ("stdout", "stderr")}
@@ -134,19 +135,35 @@ class Session:
                 if not data:
                     break
                 if terminal.flush_due:
-                    # One batch is applied in a worker thread while the next one
+                    # One batch is applied on the emulation threads while the next one
                     # fills; wait only when that one is full too (bounded memory).
                     if applying is not None:
                         await applying
                     applying = asyncio.ensure_future(self._apply_terminal())
-                terminal.feed(data)
-                for attachment in self.attachments:
-                    attachment._push(data)
+                self._fan_out(terminal, data)
                 await self._wait_for_clients()
         finally:
             if applying is not None:
                 await applying
         await self._apply_terminal()
+
+    def _fan_out(self, terminal: TerminalState, data: bytes) -> None:
+        """Output to the emulator and every attached client; one's failure is not the others'."""
+        try:
+            terminal.feed(data)
+        except Exception:
+            self._observer_failed("terminal emulator")
+        for attachment in self.attachments:
+            try:
+                attachment._push(data)
+            except Exception:
+                self._observer_failed(f"client {attachment.peer!r}")
+
+    def _observer_failed(self, what: str) -> None:
+        """Log an observer's failure once per session and observer; the output goes on."""
+        if what not in self._failed_observers:
+            self._failed_observers.add(what)
+            _log.exception("session %r: %s failed (contained)", self.id, what)
 
     async def _wait_for_clients(self) -> None:
         """Hold the output back while a client's backlog is full, for ``client_stall`` s.
@@ -172,13 +189,17 @@ class Session:
                     break
 
     async def _apply_terminal(self) -> None:
-        """Run the emulator over what is pending, in a worker thread (pyte is slow)."""
+        """Run the emulator over what is pending, on the emulation threads (pyte is slow)."""
         terminal = self.terminal
         assert terminal is not None
         async with self._terminal_lock:
             ops = terminal.take_pending()
             if ops:
-                rest = await asyncio.to_thread(functools.partial(terminal.apply, ops, defer=True))
+                try:
+                    rest = await run_emulation(lambda: terminal.apply(ops, defer=True))
+                except Exception:
+                    self._observer_failed("terminal emulator")
+                    return
                 terminal.requeue(rest)
 
     async def redraw_for(self, attachment: SessionProcess) -> None:
@@ -199,20 +220,23 @@ class Session:
                 self.attachments.append(attachment)
                 self._attached()
 
-            def apply_and_render() -> bytes:
+            def apply_and_render() -> tuple[bytes, tuple[bytes, bytes]]:
                 terminal.apply(ops)
-                return terminal.render_now()
+                return terminal.render_now(), terminal.render_main_now()
 
             if not terminal.bytes_in:  # nothing was ever written: nothing to redraw
                 attachment._prepend(b"")
                 await self.apply_size()
                 return
             try:
-                screen = await asyncio.to_thread(apply_and_render)
+                screen, main = await run_emulation(apply_and_render)
+            except Exception:
+                self._observer_failed("terminal emulator")
+                screen, main = b"", (b"", b"")
             except BaseException:
                 attachment._prepend(b"")  # never leave the client waiting
                 raise
-        attachment._prepend(screen)
+        attachment._prepend(screen, main)
         await self.apply_size()
 
     async def _pump_ring(self, reader: ProcessReader, ring: OutputRing) -> None:
