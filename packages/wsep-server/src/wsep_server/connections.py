@@ -54,7 +54,7 @@ def _peer(transport: asyncio.BaseTransport) -> str:
 class ConnectionGuard:
     """Counts connections that have not authenticated; refuses those over the bounds."""
 
-    def __init__(self, *, max_total: int = 1024, max_per_peer: int = 64) -> None:
+    def __init__(self, *, max_total: int = 1024, max_per_peer: int = 128) -> None:
         if max_total < 1 or max_per_peer < 1:
             raise ValueError("connection bounds must be at least 1")
         self.max_total = max_total

@@ -88,7 +88,7 @@ class SecurityOptions:
     jwt_max_lifetime: float | None = None
     proxy_secret_file: str | None = None
     max_pending_connections: int = 1024
-    max_pending_per_peer: int = 64
+    max_pending_per_peer: int = 128
     max_sessions_per_identity: int | None = None
 
 
@@ -154,7 +154,7 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
       help="connections not yet authenticated, at most, in all "
       "[WSEP_MAX_PENDING_CONNECTIONS]")  # fmt: skip
     a("--max-pending-per-peer", type=int,
-      default=int(_env("MAX_PENDING_PER_PEER", "64") or 64),
+      default=int(_env("MAX_PENDING_PER_PEER", "128") or 128),
       help="connections not yet authenticated, at most, from one address "
       "[WSEP_MAX_PENDING_PER_PEER]")  # fmt: skip
     a("--max-sessions-per-identity", type=int,
