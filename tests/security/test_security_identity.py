@@ -96,6 +96,7 @@ def token_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_jwt_alice_cannot_reach_token_alices_session(
     no_leaked_children: None,
     start_server_process: Callable[..., Any],
@@ -127,6 +128,7 @@ async def test_jwt_alice_cannot_reach_token_alices_session(
         await owner.close()
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_one_identity_gets_a_share_and_concurrent_creates_respect_it(
     no_leaked_children: None, start_server_process: Callable[..., Any]
 ) -> None:
@@ -195,7 +197,7 @@ async def test_unix_socket_users_are_known_by_peer_credentials(
         http.ws_connect("http://localhost/") as ws,
     ):
         await ws.send_str(start_message("echo", "local"))
-        while (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+        while b"exit_code" not in (await ws.receive()).data:
             pass
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
@@ -222,6 +224,7 @@ async def test_proxy_header_needs_the_shared_secret(
     assert "proxy-secret-0123456789abcdef" not in srv.output()
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_proxy_over_a_unix_socket_is_believed_only_from_its_user(
     no_leaked_children: None, tmp_path: Path, unix_server: Callable[..., Any]
 ) -> None:

@@ -42,6 +42,7 @@ def _threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_basic_password_over_72_bytes_is_a_failed_login(
     no_leaked_children: None, start_server_process: Callable[..., Any], users_file: Path
 ) -> None:
@@ -56,6 +57,7 @@ async def test_basic_password_over_72_bytes_is_a_failed_login(
     assert "Traceback" not in srv.output()
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_basic_flood_is_bounded_and_a_real_login_gets_through(
     no_leaked_children: None, start_server_process: Callable[..., Any], users_file: Path
 ) -> None:
@@ -135,6 +137,7 @@ def test_jwt_default_lifetime_is_a_day() -> None:
     assert parse_args(["--jwt-max-lifetime", "0"]).security.jwt_max_lifetime is None
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_loopback_server_makes_a_token_and_prints_a_working_command(
     no_leaked_children: None, start_server_process: Callable[..., Any]
 ) -> None:
@@ -163,6 +166,7 @@ async def test_loopback_server_makes_a_token_and_prints_a_working_command(
     assert done.stdout == "hello\n"
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_a_token_starting_with_a_dash_works_as_printed(
     no_leaked_children: None, start_server_process: Callable[..., Any]
 ) -> None:

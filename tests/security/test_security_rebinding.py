@@ -45,6 +45,7 @@ async def test_rebinding_host_is_refused_before_the_upgrade(
         assert status == 101, (host, head)
 
 
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_allowed_host_adds_a_name_and_star_turns_the_check_off(
     no_leaked_children: None, start_server_process: Callable[..., Any]
 ) -> None:
