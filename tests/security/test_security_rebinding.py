@@ -161,3 +161,17 @@ async def test_healthz_tells_liveness_only(
     writer.close()
     body = data.split(b"\r\n\r\n", 1)[1]
     assert json.loads(body) == {"status": "ok"}
+
+
+async def test_an_embedded_app_gets_the_host_check_from_security_middlewares(
+    make_server: Any,
+) -> None:
+    from wsep_server.auth import StaticTokenAuthenticator, security_middlewares
+
+    auth = StaticTokenAuthenticator(plain=[("alice", "embedded-token-0123456789")])
+    url = await make_server(middlewares=security_middlewares([auth], allowed_hosts=("app.example",)))
+    port = port_of(url)
+    status, head = await raw_http(port, upgrade_head("/", f"attacker.example:{port}"))
+    assert status == 403, head
+    status, head = await raw_http(port, upgrade_head("/", "app.example"))
+    assert status == 401, head  # past the Host check, on to authentication

@@ -134,14 +134,16 @@ class GuardedRunner(web.AppRunner):
         guard = self.guard
         made = server.connection_made
         lost = server.connection_lost
+        transports: dict[Any, asyncio.Transport] = {}
 
         def connection_made(handler: Any, transport: asyncio.Transport) -> None:
             made(handler, transport)
+            transports[handler] = transport
             if not guard.admit(transport):
                 transport.abort()
 
         def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
-            transport = server._connections.get(handler)
+            transport = transports.pop(handler, None)
             if transport is not None:
                 guard.release(transport)
             lost(handler, exc)

@@ -199,9 +199,18 @@ def security_middlewares(
     *,
     allowed_origins: Collection[str] = (),
     allow_anonymous: bool = False,
+    allowed_hosts: Collection[str] | None = None,
 ) -> list[Middleware]:
-    """The origin check, then authentication: pass them to ``create_app(middlewares=...)``."""
+    """The origin check, then authentication: pass them to ``create_app(middlewares=...)``.
+
+    ``allowed_hosts`` (names besides addresses and ``localhost``) adds the ``Host``
+    check against DNS rebinding in front (see :mod:`wsep_server.auth.host`).
+    """
+    from .host import host_middleware  # host.py builds on this module
+
+    hosts = [] if allowed_hosts is None else [host_middleware(allowed_hosts)]
     return [
+        *hosts,
         origin_middleware(allowed_origins),
         auth_middleware(authenticators, allow_anonymous=allow_anonymous),
     ]
