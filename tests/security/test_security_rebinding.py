@@ -169,7 +169,8 @@ async def test_an_embedded_app_gets_the_host_check_from_security_middlewares(
     from wsep_server.auth import StaticTokenAuthenticator, security_middlewares
 
     auth = StaticTokenAuthenticator(plain=[("alice", "embedded-token-0123456789")])
-    url = await make_server(middlewares=security_middlewares([auth], allowed_hosts=("app.example",)))
+    middlewares = security_middlewares([auth], allowed_hosts=("app.example",))
+    url = await make_server(middlewares=middlewares)
     port = port_of(url)
     status, head = await raw_http(port, upgrade_head("/", f"attacker.example:{port}"))
     assert status == 403, head
