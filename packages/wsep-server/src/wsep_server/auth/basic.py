@@ -6,7 +6,7 @@ event loop nor its default executor; an unknown user costs the same as a wrong
 password, so user names cannot be probed by timing. A successful check is
 remembered for ``cache_ttl`` seconds under a keyed hash (never the password
 itself), so a client running many short commands pays bcrypt once. Failed
-logins back off per peer address (:class:`~.penalty.PeerPenalties`), and a
+logins back off per client address (:class:`~.penalty.PeerPenalties`), and a
 password longer than bcrypt's 72 bytes is a failed login, never an error.
 """
 
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import bcrypt
 
 from ..hooks import Identity
-from .base import AuthRejected, make_identity, peer_address
+from .base import AuthRejected, make_identity
 from .penalty import HashingPool, PeerPenalties, shared_hashing_pool
 
 if TYPE_CHECKING:
@@ -109,7 +109,11 @@ class BasicAuthenticator:
         user, sep, password = decoded.partition(":")
         if not sep or not user:
             raise AuthRejected("malformed basic credentials")
-        peer = peer_address(request)
+        from ..client_address import client_address  # it builds on this package
+
+        # Behind a proxy (--forwarded-from) the client's address, so one client's
+        # failures do not lock out everyone else behind the same proxy.
+        peer = client_address(request)
         if not await self._verify(user, password, peer):
             self.penalties.failed(peer)
             raise AuthRejected("invalid user or password")
