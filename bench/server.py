@@ -22,8 +22,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: ``{python}`` and ``{port}`` are filled in. The v1-only server is the same
 #: application with only protocol version 1 enabled (Go-identical); the
 #: ``wsep-server`` CLI has no flag for that, see :mod:`bench.serve_v1`.
-DEFAULT_SERVER_CMD = "{python} -m wsep_server --host 127.0.0.1 --port {port}"
-DEFAULT_SERVER_CMD_V1 = "{python} -m bench.serve_v1 --host 127.0.0.1 --port {port}"
+_ARGS = "--host 127.0.0.1 --port {port} --insecure-no-auth"
+DEFAULT_SERVER_CMD = "{python} -m wsep_server " + _ARGS
+DEFAULT_SERVER_CMD_V1 = "{python} -m bench.serve_v1 " + _ARGS
 
 
 class ServerProcess:

@@ -11,7 +11,8 @@ Servers (all on 127.0.0.1, random ports, real processes):
   execer is ``LocalExecer(grace_period=2.0, output_linger=0.5)``.
 - ``wsep_server``: the URL of one default server (``await make_server()``).
 - ``start_server_process``: factory, ``srv = start_server_process(*cli_args, env=...)``
-  runs the real ``python -m wsep_server --port 0 ...`` as a subprocess and waits
+  runs the real ``python -m wsep_server --port 0 ...`` as a subprocess (with
+  ``WSEP_INSECURE_NO_AUTH=1`` unless ``env`` says otherwise) and waits
   until ``/healthz`` answers; ``srv.url``, ``srv.http_url``, ``srv.proc``,
   ``srv.stop()`` (SIGTERM and wait, returns the exit code), ``srv.output()``.
 - ``server_process``: one default such server.
@@ -102,7 +103,9 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
     def factory(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
-        full_env = {**os.environ, **(env or {})}
+        # Without authentication unless a test configures some (or sets the
+        # variable to ""): the server would otherwise make a token of its own.
+        full_env = {"WSEP_INSECURE_NO_AUTH": "1", **os.environ, **(env or {})}
         cmd = [sys.executable, "-m", "wsep_server", "--host", "127.0.0.1", "--port", "0"]
         proc = subprocess.Popen(
             [*cmd, *args],

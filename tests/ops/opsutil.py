@@ -120,7 +120,9 @@ def run_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                env=env if env is not None else clean_env(),
+                # Without authentication unless the test configures some: the
+                # server would otherwise make a token of its own.
+                env={"WSEP_INSECURE_NO_AUTH": "1", **(env if env is not None else clean_env())},
                 cwd=str(cwd or tmp_path),
                 pass_fds=tuple(pass_fds),
                 user=user,

@@ -207,3 +207,38 @@ async def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> N
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(0.01)
+
+
+async def raw_http(
+    port: int, head: str, *, source: str = "127.0.0.1", timeout: float = TIMEOUT
+) -> tuple[int, str]:
+    """Send ``head`` (CRLF-joined request lines) from ``source``; the status and response head."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)), timeout
+    )
+    try:
+        writer.write(head.replace("\n", "\r\n").encode("latin-1") + b"\r\n\r\n")
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    finally:
+        writer.close()
+    text = raw.decode("latin-1")
+    return int(text.split(" ", 2)[1]), text
+
+
+def upgrade_head(path: str, host: str, **headers: str) -> str:
+    """A WebSocket upgrade request with ``Host: host`` and extra headers (``_`` for ``-``)."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return "\n".join(lines)
+
+
+def port_of(url: str) -> int:
+    return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])

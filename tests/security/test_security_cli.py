@@ -171,7 +171,7 @@ def test_build_security_from_flags(tmp_path: Path, layout: Any) -> None:
         StaticTokenAuthenticator,
         BasicAuthenticator,
     ]
-    assert len(sec.middlewares) == 3  # origin, authentication, session counting
+    assert len(sec.middlewares) == 4  # host, origin, authentication, session counting
     assert isinstance(sec.policy, FilePolicy)
     assert isinstance(sec.execer, RecordingExecer)
     assert [type(o) for o in sec.observers] == [AuditLog]

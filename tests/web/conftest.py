@@ -57,7 +57,7 @@ def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env={**os.environ, "HOME": str(cwd), **(env or {})},
+        env={"WSEP_INSECURE_NO_AUTH": "1", **os.environ, "HOME": str(cwd), **(env or {})},
     )
     assert proc.stdout is not None
     assert proc.stderr is not None

@@ -10,6 +10,8 @@ import asyncio
 import dataclasses
 import logging
 import os
+import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -35,6 +37,7 @@ async def serve(opts: Options) -> None:
     from .audit import on_sighup
     from .auth import ScrubbingAccessLogger
     from .config import ServerConfig
+    from .connections import ConnectionGuard, GuardedRunner, raise_fd_limit
     from .loader import load_execer
     from .reload import Reloader
     from .security import build_security, tls_context
@@ -58,10 +61,21 @@ async def serve(opts: Options) -> None:
     activated = systemd.listen_sockets()
     opts = _activated_options(opts, activated)
     metrics = _metrics(opts)
+    raise_fd_limit()
     execer = load_execer(opts.execer) if opts.execer else default_execer(config)
     sec = build_security(opts.security, execer, host=opts.host, unix_socket=opts.unix_socket)
     served = sec.execer if sec.execer is not None else execer
-    sessions = SessionManager(served, SessionConfig(timeout=opts.session_timeout))
+    guard = ConnectionGuard(
+        max_total=opts.security.max_pending_connections,
+        max_per_peer=opts.security.max_pending_per_peer,
+    )
+    sessions = SessionManager(
+        served,
+        SessionConfig(
+            timeout=opts.session_timeout,
+            max_sessions_per_identity=opts.security.max_sessions_per_identity,
+        ),
+    )
     app = create_app(
         session_manager=sessions,
         execer=served,
@@ -69,15 +83,20 @@ async def serve(opts: Options) -> None:
         config=config,
         policy=sec.policy,
         observers=[*sec.observers, *([metrics] if metrics is not None else [])],
-        middlewares=[*_service_middlewares(opts, metrics), *sec.middlewares],
+        middlewares=[
+            *_service_middlewares(opts, metrics),
+            *sec.middlewares,
+            guard.middleware(authenticated=sec.authenticated),
+        ],
     )
     sec.install(app)
     if opts.web:
         from .web import add_web_routes
 
         add_web_routes(app, wsep_path=opts.path, options=opts.web_options)
-    runner = web.AppRunner(
+    runner = GuardedRunner(
         app,
+        guard=guard,
         handle_signals=False,
         shutdown_timeout=opts.grace_period,
         access_log=None,
@@ -104,7 +123,7 @@ async def serve(opts: Options) -> None:
     metrics_runner = await _start_metrics(opts, metrics)
     loop = asyncio.get_running_loop()
     unregister_reload = on_sighup(reloader.on_hangup, loop)
-    banner = _banner(opts, runner)
+    banner = _banner(opts, runner, sec.generated_token)
     print(banner, flush=True)
     systemd.notify("READY=1", "STATUS=" + banner.splitlines()[0], f"MAINPID={os.getpid()}")
     interval = systemd.watchdog_interval()
@@ -182,7 +201,11 @@ async def _start_metrics(opts: Options, metrics: Metrics | None) -> web.AppRunne
     return runner
 
 
-def _banner(opts: Options, runner: object) -> str:
+def _banner(opts: Options, runner: object, token: str | None = None) -> str:
+    """The first line names the URL (scripts read it); then commands to paste.
+
+    A generated token is shown as ``--token=...``: it may begin with ``-``.
+    """
     scheme = "wss" if opts.tls_cert else "ws"
     if opts.unix_socket:
         return f"wsep-server: serving {scheme}+unix://{opts.unix_socket}{opts.path}"
@@ -193,11 +216,32 @@ def _banner(opts: Options, runner: object) -> str:
             break
     host = f"[{opts.host}]" if ":" in opts.host else opts.host
     http = "https" if opts.tls_cert else "http"
-    return (
-        f"wsep-server: serving {scheme}://{host}:{port}{opts.path}\n"
-        f"  health check: curl {http}://{host}:{port}/healthz\n"
-        f"  run a command: wsep run --url {scheme}://{host}:{port}{opts.path} -- echo hello"
-    )
+    url = f"{scheme}://{host}:{port}{opts.path}"
+    wsep = _client_command()
+    lines = [
+        f"wsep-server: serving {url}",
+        f"  health check: curl {http}://{host}:{port}/healthz",
+    ]
+    if token is not None:
+        lines.append(f"  run a command: {wsep} run --url {url} --token={token} -- echo hello")
+        lines.append("  (a token made for this run; set WSEP_TOKEN or --token-file to choose one)")
+        if opts.web:
+            lines.append(f"  web terminal: {http}://{host}:{port}/?token={token}")
+    else:
+        lines.append(f"  run a command: {wsep} run --url {url} -- echo hello")
+    return "\n".join(lines)
+
+
+def _client_command() -> str:
+    """``wsep`` if that is the client next to this Python, else that client's path."""
+    sibling = os.path.join(os.path.dirname(sys.executable), "wsep")
+    if not os.path.exists(sibling):
+        return "wsep"
+    found = shutil.which("wsep")
+    if found is not None and os.path.samefile(found, sibling):
+        return "wsep"
+    relative = os.path.relpath(sibling)
+    return shlex.quote(relative if not relative.startswith("..") else sibling)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,10 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if problems else 0
     from .logs import configure_logging
 
-    configure_logging(opts.log_level, opts.log_format)
-    from .auth import install_scrub_filter
-
-    install_scrub_filter()  # no token ever reaches a log line
+    configure_logging(opts.log_level, opts.log_format)  # scrubbed: no token, no forged line
     try:
         asyncio.run(serve(opts))
     except KeyboardInterrupt:  # pragma: no cover - a second ^C

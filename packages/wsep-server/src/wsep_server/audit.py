@@ -215,7 +215,10 @@ class AuditLog:
 
     async def _open(self) -> Any:
         def opener(path: str, flags: int) -> int:
-            return os.open(path, flags, 0o600)
+            fd = os.open(path, flags, 0o600)
+            if os.fstat(fd).st_mode & 0o077:  # an existing file (or logrotate's) stays private
+                os.fchmod(fd, 0o600)
+            return fd
 
         try:
             return await aiofiles.open(self.path, "a", encoding="utf-8", opener=opener)

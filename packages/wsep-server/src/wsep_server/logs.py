@@ -82,7 +82,7 @@ class JsonFormatter(logging.Formatter):
         else:
             out["msg"] = record.getMessage()
             for key, value in vars(record).items():
-                if key not in _STANDARD and key != "wsep":
+                if key not in _STANDARD and key != "wsep" and not key.startswith("_"):
                     out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -90,7 +90,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info", fmt: str = "text") -> None:
-    """Root logging to stderr in ``text`` or ``json``; aiohttp's access log stays quiet."""
+    """Root logging to stderr (``text`` or ``json``), scrubbed; the access log stays quiet."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -98,6 +98,9 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         raise ValueError(f"unknown log format {fmt!r} (text or json)")
+    from .auth.scrub import install_scrub_filter
+
+    install_scrub_filter(handler)  # every format: no credential, no forged line
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

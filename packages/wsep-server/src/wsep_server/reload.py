@@ -95,8 +95,9 @@ class Reloader:
         from .security import build_authenticators
         from .tls_files import check_certificate_pair
 
-        fresh = build_authenticators(self.opts)
         current = list(self.security.swappable)
+        # Nothing configured: the defaults (a token made for the run, SO_PEERCRED) stay.
+        fresh = build_authenticators(self.opts) or [w.current for w in current]
         if len(fresh) != len(current):
             raise ValueError("the authentication methods changed: restart the server")
         policy = self.security.policy

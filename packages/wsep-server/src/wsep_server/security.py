@@ -26,10 +26,13 @@ from .auth import (
     TokenLocation,
     TrustedProxyAuthenticator,
     auth_middleware,
+    generate_token,
     load_token_file,
     origin_middleware,
     server_ssl_context,
 )
+from .auth.host import host_middleware
+from .auth.peercred import PeerCredAuthenticator
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -46,6 +49,7 @@ __all__ = [
     "build_security",
     "check_listen_safety",
     "is_loopback",
+    "make_private",
     "security_options",
     "tls_context",
 ]
@@ -80,6 +84,12 @@ class SecurityOptions:
     audit_log: str | None = None
     record_dir: str | None = None
     insecure_no_auth: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    jwt_max_lifetime: float | None = None
+    proxy_secret_file: str | None = None
+    max_pending_connections: int = 1024
+    max_pending_per_peer: int = 128
+    max_sessions_per_identity: int | None = None
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,8 +136,31 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
       help="where TTY sessions the policy records go (asciicast v2) [WSEP_RECORD_DIR]")  # fmt: skip
     a("--insecure-no-auth", action="store_true",
       default=_env("INSECURE_NO_AUTH", "") in ("1", "true", "yes"),
-      help="allow listening beyond loopback without authentication "
-      "[WSEP_INSECURE_NO_AUTH]")  # fmt: skip
+      help="serve without authentication: no token is generated on loopback, and "
+      "listening beyond loopback is allowed [WSEP_INSECURE_NO_AUTH]")  # fmt: skip
+    a("--allowed-host", action="append", default=_list(_env("ALLOWED_HOSTS")),
+      metavar="NAME", help="a Host name the server may be reached by besides IP addresses, "
+      "localhost and --host ('.example.org' for subdomains too, '*' for any: no DNS "
+      "rebinding protection) (repeatable) [WSEP_ALLOWED_HOSTS]")  # fmt: skip
+    a("--jwt-max-lifetime", type=float,
+      default=float(_env("JWT_MAX_LIFETIME", "86400") or 0),
+      help="refuse JWTs whose exp lies more than this many seconds ahead (or after iat); "
+      "0 for no limit [WSEP_JWT_MAX_LIFETIME]")  # fmt: skip
+    a("--proxy-secret-file", default=_env("PROXY_SECRET_FILE"), metavar="FILE",
+      help="the trusted proxy must also send this shared secret in X-Wsep-Proxy-Secret "
+      "[WSEP_PROXY_SECRET_FILE]")  # fmt: skip
+    a("--max-pending-connections", type=int,
+      default=int(_env("MAX_PENDING_CONNECTIONS", "1024") or 1024),
+      help="connections not yet authenticated, at most, in all "
+      "[WSEP_MAX_PENDING_CONNECTIONS]")  # fmt: skip
+    a("--max-pending-per-peer", type=int,
+      default=int(_env("MAX_PENDING_PER_PEER", "128") or 128),
+      help="connections not yet authenticated, at most, from one address "
+      "[WSEP_MAX_PENDING_PER_PEER]")  # fmt: skip
+    a("--max-sessions-per-identity", type=int,
+      default=int(_env("MAX_SESSIONS_PER_IDENTITY", "0") or 0),
+      help="reattachable sessions one identity may hold (0: a quarter of the server's "
+      "256) [WSEP_MAX_SESSIONS_PER_IDENTITY]")  # fmt: skip
 
 
 def security_options(ns: argparse.Namespace) -> SecurityOptions:
@@ -154,7 +187,21 @@ def security_options(ns: argparse.Namespace) -> SecurityOptions:
         audit_log=ns.audit_log or None,
         record_dir=ns.record_dir or None,
         insecure_no_auth=bool(ns.insecure_no_auth),
+        allowed_hosts=tuple(h for item in ns.allowed_host for h in _list(item)),
+        jwt_max_lifetime=ns.jwt_max_lifetime or None,
+        proxy_secret_file=ns.proxy_secret_file or None,
+        max_pending_connections=_at_least_one(
+            "--max-pending-connections", ns.max_pending_connections
+        ),
+        max_pending_per_peer=_at_least_one("--max-pending-per-peer", ns.max_pending_per_peer),
+        max_sessions_per_identity=ns.max_sessions_per_identity or None,
     )
+
+
+def _at_least_one(flag: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{flag} must be at least 1")
+    return value
 
 
 def is_loopback(host: str) -> bool:
@@ -193,6 +240,8 @@ class Security:
     on_cleanup: list[Any] = field(default_factory=list)
     #: The authenticators as the middleware holds them: a SIGHUP reload swaps them.
     swappable: list[Any] = field(default_factory=list)
+    #: The token made for this run when nothing else was configured (print it once).
+    generated_token: str | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -211,7 +260,17 @@ def build_authenticators(opts: SecurityOptions) -> list[Authenticator]:
     if opts.tls_client_ca:
         auths.append(ClientCertAuthenticator())
     if opts.trusted_proxies:
-        auths.append(TrustedProxyAuthenticator(opts.trusted_proxies, header=opts.proxy_user_header))
+        secret = None
+        if opts.proxy_secret_file:
+            with open(opts.proxy_secret_file, encoding="utf-8") as f:
+                secret = f.read().strip()
+        auths.append(
+            TrustedProxyAuthenticator(
+                opts.trusted_proxies, header=opts.proxy_user_header, secret=secret
+            )
+        )
+    elif opts.proxy_secret_file:
+        raise ValueError("--proxy-secret-file needs --trusted-proxy")
     if opts.jwt_key:
         auths.append(
             JWTAuthenticator.from_key_file(
@@ -219,6 +278,7 @@ def build_authenticators(opts: SecurityOptions) -> list[Authenticator]:
                 algorithms=opts.jwt_algorithms,
                 issuer=opts.jwt_issuer,
                 audience=opts.jwt_audience,
+                max_lifetime=opts.jwt_max_lifetime,
                 locations=locations,
             )
         )
@@ -254,7 +314,10 @@ def build_security(
     from .reload import reloadable
 
     sec = Security(authenticators=build_authenticators(opts))
+    if not sec.authenticators and not opts.insecure_no_auth and (unix_socket or is_loopback(host)):
+        _default_authentication(sec, opts, unix_socket)
     check_listen_safety(opts, host=host, unix_socket=unix_socket, authenticated=sec.authenticated)
+    sec.middlewares.append(host_middleware(opts.allowed_hosts, bound=None if unix_socket else host))
     sec.middlewares.append(origin_middleware(opts.allowed_origins))
     if sec.authenticators:
         # What the middleware asks, a reload replaces (reload.py).
@@ -269,7 +332,10 @@ def build_security(
             raise ValueError("the policy records sessions: give --record-dir")
         sec.policy = policy
         sec.middlewares.append(policy.middleware())
+    if opts.record_dir:
+        make_private(opts.record_dir, 0o700)
     if opts.audit_log:
+        make_private(opts.audit_log, 0o600)
         audit = AuditLog(opts.audit_log)
         sec.observers.append(audit)
 
@@ -286,6 +352,42 @@ def build_security(
         sec.on_startup.append(start_audit)
         sec.on_cleanup.append(stop_audit)
     return sec
+
+
+def make_private(path: str, mode: int) -> None:
+    """Give an existing audit log or record directory ``mode`` if others could read it.
+
+    Raises ``ValueError`` (the server refuses to start) when that is not possible.
+    """
+    try:
+        current = os.stat(path).st_mode
+    except FileNotFoundError:
+        return  # created with the right mode later
+    if current & 0o077:
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:
+            raise ValueError(
+                f"{path} is readable by others (mode {current & 0o777:o}) and cannot be "
+                f"made private: {exc.strerror}"
+            ) from None
+
+
+def _default_authentication(sec: Security, opts: SecurityOptions, unix_socket: str | None) -> None:
+    """Nothing configured: local users by ``SO_PEERCRED`` on a Unix socket, else a new token.
+
+    Any local user can reach a loopback port, so a server without authentication
+    would run their commands as the server's user (as Jupyter, we make a token).
+    """
+    if unix_socket:
+        sec.authenticators.append(PeerCredAuthenticator())
+        return
+    token = generate_token()
+    locations = tuple(TokenLocation(loc) for loc in opts.token_locations)
+    sec.authenticators.append(
+        StaticTokenAuthenticator(plain=[("token", token)], locations=locations)
+    )
+    sec.generated_token = token
 
 
 def _public(request: web.Request) -> bool:

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 from .base import Authenticator, AuthRejected, FrozenAttributes, make_identity, peer_address
 from .basic import BasicAuthenticator, hash_password, load_password_file
+from .host import host_allowed, host_middleware
 from .jwt_auth import JWTAuthenticator
 from .middleware import auth_middleware, origin_allowed, origin_middleware, security_middlewares
 from .mtls import ClientCertAuthenticator, format_name, server_ssl_context
-from .proxy import TrustedProxyAuthenticator
-from .scrub import REDACTED, ScrubbingAccessLogger, ScrubFilter, install_scrub_filter, scrub
+from .peercred import PeerCredAuthenticator
+from .penalty import HashingPool, PeerPenalties
+from .proxy import PROXY_SECRET_HEADER, TrustedProxyAuthenticator
+from .scrub import (
+    REDACTED,
+    ScrubbingAccessLogger,
+    ScrubFilter,
+    escape_controls,
+    install_scrub_filter,
+    scrub,
+)
 from .tokens import (
     DEFAULT_TOKEN_ENV,
     SUBPROTOCOL_TOKEN_PREFIX,
@@ -32,6 +42,7 @@ from .tokens import (
 
 __all__ = [
     "DEFAULT_TOKEN_ENV",
+    "PROXY_SECRET_HEADER",
     "REDACTED",
     "SUBPROTOCOL_TOKEN_PREFIX",
     "AuthRejected",
@@ -39,18 +50,24 @@ __all__ = [
     "BasicAuthenticator",
     "ClientCertAuthenticator",
     "FrozenAttributes",
+    "HashingPool",
     "JWTAuthenticator",
+    "PeerCredAuthenticator",
+    "PeerPenalties",
     "ScrubFilter",
     "ScrubbingAccessLogger",
     "StaticTokenAuthenticator",
     "TokenLocation",
     "TrustedProxyAuthenticator",
     "auth_middleware",
+    "escape_controls",
     "find_token",
     "format_name",
     "generate_token",
     "hash_password",
     "hash_token",
+    "host_allowed",
+    "host_middleware",
     "install_scrub_filter",
     "load_password_file",
     "load_token_file",

@@ -26,10 +26,12 @@ class AuthRejected(Exception):
     contain the credential itself.
     """
 
-    def __init__(self, reason: str, *, status: int = 401) -> None:
+    def __init__(self, reason: str, *, status: int = 401, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        #: Seconds a 429 asks the client to wait (sent as ``Retry-After``).
+        self.retry_after = retry_after
 
 
 @runtime_checkable

@@ -1,15 +1,17 @@
 """HTTP Basic authentication against bcrypt password hashes (an htpasswd-style file).
 
-bcrypt is slow on purpose (at 12 rounds, 0.2-0.8 s), so checks run in a
-worker thread and never block the event loop; an unknown user costs the same
-as a wrong password, so user names cannot be probed by timing. A successful
-check is remembered for ``cache_ttl`` seconds under a keyed hash (never the
-password itself), so a client running many short commands pays bcrypt once.
+bcrypt is slow on purpose (at 12 rounds, 0.2-0.8 s), so checks run on a small
+pool of threads of their own (:class:`~.penalty.HashingPool`), never on the
+event loop nor its default executor; an unknown user costs the same as a wrong
+password, so user names cannot be probed by timing. A successful check is
+remembered for ``cache_ttl`` seconds under a keyed hash (never the password
+itself), so a client running many short commands pays bcrypt once. Failed
+logins back off per client address (:class:`~.penalty.PeerPenalties`), and a
+password longer than bcrypt's 72 bytes is a failed login, never an error.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -25,6 +27,7 @@ import bcrypt
 
 from ..hooks import Identity
 from .base import AuthRejected, make_identity
+from .penalty import HashingPool, PeerPenalties, shared_hashing_pool
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["BasicAuthenticator", "hash_password", "load_password_file"]
 
 _DEFAULT_ROUNDS = 12
+#: bcrypt looks at this many bytes of a password and refuses longer ones.
+MAX_PASSWORD_BYTES = 72
 
 
 def hash_password(password: str, *, rounds: int = _DEFAULT_ROUNDS) -> str:
@@ -64,6 +69,8 @@ class BasicAuthenticator:
         *,
         cache_ttl: float = 300.0,
         cache_size: int = 1024,
+        pool: HashingPool | None = None,
+        penalties: PeerPenalties | None = None,
     ) -> None:
         self._users = {user: stored.encode("ascii") for user, stored in dict(users).items()}
         if not self._users:
@@ -74,6 +81,8 @@ class BasicAuthenticator:
         self.cache_size = cache_size
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[bytes, float] = {}
+        self.pool = pool if pool is not None else shared_hashing_pool()
+        self.penalties = penalties if penalties is not None else PeerPenalties()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> BasicAuthenticator:
@@ -82,7 +91,10 @@ class BasicAuthenticator:
     def check(self, user: str, password: str) -> bool:
         """Whether ``password`` is ``user``'s (blocking: call it off the event loop)."""
         stored = self._users.get(user)
-        ok = bcrypt.checkpw(password.encode("utf-8"), stored or self._dummy)
+        secret = password.encode("utf-8")
+        if len(secret) > MAX_PASSWORD_BYTES:
+            return False  # bcrypt would raise; no stored hash can match it anyway
+        ok = bcrypt.checkpw(secret, stored or self._dummy)
         return ok and stored is not None
 
     async def authenticate(self, request: web.Request) -> Identity | None:
@@ -97,17 +109,27 @@ class BasicAuthenticator:
         user, sep, password = decoded.partition(":")
         if not sep or not user:
             raise AuthRejected("malformed basic credentials")
-        if not await self._verify(user, password):
+        from ..client_address import client_address  # it builds on this package
+
+        # Behind a proxy (--forwarded-from) the client's address, so one client's
+        # failures do not lock out everyone else behind the same proxy.
+        peer = client_address(request)
+        if not await self._verify(user, password, peer):
+            self.penalties.failed(peer)
             raise AuthRejected("invalid user or password")
+        self.penalties.succeeded(peer)
         return make_identity(user, auth="basic")
 
-    async def _verify(self, user: str, password: str) -> bool:
+    async def _verify(self, user: str, password: str, peer: str = "") -> bool:
         key = hmac.new(self._cache_key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
         now = time.monotonic()
         expires = self._cache.get(key)
         if expires is not None and expires > now:
             return True
-        if not await asyncio.to_thread(self.check, user, password):
+        self.penalties.check(peer)
+        if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            return False
+        if not await self.pool.run(peer, lambda: self.check(user, password)):
             self._cache.pop(key, None)
             return False
         if self.cache_ttl > 0:

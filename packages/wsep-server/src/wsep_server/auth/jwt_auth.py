@@ -1,13 +1,16 @@
 """Signed, expiring tokens (JWT, PyJWT) with an explicit algorithm allowlist.
 
 The allowlist is never taken from the token: ``alg: none`` and any algorithm
-not configured are refused, as are tokens without ``exp``. The identity is the
-``sub`` claim (or another configured claim).
+not configured are refused, as are tokens without ``exp``, with an ``exp``
+that is not a number, and (with ``max_lifetime``) tokens valid for longer than
+that from now or from their ``iat``. The identity is the ``sub`` claim (or
+another configured claim).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +60,8 @@ class JWTAuthenticator:
     ) -> None:
         """``key``: the HMAC secret, or a public key in PEM for the asymmetric algorithms.
 
-        ``max_lifetime`` refuses tokens whose ``exp - iat`` is longer (needs ``iat``).
+        ``max_lifetime`` refuses tokens whose ``exp`` lies further ahead than that
+        (from now, and from ``iat`` when the token has one).
         """
         if not algorithms:
             raise ValueError("JWT: an explicit algorithm allowlist is required")
@@ -89,8 +93,6 @@ class JWTAuthenticator:
     def decode(self, token: str) -> dict[str, Any]:
         """The validated claims, or :class:`AuthRejected` saying what is wrong."""
         required = ["exp", self.identity_claim]
-        if self.max_lifetime is not None:
-            required.append("iat")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -120,11 +122,22 @@ class JWTAuthenticator:
             raise AuthRejected("token issuer or audience not accepted") from None
         except jwt.PyJWTError:
             raise AuthRejected("invalid token") from None
-        if self.max_lifetime is not None:
-            lifetime = float(claims["exp"]) - float(claims["iat"])
-            if lifetime > self.max_lifetime:
-                raise AuthRejected("token lifetime too long")
+        self._check_lifetime(claims)
         return claims
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        times = {k: claims[k] for k in ("exp", "iat", "nbf") if k in claims}
+        for name, value in times.items():
+            # PyJWT takes "9999999999" (a string) for a number: a token must not.
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise AuthRejected(f"token {name!r} claim is not a number")
+        if self.max_lifetime is None:
+            return
+        exp = float(times["exp"])
+        if exp - time.time() > self.max_lifetime + self.leeway:
+            raise AuthRejected("token lifetime too long")
+        if "iat" in times and exp - float(times["iat"]) > self.max_lifetime:
+            raise AuthRejected("token lifetime too long")
 
     async def authenticate(self, request: web.Request) -> Identity | None:
         located = find_token(request, self.locations)

@@ -19,7 +19,13 @@ from ..hooks import IDENTITY_KEY
 from .base import Authenticator, AuthRejected
 from .tokens import TokenLocation, find_token
 
-__all__ = ["auth_middleware", "origin_allowed", "origin_middleware", "security_middlewares"]
+__all__ = [
+    "auth_middleware",
+    "origin_allowed",
+    "origin_middleware",
+    "refuse",
+    "security_middlewares",
+]
 
 _log = logging.getLogger("wsep_server.auth")
 
@@ -89,35 +95,39 @@ def auth_middleware(
                 request[IDENTITY_KEY] = identity
                 return await handler(request)
         if rejected is not None:
-            return _refuse(request, rejected.status, rejected.reason, challenges, True)
+            response = refuse(request, rejected.status, rejected.reason, challenges, True)
+            if rejected.retry_after is not None:
+                response.headers["Retry-After"] = str(rejected.retry_after)
+            return response
         try:
             located = find_token(request)
         except AuthRejected as exc:
-            return _refuse(request, exc.status, exc.reason, challenges, True)
+            return refuse(request, exc.status, exc.reason, challenges, True)
         if located is not None:
             where = located[1]
             if where not in accepted_places:
                 reason = f"token in {_PLACES[where]} not accepted"
             else:
                 reason = "invalid token"
-            return _refuse(request, 401, reason, challenges, True)
+            return refuse(request, 401, reason, challenges, True)
         if "Authorization" in request.headers:
-            return _refuse(request, 401, "unsupported authorization scheme", challenges)
+            return refuse(request, 401, "unsupported authorization scheme", challenges)
         if allow_anonymous:
             request[IDENTITY_KEY] = None
             return await handler(request)
-        return _refuse(request, 401, "authentication required", challenges)
+        return refuse(request, 401, "authentication required", challenges)
 
     return authenticate
 
 
-def _refuse(
+def refuse(
     request: web.Request,
     status: int,
     reason: str,
-    challenges: Sequence[str],
+    challenges: Sequence[str] = (),
     invalid_token: bool = False,
 ) -> web.Response:
+    """Log the refusal (scrubbed, one line) and answer it before any upgrade."""
     from ..client_address import client_address
 
     _log.warning("refused %s from %s: %s", request.path, client_address(request) or "?", reason)
@@ -178,7 +188,7 @@ def origin_middleware(allowed: Collection[str] = (), *, same_origin: bool = True
         origin = request.headers.get("Origin")
         if not origin_allowed(origin, request.host, allowed_set, same_origin=same_origin):
             shown = (origin or "")[:80]
-            return _refuse(request, 403, f"origin not allowed: {shown}", ())
+            return refuse(request, 403, f"origin not allowed: {shown}", ())
         return await handler(request)
 
     return check_origin
@@ -189,9 +199,18 @@ def security_middlewares(
     *,
     allowed_origins: Collection[str] = (),
     allow_anonymous: bool = False,
+    allowed_hosts: Collection[str] | None = None,
 ) -> list[Middleware]:
-    """The origin check, then authentication: pass them to ``create_app(middlewares=...)``."""
+    """The origin check, then authentication: pass them to ``create_app(middlewares=...)``.
+
+    ``allowed_hosts`` (names besides addresses and ``localhost``) adds the ``Host``
+    check against DNS rebinding in front (see :mod:`wsep_server.auth.host`).
+    """
+    from .host import host_middleware  # host.py builds on this module
+
+    hosts = [] if allowed_hosts is None else [host_middleware(allowed_hosts)]
     return [
+        *hosts,
         origin_middleware(allowed_origins),
         auth_middleware(authenticators, allow_anonymous=allow_anonymous),
     ]

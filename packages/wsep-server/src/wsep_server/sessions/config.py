@@ -24,6 +24,9 @@ class SessionConfig:
       most ``client_stall`` seconds; then that client's backlog is dropped and
       it gets a fresh redraw instead (a stuck client cannot stall the others).
     - ``max_sessions``: live sessions per server; more starts are refused.
+    - ``max_sessions_per_identity``: live sessions one identity (anonymous
+      included) may hold, so one cannot take them all; None: a quarter of
+      ``max_sessions`` (at least 1).
     """
 
     timeout: float = 300.0
@@ -32,3 +35,11 @@ class SessionConfig:
     client_buffer: int = 1 << 20
     client_stall: float = 2.0
     max_sessions: int = 256
+    max_sessions_per_identity: int | None = None
+
+    @property
+    def identity_share(self) -> int:
+        """How many live sessions one identity may hold."""
+        if self.max_sessions_per_identity is not None:
+            return self.max_sessions_per_identity
+        return max(1, self.max_sessions // 4)

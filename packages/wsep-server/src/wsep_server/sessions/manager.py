@@ -27,11 +27,24 @@ Key = tuple[str | None, str]
 
 
 def identity_name(identity: Any) -> str | None:
-    """The name sessions are scoped by: ``identity.name``, or None for anonymous."""
+    """The name sessions are scoped by, or None for anonymous.
+
+    It is ``<auth>:<name>`` (``jwt:alice``, ``token:alice``) when the identity
+    says how it was proven: a JWT whose ``sub`` is ``alice`` is not the static
+    token ``alice`` and cannot reach its sessions. A policy that means them to
+    be one person maps them together with a ``principal`` attribute (used as is).
+    """
     if identity is None:
         return None
     name = getattr(identity, "name", None)
-    return name if isinstance(name, str) else str(identity)
+    if not isinstance(name, str):
+        return str(identity)
+    attributes = getattr(identity, "attributes", None) or {}
+    principal = attributes.get("principal")
+    if principal:
+        return str(principal)
+    method = attributes.get("auth")
+    return f"{method}:{name}" if method else name
 
 
 class SessionManager:
@@ -132,8 +145,13 @@ class SessionManager:
             return await asyncio.shield(pending), False
         if self._closing:
             raise PolicyViolation("the server is shutting down")
-        if len(self._sessions) >= self.config.max_sessions:
+        # Sessions being started count: the check and the reservation happen
+        # before the first await, so concurrent creates cannot pass it together.
+        if len(self._sessions) + len(self._creating) >= self.config.max_sessions:
             raise PolicyViolation(f"too many sessions (at most {self.config.max_sessions})")
+        share = self.config.identity_share
+        if self._held_by(key[0]) >= share:
+            raise PolicyViolation(f"too many sessions for this identity (at most {share})")
         future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
@@ -157,6 +175,12 @@ class SessionManager:
             raise
         finally:
             del self._creating[key]
+
+    def _held_by(self, owner: str | None) -> int:
+        """Live and starting sessions of ``owner``."""
+        return sum(1 for o, _ in self._sessions if o == owner) + sum(
+            1 for o, _ in self._creating if o == owner
+        )
 
     def _forget(self, session: Session) -> None:
         key = (session.owner, session.id)
