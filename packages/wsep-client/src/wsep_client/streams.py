@@ -69,6 +69,12 @@ class RemoteStreamReader(asyncio.StreamReader):
     ``read``, ``readline``, ``readexactly``, ``readuntil``, ``at_eof`` and
     ``async for line in reader``. ``peak_buffered`` is the largest number of
     bytes it ever held (for checking that memory stays bounded).
+
+    Received messages are kept as they arrived (views of the WebSocket
+    messages, no copy) and ``read(n)`` hands them out with one copy each, so
+    bulk reads neither grow nor shrink a large buffer per message (each such
+    buffer is fresh memory from the allocator, page-faulted in again). Only
+    the line and exact-size readers gather them into ``StreamReader``'s buffer.
     """
 
     def __init__(self, gate: _Gate, key: int, limit: int = DEFAULT_LIMIT) -> None:
@@ -78,11 +84,13 @@ class RemoteStreamReader(asyncio.StreamReader):
         self.bytes_received = 0
         self._after_data: BaseException | None = None
         self._in_readline = False
+        self._chunks: collections.deque[memoryview] = collections.deque()
+        self._chunk_bytes = 0
 
     @property
     def buffered(self) -> int:
         """Bytes received and not read yet."""
-        return len(self._buffer)  # type: ignore[attr-defined]
+        return len(self._buffer) + self._chunk_bytes  # type: ignore[attr-defined]
 
     @property
     def ending(self) -> bool:
@@ -98,13 +106,87 @@ class RemoteStreamReader(asyncio.StreamReader):
         if self._after_data is not None:
             raise self._after_data
 
+    def at_eof(self) -> bool:
+        return super().at_eof() and not self._chunks
+
     async def read(self, n: int = -1) -> bytes:
-        data = await super().read(n)
+        if n < 0:
+            data = await super().read(n)  # reads ``limit`` bytes at a time with this method
+        else:
+            data = await self._read_chunks(n)
         if not data and n:
             self._at_end()
         return data
 
+    async def _read_chunks(self, n: int) -> bytes:
+        exc = self.exception()
+        if exc is not None:
+            raise exc
+        if n == 0:
+            return b""
+        buffer: bytearray = self._buffer  # type: ignore[attr-defined]
+        if not buffer and not self._chunks and not self._eof:  # type: ignore[attr-defined]
+            # The base class's wait (ours gathers the chunks into the buffer).
+            await asyncio.StreamReader._wait_for_data(self, "read")  # type: ignore[attr-defined]
+        if buffer:  # left there by a line reader
+            data = bytes(memoryview(buffer)[:n])
+            del buffer[:n]
+        else:
+            data = self._take_chunks(n)
+        self._maybe_resume_transport()
+        return data
+
+    def _take_chunks(self, n: int) -> bytes:
+        """Up to ``n`` bytes off the received chunks, copied once."""
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        first = chunks[0]
+        if len(first) >= n:
+            if len(first) == n:
+                chunks.popleft()
+                data = first.tobytes()
+            else:
+                data = first[:n].tobytes()
+                chunks[0] = first[n:]
+            self._chunk_bytes -= n
+            return data
+        parts: list[memoryview] = []
+        left = n
+        while chunks and left:
+            chunk = chunks[0]
+            if len(chunk) <= left:
+                parts.append(chunks.popleft())
+                left -= len(chunk)
+            else:
+                parts.append(chunk[:left])
+                chunks[0] = chunk[left:]
+                left = 0
+        self._chunk_bytes -= n - left
+        return b"".join(parts)
+
+    def _gather(self) -> None:
+        """Move the received chunks into the buffer the line readers search."""
+        if self._chunks:
+            buffer: bytearray = self._buffer  # type: ignore[attr-defined]
+            for chunk in self._chunks:
+                buffer += chunk
+            self._chunks.clear()
+            self._chunk_bytes = 0
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        """The line readers' wait: the chunks they have not seen are data too."""
+        if not self._chunks:
+            await super()._wait_for_data(func_name)  # type: ignore[misc]
+        self._gather()
+
+    def _maybe_resume_transport(self) -> None:
+        if self._paused and self.buffered <= self._limit:  # type: ignore[attr-defined,has-type]
+            self._paused = False
+            self._transport.resume_reading()  # type: ignore[attr-defined]
+
     async def readuntil(self, separator: bytes = b"\n") -> bytes:  # type: ignore[override]
+        self._gather()
         try:
             return await super().readuntil(separator)
         except asyncio.IncompleteReadError as exc:
@@ -123,6 +205,7 @@ class RemoteStreamReader(asyncio.StreamReader):
         return data
 
     async def readexactly(self, n: int) -> bytes:
+        self._gather()
         try:
             return await super().readexactly(n)
         except asyncio.IncompleteReadError as exc:
@@ -131,14 +214,25 @@ class RemoteStreamReader(asyncio.StreamReader):
             raise
 
     def feed_data(self, data: Buffer) -> None:  # type: ignore[override]
-        size = len(data)
+        view = memoryview(data)
+        size = view.nbytes
         if not size:
             return
-        super().feed_data(data)
+        assert not self._eof, "feed_data after feed_eof"  # type: ignore[attr-defined]
+        if not isinstance(view.obj, bytes):
+            view = memoryview(view.tobytes())  # the sender may reuse its buffer
+        elif view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        self._chunks.append(view)
+        self._chunk_bytes += size
         self.bytes_received += size
-        buffered = len(self._buffer)  # type: ignore[attr-defined]
+        self._wakeup_waiter()  # type: ignore[attr-defined]
+        buffered = self.buffered
         if buffered > self.peak_buffered:
             self.peak_buffered = buffered
+        if buffered > 2 * self._limit and not self._paused:  # type: ignore[attr-defined]
+            self._paused = True
+            self._transport.pause_reading()  # type: ignore[attr-defined]
 
 
 _CLOSE = object()
