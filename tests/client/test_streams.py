@@ -152,3 +152,22 @@ async def test_mixed_reads_across_message_boundaries(url: str, version: Protocol
         assert proc.stdout.buffered == 0
         await proc.close()
     assert bytes(got) == expected
+
+
+async def test_stdin_sends_what_was_written_even_if_the_buffer_changes(url: str) -> None:
+    """write() keeps no reference to a caller's mutable buffer: later changes are not sent."""
+    block = bytearray(b"a" * 300_000)
+    async with wsep_client.connect(url) as remote:
+        proc = await remote.create_process("sha256sum")
+        for _ in range(4):
+            proc.stdin.write(block)
+            block[:] = b"b" * len(block)  # before anything was sent
+            proc.stdin.write(memoryview(block)[:1000])
+            block[:] = b"a" * len(block)
+        await proc.stdin.drain()
+        proc.stdin.close()
+        out = await proc.stdout.read()
+        assert (await proc.wait()).success
+        await proc.close()
+    expected = (b"a" * 300_000 + b"b" * 1000) * 4
+    assert out.split()[0].decode() == hashlib.sha256(expected).hexdigest()

@@ -25,6 +25,8 @@ __all__ = ["DEFAULT_LIMIT", "RemoteStdin", "RemoteStreamReader"]
 
 #: Per-stream buffer limit: reading pauses above twice this many bytes.
 DEFAULT_LIMIT = 1 << 20
+#: The most one ``read(n)`` returns: large allocations per read are fresh memory.
+_PIECE = 256 << 10
 
 
 class _Gate:
@@ -71,10 +73,11 @@ class RemoteStreamReader(asyncio.StreamReader):
     bytes it ever held (for checking that memory stays bounded).
 
     Received messages are kept as they arrived (views of the WebSocket
-    messages, no copy) and ``read(n)`` hands them out with one copy each, so
-    bulk reads neither grow nor shrink a large buffer per message (each such
-    buffer is fresh memory from the allocator, page-faulted in again). Only
-    the line and exact-size readers gather them into ``StreamReader``'s buffer.
+    messages, no copy) and ``read(n)`` hands them out with one copy, at most
+    256 KiB at a time: bulk reads neither grow nor shrink a large buffer per
+    message, and hand the allocator pieces it recycles instead of fresh pages
+    to fault in (without a process-wide ``tune_malloc()``). Only the line and
+    exact-size readers gather the messages into ``StreamReader``'s buffer.
     """
 
     def __init__(self, gate: _Gate, key: int, limit: int = DEFAULT_LIMIT) -> None:
@@ -141,6 +144,7 @@ class RemoteStreamReader(asyncio.StreamReader):
         chunks = self._chunks
         if not chunks:
             return b""
+        n = min(n, _PIECE)
         first = chunks[0]
         if len(first) >= n:
             if len(first) == n:
@@ -236,6 +240,7 @@ class RemoteStreamReader(asyncio.StreamReader):
 
 
 _CLOSE = object()
+_HEADER_SIZE = len(STDIN_HEADER)
 
 
 class RemoteStdin:
@@ -260,7 +265,9 @@ class RemoteStdin:
         self._enabled = enabled
         self._disabled_reason = "stdin was not enabled for this process"
         self.high_water = high_water
-        self._queue: collections.deque[bytes | object] = collections.deque()
+        self._queue: collections.deque[memoryview | object] = collections.deque()
+        #: One message at a time is built here and sent: no large allocation per message.
+        self._message = bytearray(STDIN_HEADER)
         self._queued = 0
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
@@ -291,9 +298,11 @@ class RemoteStdin:
         size = len(view)
         if not size:
             return
+        if not isinstance(view.obj, bytes):
+            view = memoryview(view.tobytes())  # the caller may change its buffer after this
         step = self._chunk
         for start in range(0, size, step):
-            self._queue.append(STDIN_HEADER + view[start : start + step])
+            self._queue.append(view[start : start + step])
         self._queued += size
         if self._queued > self.high_water:
             self._drained.clear()
@@ -374,17 +383,26 @@ class RemoteStdin:
                 continue
             item = queue.popleft()
             if item is _CLOSE:
-                payload = self._close_message()
+                payload: bytes | memoryview = self._close_message()
                 size = 0
             else:
-                assert isinstance(item, bytes)
-                payload = item
-                size = len(item) - len(STDIN_HEADER)
+                assert isinstance(item, memoryview)
+                size = len(item)
+                message = self._message
+                end = _HEADER_SIZE + size
+                if len(message) < end:
+                    message.extend(bytes(end - len(message)))
+                message[_HEADER_SIZE:end] = item
+                payload = memoryview(message)[:end]
             try:
-                await self._send(payload)
+                # ``payload`` is not changed before this returns (one send at a time).
+                await self._send(payload)  # type: ignore[arg-type]
             except Exception as exc:
                 self.fail(BrokenPipeError(f"stdin: {exc}"))
                 return
+            finally:
+                if item is not _CLOSE:
+                    payload.release()  # type: ignore[union-attr]
             self._queued -= size
             self.bytes_sent += size
             if self._queued <= self.high_water and not self._drained.is_set():
