@@ -85,15 +85,19 @@ class Harness:
                 cfg.notes.append(why)
             else:
                 self.transports.append("wss")
-        if cfg.ssh:
+        #: Whether ssh figures are measured: only where a private sshd works here.
+        self.ssh = False
+        if cfg.ssh and {"throughput", "latency"} & set(cfg.groups):
             why = sshd_unavailable()
+            if why is None:
+                try:
+                    self.sshd()
+                except Exception as exc:
+                    why = f"the private sshd did not work: {exc}"[:300]
             if why:
                 cfg.notes.append(f"no ssh baseline: {why}")
-                self.ssh = False
             else:
                 self.ssh = True
-        else:
-            self.ssh = False
 
     # --- plumbing -------------------------------------------------------------
 
@@ -161,9 +165,11 @@ class Harness:
             raise RuntimeError(self._sshd_error)
         if self._sshd is None:
             self.log("  starting a private sshd")
+            sshd = Sshd()
             try:
-                self._sshd = Sshd().start()
+                self._sshd = sshd.start()
             except Exception as exc:
+                sshd.stop()  # a server that started but cannot log in leaves nothing behind
                 self._sshd_error = f"sshd: {exc}"
                 raise
         return self._sshd

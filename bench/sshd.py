@@ -6,7 +6,8 @@ key and known-hosts file in a temporary directory, in the foreground (``-D
 -e``), without PAM or a pid file, and is stopped with the bench. Where the
 privilege-separation directory ``/run/sshd`` does not exist (no system sshd
 ever ran), it gets one in a private mount namespace (``unshare --mount``, a
-tmpfs over ``/run`` seen by that sshd only).
+tmpfs over ``/run`` seen by that sshd only); run as another user, sshd needs
+none and logs that user in (``PermitRootLogin yes`` is for runs as root).
 
 The remote command runs through the account's login shell, as ssh always does;
 ``SetEnv HOME=<empty dir> ENV= BASH_ENV=`` keeps that shell from reading any
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pwd
 import re
 import shlex
 import shutil
@@ -44,7 +46,7 @@ def sshd_unavailable() -> str | None:
     for tool in ("ssh", "ssh-keygen"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian: openssh-client)"
-    if not os.path.isdir("/run/sshd") and shutil.which("unshare") is None:
+    if os.geteuid() == 0 and not os.path.isdir("/run/sshd") and shutil.which("unshare") is None:
         return "/run/sshd is missing and unshare is not available"
     return None
 
@@ -117,7 +119,7 @@ class Sshd:
             )
         )
         argv = [SSHD, "-D", "-e", "-f", str(d / "sshd_config")]
-        if not os.path.isdir("/run/sshd"):
+        if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):
             inner = "mount -t tmpfs -o mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec "
             argv = [
                 "unshare",
@@ -196,7 +198,7 @@ class Sshd:
             ]
             if path not in self.masters:
                 self.masters.append(path)
-        return ["ssh", *opts, "root@127.0.0.1", command]
+        return ["ssh", *opts, f"{pwd.getpwuid(os.getuid()).pw_name}@127.0.0.1", command]
 
     def run(self, argv: list[str], **kw: object) -> None:
         cmd = self.argv(shlex.join(argv), **kw)  # type: ignore[arg-type]
