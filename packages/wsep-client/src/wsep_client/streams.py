@@ -385,6 +385,7 @@ class RemoteStdin:
             if item is _CLOSE:
                 payload: bytes | memoryview = self._close_message()
                 size = 0
+                self._message = bytearray(STDIN_HEADER)  # no more input: let the buffer go
             else:
                 assert isinstance(item, memoryview)
                 size = len(item)
