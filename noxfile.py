@@ -150,6 +150,7 @@ def bench(session: nox.Session) -> None:
     (see ``python -m bench --help``); ``-- --profile`` adds py-spy flame graphs.
     """
     install_project(session)
+    session.install("-r", "bench/requirements.txt")
     if "--profile" in session.posargs:
         session.install("py-spy")
     session.run("python", "-m", "bench", *session.posargs)
@@ -159,6 +160,7 @@ def bench(session: nox.Session) -> None:
 def bench_smoke(session: nox.Session) -> None:
     """The benchmark suite at its smallest size (tests/bench runs this in CI too)."""
     install_project(session)
+    session.install("-r", "bench/requirements.txt")
     session.run("python", "-m", "bench", "--smoke", *session.posargs)
 
 

@@ -40,6 +40,8 @@ class Config:
     json: bool = True
     profile: bool = False  # py-spy flame graphs of every server under test
     sdk_tune_malloc: bool = False  # measure the SDK with glibc malloc tuned too
+    tls: bool = True  # every throughput and latency figure over wss:// too
+    ssh: bool = True  # OpenSSH baseline (a private sshd) where openssh-server is installed
     preset: str = "full"
     worker_timeout: float = 900.0
     notes: list[str] = field(default_factory=list)
@@ -124,6 +126,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         action="store_true",
         help="tune glibc malloc in the SDK's client processes too (as the raw client does)",
     )
+    p.add_argument("--no-tls", action="store_true", help="no wss:// figures")
+    p.add_argument("--no-ssh", action="store_true", help="no OpenSSH baseline")
     p.add_argument(
         "--profile",
         action="store_true",
@@ -165,4 +169,6 @@ def parse_args(argv: list[str] | None = None) -> Config:
     cfg.json = not a.no_json
     cfg.profile = a.profile
     cfg.sdk_tune_malloc = a.sdk_tune_malloc
+    cfg.tls = not a.no_tls
+    cfg.ssh = not a.no_ssh
     return cfg

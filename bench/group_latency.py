@@ -33,6 +33,7 @@ def run(h: Harness) -> None:
         """A p50 and a p99 figure; ``kw`` maps to per-stat baselines and targets."""
         base: dict[str, Figure] = kw.get("baseline", {})
         targets: dict[str, Target] = kw.get("targets", {})
+        versus: dict[str, Figure] = kw.get("versus", {})
         return {
             stat: h.figure(
                 f"{name}.{stat}",
@@ -42,6 +43,7 @@ def run(h: Harness) -> None:
                 "lower",
                 baseline=base.get(stat),
                 target=targets.get(stat),
+                versus=versus.get(stat),
             )
             for stat in STATS
         }
@@ -58,66 +60,130 @@ def run(h: Harness) -> None:
 
     true_target = {"p50": Target("<=", 5)}
     tty_target = {"p99": Target("<=", 5)}
+    ssh_cold, ssh_ctl = _ssh_figures(h)
     # Every figure exists before anything can fail, so the results keep their shape.
-    # (figures, scenario, server: "v2"/"v1", extra params)
+    # (figures, scenario, server: "v2"/"v1" + "s" for wss://, extra params)
     planned: list[tuple[dict[str, Figure], str, str, dict[str, Any]]] = []
-    if h.raw:
-        for v in (2, 1):
-            figs = pair(
-                f"latency.true.v{v}",
+    for transport in h.transports:
+        tls, s = (".tls", "s") if transport == "wss" else ("", "")
+        over = " over wss://" if tls else ""
+        if h.raw:
+            for v in (2, 1):
+                figs = pair(
+                    f"latency.true.v{v}{tls}",
+                    "latency",
+                    f"start → exit of `true`, new WebSocket per process (raw client, v{v}){over}",
+                    baseline=spawn,
+                    targets=true_target,
+                )
+                planned.append((figs, "ws_true", f"v2{s}", {"version": v}))
+            tty = pair(
+                f"latency.tty_echo{tls}",
                 "latency",
-                f"start → exit of `true`, new WebSocket per process (raw client, v{v})",
-                baseline=spawn,
-                targets=true_target,
+                f"keystroke echo round trip through a TTY at rest (raw client, v2){over}",
+                baseline=pty,
+                targets=tty_target,
             )
-            planned.append((figs, "ws_true", "v2", {"version": v}))
-        tty = pair(
-            "latency.tty_echo",
-            "latency",
-            "keystroke echo round trip through a TTY at rest (raw client, v2)",
-            baseline=pty,
-            targets=tty_target,
-        )
-        planned.append((tty, "ws_tty_echo", "v2", {"version": 2}))
-    if h.sdk:
-        for v in (2, 1):
-            figs = pair(
-                f"latency.true.v{v}.sdk",
+            planned.append((tty, "ws_tty_echo", f"v2{s}", {"version": 2}))
+        if h.sdk:
+            for v in (2, 1):
+                figs = pair(
+                    f"latency.true.v{v}.sdk{tls}",
+                    "latency",
+                    "start → exit of `true`: `await remote.run('true')` on an open SDK client "
+                    + ("(v1-only server)" if v == 1 else "(v2)")
+                    + over,
+                    baseline=spawn,
+                    targets=true_target,
+                    versus=ssh_ctl if v == 2 else {},
+                )
+                planned.append((figs, "sdk_true", f"v{v}{s}", {}))
+            tty = pair(
+                f"latency.tty_echo.sdk{tls}",
                 "latency",
-                "start → exit of `true`: `await remote.run('true')` on an open SDK client "
-                + ("(v1-only server)" if v == 1 else "(v2)"),
-                baseline=spawn,
-                targets=true_target,
+                f"keystroke echo round trip through a TTY at rest (client SDK){over}",
+                baseline=pty,
+                targets=tty_target,
             )
-            planned.append((figs, "sdk_true", f"v{v}", {}))
-        tty = pair(
-            "latency.tty_echo.sdk",
-            "latency",
-            "keystroke echo round trip through a TTY at rest (client SDK)",
-            baseline=pty,
-            targets=tty_target,
-        )
-        planned.append((tty, "sdk_tty_echo", "v2", {}))
-    pystart, cli = _process_figures(h)
+            planned.append((tty, "sdk_tty_echo", f"v2{s}", {}))
+    pystart, clis = _process_figures(h, ssh_cold)
 
     def body() -> None:
-        v1_server = h.server(v1_only=True) if h.sdk else contextlib.nullcontext()
-        with h.server() as srv, v1_server as srv1:
-            urls = {"v2": srv.url, "v1": srv1.url if srv1 is not None else ""}
+        with contextlib.ExitStack() as stack:
+            urls: dict[str, str] = {}
+            for transport in h.transports:
+                s = "s" if transport == "wss" else ""
+                tls = transport == "wss"
+                urls[f"v2{s}"] = stack.enter_context(h.server(tls=tls)).url
+                if h.sdk:
+                    urls[f"v1{s}"] = stack.enter_context(h.server(v1_only=True, tls=tls)).url
             jobs = [job(spawn, "spawn_true"), job(pty, "pty_echo")]
             jobs += [
                 job(figs, scenario, url=urls[server], **params)
                 for figs, scenario, server, params in planned
             ]
+            jobs += _ssh_jobs(h, ssh_cold, ssh_ctl)
             h.rounds(jobs, cfg.latency_runs)
-            _measure_processes(h, pystart, cli, srv.url)
+            _measure_processes(h, pystart, clis, urls)
 
-    every = [*spawn.values(), *pty.values(), pystart]
+    every = [*spawn.values(), *pty.values(), pystart, *ssh_cold.values(), *ssh_ctl.values()]
     every += [fig for figs, _, _, _ in planned for fig in figs.values()]
-    h.attempt(every + ([cli] if cli else []), body, keep_measured=True)
+    h.attempt(every + list(clis.values()), body, keep_measured=True)
 
 
-def _process_figures(h: Harness) -> tuple[Figure, Figure | None]:
+def _ssh_figures(h: Harness) -> tuple[dict[str, Figure], dict[str, Figure]]:
+    """OpenSSH's `true`: a whole cold ``ssh host true``, and one through a ControlPersist master."""
+    if not h.ssh:
+        return {}, {}
+    cfg = h.cfg
+    cold = {
+        stat: h.figure(
+            f"ssh.cli_true.{stat}",
+            "ssh",
+            f"a whole cold `ssh host true` (new connection: key exchange, authentication, "
+            f"session; default cipher) ({stat} of {cfg.cli_count})",
+            "ms",
+            "lower",
+        )
+        for stat in STATS
+    }
+    ctl = {
+        stat: h.figure(
+            f"ssh.control_true.{stat}",
+            "ssh",
+            f"`ssh host true` through a ControlPersist master (ControlMaster=auto) "
+            f"({stat} of {cfg.count})",
+            "ms",
+            "lower",
+        )
+        for stat in STATS
+    }
+    return cold, ctl
+
+
+def _ssh_jobs(h: Harness, cold: dict[str, Figure], ctl: dict[str, Figure]) -> list[Job]:
+    from .harness import Job
+    from .ssh_scenarios import ssh_cli_latency
+
+    if not cold:
+        return []
+
+    def run_cold(i: int) -> None:
+        h.log(f"  ssh true, cold (x{h.cfg.cli_count})")
+        r = ssh_cli_latency(h.sshd(), h.cfg.cli_count, master=False)
+        for stat, fig in cold.items():
+            fig.samples.append(r[f"{stat}_ms"])
+
+    def run_ctl(i: int) -> None:
+        h.log(f"  ssh true, ControlPersist (x{h.cfg.count})")
+        r = ssh_cli_latency(h.sshd(), h.cfg.count, master=True)
+        for stat, fig in ctl.items():
+            fig.samples.append(r[f"{stat}_ms"])
+
+    return [Job(list(cold.values()), run_cold), Job(list(ctl.values()), run_ctl)]
+
+
+def _process_figures(h: Harness, ssh_cold: dict[str, Figure]) -> tuple[Figure, dict[str, Figure]]:
     cfg = h.cfg
     pystart = h.figure(
         "baseline.python_startup",
@@ -126,20 +192,26 @@ def _process_figures(h: Harness) -> tuple[Figure, Figure | None]:
         "ms",
         "lower",
     )
-    cli = None
+    clis: dict[str, Figure] = {}
     if h.sdk:
-        cli = h.figure(
-            "latency.cli_run_true.p50",
-            "latency",
-            f"a whole `wsep run -- true` process, start to exit (p50 of {cfg.cli_count})",
-            "ms",
-            "lower",
-            baseline=pystart,
-        )
-    return pystart, cli
+        for transport in h.transports:
+            tls = ".tls" if transport == "wss" else ""
+            clis[transport] = h.figure(
+                f"latency.cli_run_true{tls}.p50",
+                "latency",
+                f"a whole `wsep run -- true` process, start to exit (p50 of {cfg.cli_count})"
+                + (" over wss://" if tls else ""),
+                "ms",
+                "lower",
+                baseline=pystart,
+                versus=ssh_cold.get("p50"),
+            )
+    return pystart, clis
 
 
-def _measure_processes(h: Harness, pystart: Figure, cli: Figure | None, url: str) -> None:
+def _measure_processes(
+    h: Harness, pystart: Figure, clis: dict[str, Figure], urls: dict[str, str]
+) -> None:
     """A whole CLI process, against the interpreter's own start-up time."""
     cfg = h.cfg
 
@@ -157,17 +229,18 @@ def _measure_processes(h: Harness, pystart: Figure, cli: Figure | None, url: str
         [pystart],
         lambda: pystart.samples.append(percentile(timed([sys.executable, "-c", "pass"]), 50)),
     )
-    if cli is None:
-        return
 
-    def run_cli() -> None:
+    def run_cli(transport: str, cli: Figure) -> None:
         from .sdk_scenarios import cli_argv
 
-        argv = cli_argv(url, ["true"])
+        tls = transport == "wss"
+        url = urls["v2s" if tls else "v2"]
+        argv = cli_argv(url, ["true"], str(h.test_ca().ca) if tls else None)
         h.log(f"  {' '.join(argv)} (x{cfg.cli_count})")
         times = timed(argv)
         cli.samples.append(percentile(times, 50))
         cli.context["p99_ms"] = percentile(times, 99)
         cli.context["argv"] = argv
 
-    h.attempt([cli], run_cli)
+    for transport, cli in clis.items():
+        h.attempt([cli], lambda t=transport, c=cli: run_cli(t, c))  # type: ignore[misc]

@@ -18,7 +18,9 @@ from .procs import raise_nofile
 from .profile import Profiler
 from .results import Figure, Target
 from .server import ServerProcess
+from .sshd import Sshd, sshd_unavailable
 from .stats import percentile
+from .tls import TestCA, tls_unavailable
 from .workers import SharedWorker, WorkerError, run_fresh
 
 __all__ = ["ROOT", "Harness", "Job", "WorkerError", "median_of", "which"]
@@ -72,6 +74,30 @@ class Harness:
         self._profiles = 0
         self._group = ""
         self.sdk = client in ("sdk", "both")
+        self._ca: TestCA | None = None
+        self._sshd: Sshd | None = None
+        self._sshd_error: str | None = None
+        #: ``ws`` and, unless ``--no-tls`` or trustme is missing, ``wss``.
+        self.transports = ["ws"]
+        if cfg.tls:
+            why = tls_unavailable()
+            if why:
+                cfg.notes.append(why)
+            else:
+                self.transports.append("wss")
+        #: Whether ssh figures are measured: only where a private sshd works here.
+        self.ssh = False
+        if cfg.ssh and {"throughput", "latency"} & set(cfg.groups):
+            why = sshd_unavailable()
+            if why is None:
+                try:
+                    self.sshd()
+                except Exception as exc:
+                    why = f"the private sshd did not work: {exc}"[:300]
+            if why:
+                cfg.notes.append(f"no ssh baseline: {why}")
+            else:
+                self.ssh = True
 
     # --- plumbing -------------------------------------------------------------
 
@@ -85,8 +111,10 @@ class Harness:
         *,
         baseline: Figure | None = None,
         target: Target | None = None,
+        versus: Figure | None = None,
     ) -> Figure:
         fig = Figure(name, group, description, unit, better, baseline=baseline, target=target)  # type: ignore[arg-type]
+        fig.versus = versus
         self.figures.append(fig)
         return fig
 
@@ -101,11 +129,15 @@ class Harness:
         params = {"scenario": scenario, "timeout": self.cfg.worker_timeout, **params}
         if self.cfg.sdk_tune_malloc and scenario.startswith("sdk_"):
             params["tune_malloc"] = True
+        if str(params.get("url", "")).startswith("wss:"):
+            params["ca"] = str(self.test_ca().ca)
         self.log(f"  {scenario} {_short(params)}")
         timeout = self.cfg.worker_timeout + 60
         if fresh:
             return run_fresh(params, timeout)
         key = "ws" if scenario.startswith("ws_") else "plain"
+        if params.get("tune_malloc") and key == "plain":
+            key = "tuned"  # process-wide: never shared with figures measured without it
         if key not in self._pools:
             self._pools[key] = SharedWorker()
         return self._pools[key].run(params, timeout)
@@ -114,13 +146,43 @@ class Harness:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        if self._sshd is not None:
+            self._sshd.stop()
+            self._sshd = None
+        if self._ca is not None:
+            self._ca.close()
+            self._ca = None
+
+    def test_ca(self) -> TestCA:
+        """The CA the ``wss://`` servers' certificate comes from (made on first use)."""
+        if self._ca is None:
+            self._ca = TestCA()
+        return self._ca
+
+    def sshd(self) -> Sshd:
+        """The private sshd of the ssh baseline, started on first use."""
+        if self._sshd_error is not None:
+            raise RuntimeError(self._sshd_error)
+        if self._sshd is None:
+            self.log("  starting a private sshd")
+            sshd = Sshd()
+            try:
+                self._sshd = sshd.start()
+            except Exception as exc:
+                sshd.stop()  # a server that started but cannot log in leaves nothing behind
+                self._sshd_error = f"sshd: {exc}"
+                raise
+        return self._sshd
 
     @contextlib.contextmanager
-    def server(self, *, v1_only: bool = False) -> Iterator[ServerProcess]:
+    def server(self, *, v1_only: bool = False, tls: bool = False) -> Iterator[ServerProcess]:
+        """A server under test; ``tls``: ``wss://`` with the test CA's certificate."""
         template = self.cfg.server_cmd_v1 if v1_only else self.cfg.server_cmd
         if self.cfg.server_args:
             template = f"{template} {self.cfg.server_args}"
-        srv = ServerProcess(template).start()
+        if tls:
+            template = f"{template} {self.test_ca().server_args()}"
+        srv = ServerProcess(template, tls=tls).start()
         profiler = None
         if self.cfg.profile:
             self._profiles += 1

@@ -24,9 +24,13 @@ def _row(r: dict[str, Any]) -> str:
     target = "—" if r["target"] is None else f"{r['target']['op']} {_num(r['target']['value'])}"
     met = {None: "", True: "yes", False: "**no**"}[r["met"]]
     median = "not measured" if r["median"] is None else _num(r["median"])
+    vs = r.get("versus")
+    vs_txt = "—"
+    if vs is not None and vs["ratio"] is not None:
+        vs_txt = f"{vs['ratio']:.3g}× ({_num(vs['median'])} {vs['unit']} `{vs['name']}`)"
     return (
         f"| `{r['name']}` | {median} {r['unit']} | {spread} (n={r['runs']}) | {base_txt} "
-        f"| {ratio} | {target} | {met} |"
+        f"| {ratio} | {vs_txt} | {target} | {met} |"
     )
 
 
@@ -42,11 +46,15 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
     ]
     header = [
-        "| figure | median | spread | baseline (median) | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
+        "| figure | median | spread | baseline (median) | ratio | vs ssh (ssh median) "
+        "| target | met |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     targeted = [r for r in doc["results"] if r["target"] is not None]
     lines += ["Figures with a target:", "", *header, *(_row(r) for r in targeted), ""]
+    versus = [r for r in doc["results"] if r.get("versus")]
+    if versus:
+        lines += ["wsep against OpenSSH, same run:", "", *header, *(_row(r) for r in versus), ""]
     lines += [
         "<details><summary>Every figure and baseline</summary>",
         "",

@@ -5,10 +5,13 @@ The JSON shape is stable (``SCHEMA_VERSION``)::
     {"schema": 1, "machine": {...}, "config": {...},
      "results": [{"name", "group", "description", "unit", "better", "median", "min",
                   "max", "p25", "p75", "spread_pct", "runs", "samples", "baseline",
-                  "ratio", "target", "met", "context"}]}
+                  "ratio", "versus", "target", "met", "context"}]}
 
 ``baseline`` is ``{"name", "median", "unit"}`` or null (for baselines themselves);
-``ratio`` is median / baseline median; ``target`` is ``{"op", "value"}`` or null;
+``ratio`` is median / baseline median; ``versus`` is the competing figure
+measured in the same run (OpenSSH's, for wsep's) as ``{"name", "median",
+"unit", "ratio"}`` (ratio = this median / its median) or null; ``target``
+is ``{"op", "value"}`` or null;
 ``met`` is true/false, or null where there is no target or no figure. A figure
 that could not be measured keeps its entry with ``median`` null and ``error`` set.
 """
@@ -63,6 +66,16 @@ class Figure:
     target: Target | None = None
     context: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    versus: Figure | None = None
+
+    @property
+    def versus_ratio(self) -> float | None:
+        """This median / the competing figure's (above 1: higher, whichever is better)."""
+        if self.versus is None or self.median is None or self.versus.median in (None, 0):
+            return None
+        other = self.versus.median
+        assert other is not None
+        return self.median / other
 
     @property
     def median(self) -> float | None:
@@ -118,6 +131,16 @@ class Figure:
             }
         )
         out["ratio"] = _clean(self.ratio)
+        out["versus"] = (
+            None
+            if self.versus is None
+            else {
+                "name": self.versus.name,
+                "median": _clean(self.versus.median),
+                "unit": self.versus.unit,
+                "ratio": _clean(self.versus_ratio),
+            }
+        )
         out["target"] = (
             None if self.target is None else {"op": self.target.op, "value": self.target.value}
         )
@@ -182,13 +205,14 @@ def _row(fig: Figure) -> list[str]:
     s = summarise(fig.samples) if fig.samples else None
     spread = "—" if s is None or s.spread_pct is None else f"±{s.spread_pct / 2:.1f}%"
     if fig.error and s is None:
-        return [fig.name, fig.unit, "ERROR", "", "", "", "", fig.error[:60]]
+        return [fig.name, fig.unit, "ERROR", "", "", "", "", "", fig.error[:60]]
     base = "—"
     if fig.baseline is not None:
         base = f"{_num(fig.baseline.median)} ({fig.baseline.name})"
     ratio = "—" if fig.ratio is None else f"{fig.ratio:.3g}×"
     target = "—" if fig.target is None else f"{fig.target.op} {_num(fig.target.value)}"
     met = {None: "", True: "yes", False: "NO"}[fig.met]
+    versus = "—" if fig.versus_ratio is None else f"{fig.versus_ratio:.3g}×"
     return [
         fig.name,
         fig.unit,
@@ -196,20 +220,34 @@ def _row(fig: Figure) -> list[str]:
         f"{spread} n={s.runs if s else 0}",
         base,
         ratio,
+        versus,
         target,
         met,
     ]
 
 
 def render_table(figures: Sequence[Figure]) -> str:
-    """A fixed-width table: figure, unit, median, spread, baseline, ratio, target, met."""
-    header = ["figure", "unit", "median", "spread", "baseline (median)", "ratio", "target", "met"]
+    """A fixed-width table: figure, unit, median, spread, baseline, ratio, vs ssh, target, met.
+
+    ``vs ssh`` is the figure's median over the matching OpenSSH figure's (see ``versus``).
+    """
+    header = [
+        "figure",
+        "unit",
+        "median",
+        "spread",
+        "baseline (median)",
+        "ratio",
+        "vs ssh",
+        "target",
+        "met",
+    ]
     rows = [header] + [_row(f) for f in figures]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for i, row in enumerate(rows):
         cells = [
-            cell.rjust(widths[j]) if j in (2, 5) else cell.ljust(widths[j])
+            cell.rjust(widths[j]) if j in (2, 5, 6) else cell.ljust(widths[j])
             for j, cell in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())

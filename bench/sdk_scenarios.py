@@ -21,6 +21,7 @@ from wsep_protocol import ProtocolVersion
 from .loadgen import run_echo_load
 from .procs import cpu_seconds, reset_peak_rss, rss_mib
 from .stats import percentile
+from .tls import client_context
 from .ws_scenarios import tty_echo_argv
 from .wsraw import ProcessFailed, sleep_until
 
@@ -30,13 +31,14 @@ Params = dict[str, Any]
 READ_SIZE = 1 << 20
 
 
-def cli_argv(url: str, argv: list[str]) -> list[str]:
+def cli_argv(url: str, argv: list[str], ca: str | None = None) -> list[str]:
     """``wsep run --url URL -- ARGV``, with the ``wsep`` script of this environment."""
     from .harness import which
 
     script = which("wsep")
     head = [script] if script else [sys.executable, "-m", "wsep_client"]
-    return [*head, "run", "--url", url, "--", *argv]
+    tls = ["--cacert", ca] if ca else []
+    return [*head, "run", *tls, "--url", url, "--", *argv]
 
 
 def _cpu(pid: int | None) -> float:
@@ -46,8 +48,9 @@ def _cpu(pid: int | None) -> float:
 @asynccontextmanager
 async def _remote(p: Params, *, many: bool = False) -> AsyncIterator[RemoteExecer]:
     version = ProtocolVersion.V1 if int(p.get("version", 2)) == 1 else ProtocolVersion.V2
+    ssl = client_context(p.get("ca")) or True
     if not many:
-        async with wsep_client.connect(p["url"], version=version) as remote:
+        async with wsep_client.connect(p["url"], version=version, ssl=ssl) as remote:
             yield remote
         return
     # Many concurrent processes: aiohttp's default connector allows only 100
@@ -55,7 +58,7 @@ async def _remote(p: Params, *, many: bool = False) -> AsyncIterator[RemoteExece
     connector = aiohttp.TCPConnector(limit=0)
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        wsep_client.connect(p["url"], version=version, session=session) as remote,
+        wsep_client.connect(p["url"], version=version, session=session, ssl=ssl) as remote,
     ):
         yield remote
 

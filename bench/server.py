@@ -30,7 +30,8 @@ DEFAULT_SERVER_CMD_V1 = "{python} -m bench.serve_v1 " + _ARGS
 class ServerProcess:
     """Start a server from a command template, wait until it accepts, stop it on exit."""
 
-    def __init__(self, template: str, *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, template: str, *, startup_timeout: float = 30.0, tls: bool = False) -> None:
+        self.tls = tls
         self.port = free_port()
         self.argv = shlex.split(template.format(python=shlex.quote(sys.executable), port=self.port))
         self.startup_timeout = startup_timeout
@@ -40,7 +41,7 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/"
 
     @property
     def pid(self) -> int:

@@ -46,7 +46,11 @@ def _scenarios(name: str) -> Mapping[str, Scenario]:
 
 def run_one(params: dict[str, Any]) -> dict[str, Any]:
     name = params["scenario"]
-    if name.startswith("ws_") or params.get("tune_malloc"):
+    if name.startswith("sdk_") and params.get("tune_malloc"):
+        from wsep_client.tuning import tune_malloc as sdk_tune_malloc
+
+        sdk_tune_malloc()  # what an application that opts in calls
+    elif name.startswith("ws_") or params.get("tune_malloc"):
         # The raw load generator should cost as little as it can, so that the
         # server's limits show: keep large message buffers out of mmap.
         tune_malloc()

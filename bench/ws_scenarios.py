@@ -30,7 +30,7 @@ async def stdout_throughput(p: Params) -> dict[str, Any]:
     """``head -c SIZE /dev/zero``: stdout to the client, byte count checked."""
     size, version, pid = int(p["size"]), int(p["version"]), p.get("server_pid")
     runs = []
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
         for i in range(int(p.get("warmup", 1)) + int(p["runs"])):
             c0, s0, t0 = cpu_seconds(), _cpu(pid), time.perf_counter()
             proc = await WsProcess.start(
@@ -55,7 +55,7 @@ async def stdin_throughput(p: Params) -> dict[str, Any]:
     message = STDIN_HEADER + bytes(chunk)
     tail = STDIN_HEADER + bytes(size % chunk)
     runs = []
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
         for i in range(int(p.get("warmup", 1)) + int(p["runs"])):
             c0, s0, t0 = cpu_seconds(), _cpu(pid), time.perf_counter()
             proc = await WsProcess.start(session, p["url"], version, ["wc", "-c"], stdin=True)
@@ -82,7 +82,7 @@ async def true_latency(p: Params) -> dict[str, Any]:
     """Start → exit code of ``true``, each on a new WebSocket (as v1 requires)."""
     version, count = int(p["version"]), int(p["count"])
     runs = []
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
         for _ in range(int(p.get("warmup", 20))):
             proc = await WsProcess.start(session, p["url"], version, ["true"])
             await proc.wait()
@@ -111,7 +111,7 @@ async def tty_echo(p: Params) -> dict[str, Any]:
     version, count = int(p["version"]), int(p["count"])
     warm = int(p.get("warmup", 20))
     runs = []
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
         for _ in range(int(p["runs"])):
             proc = await WsProcess.start(
                 session, p["url"], version, tty_echo_argv(count + warm), tty=True
@@ -164,7 +164,7 @@ async def concurrent_echo(p: Params) -> dict[str, Any]:
     version, payload = int(p["version"]), int(p["payload"])
     message = STDIN_HEADER + b"e" * payload
     runs = []
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
 
         async def connect() -> _WsEcho:
             proc = await WsProcess.start(session, p["url"], version, ["cat"], stdin=True)
@@ -188,7 +188,7 @@ async def slow_consumer(p: Params) -> dict[str, Any]:
     """SIZE bytes of output read at RATE bytes/s: peak RSS growth of server and client."""
     size, rate, version = int(p["size"]), float(p["rate"]), int(p["version"])
     pid = p.get("server_pid")
-    async with open_session() as session:
+    async with open_session(ca=p.get("ca")) as session:
         proc = await WsProcess.start(
             session, p["url"], version, ["head", "-c", str(size), "/dev/zero"]
         )

@@ -50,8 +50,11 @@ def data_size_for(version: int) -> int:
     return V1_MAX_MESSAGE_SIZE - len(STDIN_HEADER) if version == 1 else V2_DATA_SIZE
 
 
-def open_session(limit: int = 0) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, force_close=True)
+def open_session(limit: int = 0, *, ca: str | None = None) -> aiohttp.ClientSession:
+    """``ca``: for ``wss://``, the only CA the server's certificate is verified against."""
+    from .tls import client_context
+
+    connector = aiohttp.TCPConnector(limit=limit, force_close=True, ssl=client_context(ca) or True)
     return aiohttp.ClientSession(connector=connector)
 
 

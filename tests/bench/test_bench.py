@@ -41,6 +41,7 @@ RESULT_KEYS = {
     "samples",
     "baseline",
     "ratio",
+    "versus",
     "target",
     "met",
     "context",
@@ -91,10 +92,13 @@ def test_smoke_run_measures_every_figure(tmp_path: pathlib.Path) -> None:
         assert r["median"] is not None, r["name"]
         assert r["runs"] >= 1, r["name"]
         assert r["name"] in proc.stdout
-        if r["group"] != "baseline":
+        if r["group"] in ("throughput", "latency", "concurrency", "slow"):
             assert r["baseline"] is not None, r["name"]
             assert r["ratio"] is not None, r["name"]
             assert r["baseline"]["name"] in names
+        if r["versus"] is not None:
+            assert r["versus"]["name"] in names
+            assert r["versus"]["name"].startswith("ssh."), r["name"]
         if r["target"] is not None:
             assert isinstance(r["met"], bool)
     for expected in (
@@ -108,8 +112,24 @@ def test_smoke_run_measures_every_figure(tmp_path: pathlib.Path) -> None:
         "baseline.tcp",
         "fleet.true.3",
         "fleet.stream.3",
+        "throughput.stdout.v2.tls",
+        "throughput.stdin.v2.sdk.tls",
+        "latency.true.v2.sdk.tls.p50",
+        "cpu.server.stdout.v2",
+        "throughput.stdout.v2.sdk.tuned",
     ):
         assert expected in names
+    by_name = {r["name"]: r for r in results}
+    no_ssh = [n for n in doc["config"]["notes"] if n.startswith("no ssh baseline")]
+    if os.path.exists("/usr/sbin/sshd") and os.geteuid() == 0:  # CI installs openssh-server
+        assert not no_ssh
+    if not no_ssh:
+        for name in ("ssh.stdout.default", "ssh.stdin.aes128-gcm", "ssh.cli_true.p50"):
+            assert name in names
+        assert by_name["throughput.stdout.v2"]["versus"]["name"] == "ssh.stdout.default"
+        assert by_name["throughput.stdin.v2.tls"]["versus"]["name"] == "ssh.stdin.aes128-gcm"
+        assert by_name["cpu.server.stdout.v2.tls"]["versus"]["ratio"] is not None
+        assert by_name["latency.cli_run_true.p50"]["versus"]["name"] == "ssh.cli_true.p50"
 
     table = markdown(doc)  # the README's table is generated from this file
     assert all(f"`{name}`" in table for name in names)
@@ -143,20 +163,30 @@ def test_figure_ratio_target_and_json_shape() -> None:
         target=Target(">=", 900),
     )
     missing = Figure("x", "latency", "x", "ms", "lower", error="boom", baseline=base)
+    ssh = Figure("ssh.stdout.default", "ssh", "ssh", "MiB/s", "higher", samples=[400.0])
+    fig.versus = ssh
+    assert fig.versus_ratio == pytest.approx(2.5)
     assert fig.ratio == pytest.approx(0.5)
     assert fig.met is True
     assert missing.median is None
     assert missing.met is None
-    doc = to_json({"cpus": 2}, {}, [base, fig, missing])
+    doc = to_json({"cpus": 2}, {}, [base, fig, missing, ssh])
     json.dumps(doc, allow_nan=False)
-    assert [set(r) for r in doc["results"]] == [RESULT_KEYS] * 3
+    assert [set(r) for r in doc["results"]] == [RESULT_KEYS] * 4
+    assert doc["results"][1]["versus"] == {
+        "name": "ssh.stdout.default",
+        "median": 400.0,
+        "unit": "MiB/s",
+        "ratio": 2.5,
+    }
     assert doc["results"][1]["baseline"] == {
         "name": "baseline.pipe",
         "median": 2000.0,
         "unit": "MiB/s",
     }
-    table = render_table([base, fig, missing])
+    table = render_table([base, fig, missing, ssh])
     assert "0.5×" in table
+    assert "2.5×" in table
     assert "ERROR" in table
 
 
@@ -184,6 +214,8 @@ def test_a_failing_server_leaves_errors_not_gaps(tmp_path: pathlib.Path) -> None
             "throughput",
             "--client",
             "raw",
+            "--no-tls",
+            "--no-ssh",
             "--server-cmd",
             "{python} -c 'raise SystemExit(3)' {port}",
             "--out",

@@ -124,3 +124,50 @@ async def test_close_with_a_full_unread_buffer_does_not_hang(url: str) -> None:
         await asyncio.wait_for(proc.close(), 5)
         with pytest.raises(wsep_client.ConnectionLost):
             await proc.wait()
+
+
+@pytest.mark.parametrize("version", [ProtocolVersion.V1, ProtocolVersion.V2])
+async def test_mixed_reads_across_message_boundaries(url: str, version: ProtocolVersion) -> None:
+    """Bulk reads hand out received messages; line and exact reads see the same bytes."""
+    expected = b"".join(b"%d\n" % i for i in range(1, 200_001))
+    got = bytearray()
+    async with wsep_client.connect(url, version=version) as remote:
+        proc = await remote.create_process("seq", "1", "200000", stdin=False)
+        step = 0
+        while not proc.stdout.at_eof():
+            kind = step % 4
+            step += 1
+            if kind == 0:
+                got += await proc.stdout.read(7)
+            elif kind == 1:
+                got += await proc.stdout.readline()
+            elif kind == 2:
+                try:
+                    got += await proc.stdout.readexactly(1000)
+                except asyncio.IncompleteReadError as exc:
+                    got += exc.partial
+            else:
+                got += await proc.stdout.read(100_000)
+        assert (await proc.wait()).success
+        assert proc.stdout.buffered == 0
+        await proc.close()
+    assert bytes(got) == expected
+
+
+async def test_stdin_sends_what_was_written_even_if_the_buffer_changes(url: str) -> None:
+    """write() keeps no reference to a caller's mutable buffer: later changes are not sent."""
+    block = bytearray(b"a" * 300_000)
+    async with wsep_client.connect(url) as remote:
+        proc = await remote.create_process("sha256sum")
+        for _ in range(4):
+            proc.stdin.write(block)
+            block[:] = b"b" * len(block)  # before anything was sent
+            proc.stdin.write(memoryview(block)[:1000])
+            block[:] = b"a" * len(block)
+        await proc.stdin.drain()
+        proc.stdin.close()
+        out = await proc.stdout.read()
+        assert (await proc.wait()).success
+        await proc.close()
+    expected = (b"a" * 300_000 + b"b" * 1000) * 4
+    assert out.split()[0].decode() == hashlib.sha256(expected).hexdigest()

@@ -42,6 +42,7 @@ __all__ = [
     "scaled",
     "start_bytes",
     "wait_for_no_children",
+    "work_timeout",
     "zombies",
 ]
 
@@ -57,6 +58,20 @@ TIMEOUT = 30.0
 def scaled(ci: T, full: T) -> T:
     """``full`` under ``WSEP_FULL=1``, else ``ci``."""
     return full if FULL else ci
+
+
+#: The suite's default per-test limit (pytest-timeout, pyproject.toml).
+DEFAULT_TEST_TIMEOUT = 300.0
+
+
+def work_timeout(units: int, seconds_each: float, base: float = 120.0) -> float:
+    """A test's time limit from the work it does: ``units`` of ``seconds_each``.
+
+    ``seconds_each`` is a generous budget for one unit on a loaded two-core
+    machine (several times what it takes there), so the limit catches a hang,
+    never a slow machine; it is never below the suite's default.
+    """
+    return max(DEFAULT_TEST_TIMEOUT, base + units * seconds_each)
 
 
 def record(name: str, **figures: Any) -> None:

@@ -18,11 +18,13 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from rawws import RawWebSocket
-from relutil import Serve, collect, gather_limited, record, scaled, start_bytes
+from relutil import Serve, collect, gather_limited, record, scaled, start_bytes, work_timeout
 from wsep_protocol import SUBPROTOCOL_V2
 
 SEED = 20261127
+RUNS = scaled(300, 10_000)
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,12 @@ def plans(n: int, max_size: int, rng: random.Random) -> list[Plan]:
     return out
 
 
+# Runs average well under 1 MB per stream; 0.1 s each is generous on two busy cores.
+@pytest.mark.timeout(work_timeout(RUNS, 0.1))
 async def test_every_byte_and_exit_code_delivered(
     no_leaked_children: None, serve: Serve, tmp_path: Path
 ) -> None:
-    runs = scaled(300, 10_000)
+    runs = RUNS
     max_size = scaled(1_000_000, 10_000_000)
     rng = random.Random(SEED)
     data = rng.randbytes(max_size)

@@ -27,6 +27,8 @@ __all__ = ["DEFAULT_LIMIT", "RemoteStdin", "RemoteStreamReader"]
 
 #: Per-stream buffer limit: reading pauses above twice this many bytes.
 DEFAULT_LIMIT = 1 << 20
+#: The most one ``read(n)`` returns: large allocations per read are fresh memory.
+_PIECE = 256 << 10
 
 
 class _Gate:
@@ -71,6 +73,13 @@ class RemoteStreamReader(asyncio.StreamReader):
     ``read``, ``readline``, ``readexactly``, ``readuntil``, ``at_eof`` and
     ``async for line in reader``. ``peak_buffered`` is the largest number of
     bytes it ever held (for checking that memory stays bounded).
+
+    Received messages are kept as they arrived (views of the WebSocket
+    messages, no copy) and ``read(n)`` hands them out with one copy, at most
+    256 KiB at a time: bulk reads neither grow nor shrink a large buffer per
+    message, and hand the allocator pieces it recycles instead of fresh pages
+    to fault in (without a process-wide ``tune_malloc()``). Only the line and
+    exact-size readers gather the messages into ``StreamReader``'s buffer.
     """
 
     def __init__(self, gate: _Gate, key: int, limit: int = DEFAULT_LIMIT) -> None:
@@ -80,11 +89,13 @@ class RemoteStreamReader(asyncio.StreamReader):
         self.bytes_received = 0
         self._after_data: BaseException | None = None
         self._in_readline = False
+        self._chunks: collections.deque[memoryview] = collections.deque()
+        self._chunk_bytes = 0
 
     @property
     def buffered(self) -> int:
         """Bytes received and not read yet."""
-        return len(self._buffer)  # type: ignore[attr-defined]
+        return len(self._buffer) + self._chunk_bytes  # type: ignore[attr-defined]
 
     @property
     def ending(self) -> bool:
@@ -100,13 +111,88 @@ class RemoteStreamReader(asyncio.StreamReader):
         if self._after_data is not None:
             raise self._after_data
 
+    def at_eof(self) -> bool:
+        return super().at_eof() and not self._chunks
+
     async def read(self, n: int = -1) -> bytes:
-        data = await super().read(n)
+        if n < 0:
+            data = await super().read(n)  # reads ``limit`` bytes at a time with this method
+        else:
+            data = await self._read_chunks(n)
         if not data and n:
             self._at_end()
         return data
 
+    async def _read_chunks(self, n: int) -> bytes:
+        exc = self.exception()
+        if exc is not None:
+            raise exc
+        if n == 0:
+            return b""
+        buffer: bytearray = self._buffer  # type: ignore[attr-defined]
+        if not buffer and not self._chunks and not self._eof:  # type: ignore[attr-defined]
+            # The base class's wait (ours gathers the chunks into the buffer).
+            await asyncio.StreamReader._wait_for_data(self, "read")  # type: ignore[attr-defined]
+        if buffer:  # left there by a line reader
+            data = bytes(memoryview(buffer)[:n])
+            del buffer[:n]
+        else:
+            data = self._take_chunks(n)
+        self._maybe_resume_transport()
+        return data
+
+    def _take_chunks(self, n: int) -> bytes:
+        """Up to ``n`` bytes off the received chunks, copied once."""
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        n = min(n, _PIECE)
+        first = chunks[0]
+        if len(first) >= n:
+            if len(first) == n:
+                chunks.popleft()
+                data = first.tobytes()
+            else:
+                data = first[:n].tobytes()
+                chunks[0] = first[n:]
+            self._chunk_bytes -= n
+            return data
+        parts: list[memoryview] = []
+        left = n
+        while chunks and left:
+            chunk = chunks[0]
+            if len(chunk) <= left:
+                parts.append(chunks.popleft())
+                left -= len(chunk)
+            else:
+                parts.append(chunk[:left])
+                chunks[0] = chunk[left:]
+                left = 0
+        self._chunk_bytes -= n - left
+        return b"".join(parts)
+
+    def _gather(self) -> None:
+        """Move the received chunks into the buffer the line readers search."""
+        if self._chunks:
+            buffer: bytearray = self._buffer  # type: ignore[attr-defined]
+            for chunk in self._chunks:
+                buffer += chunk
+            self._chunks.clear()
+            self._chunk_bytes = 0
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        """The line readers' wait: the chunks they have not seen are data too."""
+        if not self._chunks:
+            await super()._wait_for_data(func_name)  # type: ignore[misc]
+        self._gather()
+
+    def _maybe_resume_transport(self) -> None:
+        if self._paused and self.buffered <= self._limit:  # type: ignore[attr-defined,has-type]
+            self._paused = False
+            self._transport.resume_reading()  # type: ignore[attr-defined]
+
     async def readuntil(self, separator: bytes = b"\n") -> bytes:  # type: ignore[override]
+        self._gather()
         try:
             return await super().readuntil(separator)
         except asyncio.IncompleteReadError as exc:
@@ -125,6 +211,7 @@ class RemoteStreamReader(asyncio.StreamReader):
         return data
 
     async def readexactly(self, n: int) -> bytes:
+        self._gather()
         try:
             return await super().readexactly(n)
         except asyncio.IncompleteReadError as exc:
@@ -133,17 +220,29 @@ class RemoteStreamReader(asyncio.StreamReader):
             raise
 
     def feed_data(self, data: Buffer) -> None:  # type: ignore[override]
-        size = len(data)
+        view = memoryview(data)
+        size = view.nbytes
         if not size:
             return
-        super().feed_data(data)
+        assert not self._eof, "feed_data after feed_eof"  # type: ignore[attr-defined]
+        if not isinstance(view.obj, bytes):
+            view = memoryview(view.tobytes())  # the sender may reuse its buffer
+        elif view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        self._chunks.append(view)
+        self._chunk_bytes += size
         self.bytes_received += size
-        buffered = len(self._buffer)  # type: ignore[attr-defined]
+        self._wakeup_waiter()  # type: ignore[attr-defined]
+        buffered = self.buffered
         if buffered > self.peak_buffered:
             self.peak_buffered = buffered
+        if buffered > 2 * self._limit and not self._paused:  # type: ignore[attr-defined]
+            self._paused = True
+            self._transport.pause_reading()  # type: ignore[attr-defined]
 
 
 _CLOSE = object()
+_HEADER_SIZE = len(STDIN_HEADER)
 
 
 class RemoteStdin:
@@ -168,7 +267,9 @@ class RemoteStdin:
         self._enabled = enabled
         self._disabled_reason = "stdin was not enabled for this process"
         self.high_water = high_water
-        self._queue: collections.deque[bytes | object] = collections.deque()
+        self._queue: collections.deque[memoryview | object] = collections.deque()
+        #: One message at a time is built here and sent: no large allocation per message.
+        self._message = bytearray(STDIN_HEADER)
         self._queued = 0
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
@@ -199,9 +300,11 @@ class RemoteStdin:
         size = len(view)
         if not size:
             return
+        if not isinstance(view.obj, bytes):
+            view = memoryview(view.tobytes())  # the caller may change its buffer after this
         step = self._chunk
         for start in range(0, size, step):
-            self._queue.append(STDIN_HEADER + view[start : start + step])
+            self._queue.append(view[start : start + step])
         self._queued += size
         if self._queued > self.high_water:
             self._drained.clear()
@@ -282,17 +385,27 @@ class RemoteStdin:
                 continue
             item = queue.popleft()
             if item is _CLOSE:
-                payload = self._close_message()
+                payload: bytes | memoryview = self._close_message()
                 size = 0
+                self._message = bytearray(STDIN_HEADER)  # no more input: let the buffer go
             else:
-                assert isinstance(item, bytes)
-                payload = item
-                size = len(item) - len(STDIN_HEADER)
+                assert isinstance(item, memoryview)
+                size = len(item)
+                message = self._message
+                end = _HEADER_SIZE + size
+                if len(message) < end:
+                    message.extend(bytes(end - len(message)))
+                message[_HEADER_SIZE:end] = item
+                payload = memoryview(message)[:end]
             try:
-                await self._send(payload)
+                # ``payload`` is not changed before this returns (one send at a time).
+                await self._send(payload)  # type: ignore[arg-type]
             except Exception as exc:
                 self.fail(BrokenPipeError(f"stdin: {exc}"))
                 return
+            finally:
+                if item is not _CLOSE:
+                    payload.release()  # type: ignore[union-attr]
             self._queued -= size
             self.bytes_sent += size
             if self._queued <= self.high_water and not self._drained.is_set():

@@ -1,12 +1,14 @@
 """Opt-in process tuning for bulk transfers.
 
-With WebSocket messages of 128 KiB and more, glibc's malloc serves every
-buffer with a fresh ``mmap`` and returns it with ``munmap``, so each message
-page-faults its memory in again. Raising the mmap and trim thresholds keeps
-those buffers on the heap; measured on loopback this roughly doubles (v2
-stdout: 157 → 511 MiB/s) or more the client's throughput. It changes
-allocator settings for the whole process, so the library never does it on
-its own; the ``wsep`` CLI does.
+With WebSocket messages of 128 KiB and more, glibc's malloc serves large
+buffers with fresh memory (``mmap``, or a heap it trims and grows again), so
+each message page-faults its memory in again. Raising the mmap and trim
+thresholds keeps those buffers on the heap. It changes allocator settings for
+the whole process, so the library never does it on its own (the ``wsep`` CLI
+does), and its own data path does not need it: readers hand out received
+messages in pieces the allocator recycles, and stdin builds each message in
+one reused buffer. What is left for this to win is aiohttp's per-message
+buffers (``python -m bench`` compares both: ``throughput.*.sdk.tuned``).
 """
 
 from __future__ import annotations
