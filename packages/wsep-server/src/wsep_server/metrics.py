@@ -98,7 +98,7 @@ class Metrics:
         if record.end_reason.startswith("policy"):
             self.policy_refusals += 1
         if record.close_code is not None:
-            self.close_codes[record.close_code] += 1
+            self.close_codes[int(record.close_code)] += 1  # not the IntEnum: 3.10 formats its name
         self.bytes_in += record.bytes_in
         self.bytes_out += record.bytes_out
 
