@@ -41,7 +41,17 @@ async def serve(opts: Options) -> None:
         grace_period=opts.grace_period,
         exit_linger=opts.exit_linger,
     )
-    execer = load_execer(opts.execer) if opts.execer else default_execer(config)
+    containment = None
+    if opts.execer:
+        execer = load_execer(opts.execer)
+    else:
+        from .local.containment import Containment
+
+        containment = Containment.for_server(opts.cgroup)
+        token_env = (opts.security.token_env,) if opts.security.token_env else ()
+        execer = default_execer(
+            config, scrub_env=(*opts.scrub_env, *token_env), containment=containment
+        )
     sec = build_security(opts.security, execer, host=opts.host, unix_socket=opts.unix_socket)
     served = sec.execer if sec.execer is not None else execer
     sessions = SessionManager(served, SessionConfig(timeout=opts.session_timeout))
@@ -55,6 +65,8 @@ async def serve(opts: Options) -> None:
         middlewares=sec.middlewares,
     )
     sec.install(app)
+    if containment is not None:
+        app.on_cleanup.append(containment.on_cleanup)
     if opts.web:
         from .web import add_web_routes
 

@@ -7,9 +7,11 @@ import os
 
 from wsep_protocol import Command
 
-from . import spawn
+from . import environ, spawn
+from .containment import Containment, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
+from .tracking import TAG_VARIABLE
 from .writer import PipeWriter
 
 __all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
@@ -25,14 +27,26 @@ class LocalExecer:
     ``output_linger``: seconds after the child's exit until its readers report EOF
     even if a grandchild still holds the pipe or terminal.
     ``pipe_size``: requested pipe capacity (``F_SETPIPE_SZ``); kept if refused.
+    ``scrub_env``: names (glob patterns) of the server's environment never passed on,
+    besides ``WSEP_*`` which never is.
+    ``containment``: how sessions' descendants are found and ended (default: by
+    session, ancestry and tag, without taking over orphans or using cgroups).
     """
 
     def __init__(
-        self, *, grace_period: float = 2.0, output_linger: float = 1.0, pipe_size: int = 1 << 20
+        self,
+        *,
+        grace_period: float = 2.0,
+        output_linger: float = 1.0,
+        pipe_size: int = 1 << 20,
+        scrub_env: tuple[str, ...] = (),
+        containment: Containment | None = None,
     ) -> None:
         self.grace_period = grace_period
         self.output_linger = output_linger
         self.pipe_size = pipe_size
+        self.scrub_env = scrub_env
+        self.containment = containment if containment is not None else Containment()
 
     def resolve(self, command: Command) -> str:
         """The absolute path that ``start`` would execute (the server's PATH, not the child's).
@@ -47,7 +61,10 @@ class LocalExecer:
         creds = spawn.check_credentials(command)
         cwd = spawn.check_working_dir(command)
         executable = spawn.resolve(command)
-        env = spawn.build_env(command)
+        plan = environ.take_environment_request()
+        uid = os.geteuid() if creds.uid is None else creds.uid
+        base = environ.child_base(plan, uid=uid, tty=command.tty, scrubbed=self.scrub_env)
+        env = tag_environment(spawn.build_env(command, base), self.containment.new_tag())
         loop = asyncio.get_running_loop()
         if command.tty:
             return self._start_tty(command, executable, cwd, env, creds, loop)
@@ -87,6 +104,7 @@ class LocalExecer:
             tty_fd=None,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
+            scope=self.containment.adopt(pid, env[TAG_VARIABLE]),
         )
 
     def _start_tty(
@@ -123,6 +141,7 @@ class LocalExecer:
             tty_fd=control_fd,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
+            scope=self.containment.adopt(pid, env[TAG_VARIABLE]),
         )
 
 
