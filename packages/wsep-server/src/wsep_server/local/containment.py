@@ -8,6 +8,9 @@ them and, at the end, lets go of the tracking entry and the cgroup.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import session
@@ -37,22 +40,15 @@ class Containment:
         """What ``wsep-server`` uses: subreaper always, a cgroup per session when it can."""
         return cls(subreaper=True, cgroups=CgroupPool.open(cgroup))
 
-    def new_tag(self) -> str:
-        return self.tracker.new_tag()
-
-    def adopt(self, pid: int, tag: str) -> SessionScope:
-        """Track the session just started as ``pid`` (and move it into its cgroup)."""
+    def open_scope(self) -> SessionScope:
+        """A scope for the session about to be spawned (its cgroup, if any, created)."""
         group: Path | None = None
         if self.cgroups is not None:
             try:
                 group = self.cgroups.create()
             except OSError:
                 group = None
-            if group is not None and not self.cgroups.add(group, pid):
-                self.cgroups.remove(group)
-                group = None
-        self.tracker.register(pid, tag)
-        return SessionScope(self, pid, group)
+        return SessionScope(self, self.tracker.new_tag(), group)
 
     def close(self) -> None:
         """Remove the cgroup base directory (once the sessions in it have ended)."""
@@ -65,16 +61,38 @@ class Containment:
 
 
 class SessionScope:
-    """All processes of one session."""
+    """All processes of one session: opened before the spawn, adopted after it."""
 
-    def __init__(self, owner: Containment, leader: int, group: Path | None) -> None:
+    def __init__(self, owner: Containment, tag: str, group: Path | None) -> None:
         self._owner = owner
-        self.leader = leader
+        self.tag = tag
         self.group = group
+        self.leader = 0
+        self._born_inside = False
 
-    @property
-    def in_cgroup(self) -> bool:
-        return self.group is not None
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        """Around the spawn: the child is born in the session's cgroup."""
+        cgroups = self._owner.cgroups
+        if self.group is None or cgroups is None:
+            yield
+            return
+        with cgroups.born_in(self.group) as inside:
+            self._born_inside = inside
+            yield
+
+    def adopt(self, pid: int) -> SessionScope:
+        """Start tracking the session whose first process is ``pid``."""
+        self.leader = pid
+        cgroups = self._owner.cgroups
+        moved = self._born_inside or (
+            cgroups is not None and self.group is not None and cgroups.add(self.group, pid)
+        )
+        if self.group is not None and cgroups is not None and not moved:
+            cgroups.remove(self.group)
+            self.group = None
+        self._owner.tracker.register(pid, self.tag)
+        return self
 
     async def members(self) -> list[Member]:
         """Every live process of the session (a fresh look, off the event loop)."""
@@ -96,17 +114,19 @@ class SessionScope:
         session.signal_session(self.leader, signum, [m for m in found if m.started])
         cgroups = self._owner.cgroups
         if self.group is not None and cgroups is not None:
-            if signum == 9:
+            if signum == signal.SIGKILL:
                 cgroups.kill(self.group)
             else:
                 cgroups.signal(self.group, signum)
 
     def release(self) -> None:
-        """Stop tracking; remove the cgroup (empty by now, or removed later by the kernel)."""
-        self._owner.tracker.unregister(self.leader)
+        """Stop tracking; remove the cgroup (now, or once the kernel has emptied it)."""
+        if self.leader:
+            self._owner.tracker.unregister(self.leader)
         cgroups = self._owner.cgroups
         if self.group is not None and cgroups is not None:
             cgroups.remove(self.group)
+            self.group = None
 
 
 def tag_environment(env: dict[str, str], tag: str) -> dict[str, str]:

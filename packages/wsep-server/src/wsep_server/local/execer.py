@@ -8,10 +8,9 @@ import os
 from wsep_protocol import Command
 
 from . import environ, spawn
-from .containment import Containment, tag_environment
+from .containment import Containment, SessionScope, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
-from .tracking import TAG_VARIABLE
 from .writer import PipeWriter
 
 __all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
@@ -64,11 +63,16 @@ class LocalExecer:
         plan = environ.take_environment_request()
         uid = os.geteuid() if creds.uid is None else creds.uid
         base = environ.child_base(plan, uid=uid, tty=command.tty, scrubbed=self.scrub_env)
-        env = tag_environment(spawn.build_env(command, base), self.containment.new_tag())
+        scope = self.containment.open_scope()
+        env = tag_environment(spawn.build_env(command, base), scope.tag)
         loop = asyncio.get_running_loop()
-        if command.tty:
-            return self._start_tty(command, executable, cwd, env, creds, loop)
-        return self._start_pipes(command, executable, cwd, env, creds, loop)
+        try:
+            if command.tty:
+                return self._start_tty(command, executable, cwd, env, creds, loop, scope)
+            return self._start_pipes(command, executable, cwd, env, creds, loop, scope)
+        except BaseException:
+            scope.release()
+            raise
 
     def _start_pipes(
         self,
@@ -78,6 +82,7 @@ class LocalExecer:
         env: dict[str, str],
         creds: spawn.Credentials,
         loop: asyncio.AbstractEventLoop,
+        scope: SessionScope,
     ) -> LocalProcess:
         ours: list[int] = []
         theirs: list[int] = []
@@ -88,7 +93,10 @@ class LocalExecer:
             stdin_r: int | None = None
             if command.stdin_enabled:
                 stdin_r, stdin_w = _pipe(self.pipe_size, theirs, ours)
-            pid, popen = spawn.spawn(command, executable, cwd, env, creds, stdin_r, out_w, err_w)
+            with scope.spawning():
+                pid, popen = spawn.spawn(
+                    command, executable, cwd, env, creds, stdin_r, out_w, err_w
+                )
         except BaseException:
             _close_all(ours)
             raise
@@ -104,7 +112,7 @@ class LocalExecer:
             tty_fd=None,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
-            scope=self.containment.adopt(pid, env[TAG_VARIABLE]),
+            scope=scope.adopt(pid),
         )
 
     def _start_tty(
@@ -115,6 +123,7 @@ class LocalExecer:
         env: dict[str, str],
         creds: spawn.Credentials,
         loop: asyncio.AbstractEventLoop,
+        scope: SessionScope,
     ) -> LocalProcess:
         master, slave = os.openpty()
         ours = [master]
@@ -125,7 +134,8 @@ class LocalExecer:
             if creds.uid is not None:
                 # Like login and sshd: the session's user owns its terminal.
                 os.fchown(slave, creds.uid, -1)
-            pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+            with scope.spawning():
+                pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
         except BaseException:
             _close_all(ours)
             raise
@@ -141,7 +151,7 @@ class LocalExecer:
             tty_fd=control_fd,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
-            scope=self.containment.adopt(pid, env[TAG_VARIABLE]),
+            scope=scope.adopt(pid),
         )
 
 
