@@ -181,8 +181,12 @@ async def test_clean_environment_for_the_run_as_user(env_server: Any) -> None:
         "HOME=/tmp",
     ],
 )
-async def test_dangerous_client_variables_are_refused(env_server: Any, variable: str) -> None:
-    out = await _run(env_server, PLAIN, "/usr/bin/true", env=[variable])
+async def test_dangerous_client_variables_are_refused(
+    env_server: Any, visible: Path, variable: str
+) -> None:
+    # An identity whose section says nothing about the environment: the default applies.
+    work = str(visible / "work")
+    out = await _run(env_server, JAILED, "/usr/bin/true", env=[variable], working_dir=work)
     assert out.close_code == 1008, out
     assert out.exit is None
     assert variable.partition("=")[0] in out.close_reason

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,8 @@ from procutil import zombies_of
 from secutil import TIMEOUT, attempt, start_message, wait_for
 
 TOKEN = "process-token-0123456789abcdef"
+#: The sessions' shell: bash turns job control on with ``set -m`` even without a terminal.
+BASH = shutil.which("bash") or "/bin/bash"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 #: Each prints the pid of what it leaves running, one per line.
@@ -86,7 +89,7 @@ async def _disconnect_after_pids(url: str, script: str, count: int) -> list[int]
     """Start ``script``, read the pids it prints, then drop the connection."""
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(url, headers=HEADERS)
-        await ws.send_str(start_message("/bin/sh", "-c", script, working_dir="/"))
+        await ws.send_str(start_message(BASH, "-c", script, working_dir="/"))
         pids = await _read_pids(ws, count)
         await ws.close()
     return pids
@@ -129,7 +132,7 @@ async def test_nothing_outlives_a_normal_exit(contained_server: Any, what: str) 
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(contained_server.url, headers=HEADERS)
         script = f"{LEFT_BEHIND[what]}; read x"
-        await ws.send_str(start_message("/bin/sh", "-c", script, stdin=True, working_dir="/"))
+        await ws.send_str(start_message(BASH, "-c", script, stdin=True, working_dir="/"))
         pids = await _read_pids(ws, 1)
         started = _note(pids)
         await ws.send_bytes(b'{"type":"stdin"}\ngo\n')  # the main process now exits normally
@@ -162,7 +165,7 @@ async def test_nothing_outlives_max_duration(
     script = "; ".join(LEFT_BEHIND[k] for k in ("job control", "setsid", "double fork"))
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(server.url, headers=HEADERS)
-        await ws.send_str(start_message("/bin/sh", "-c", f"{script}; sleep 600", working_dir="/"))
+        await ws.send_str(start_message(BASH, "-c", f"{script}; sleep 600", working_dir="/"))
         pids = await _read_pids(ws, 3)
         started = _note(pids)
         while (await asyncio.wait_for(ws.receive(), TIMEOUT)).type == aiohttp.WSMsgType.BINARY:
@@ -178,7 +181,7 @@ async def test_a_cgroup_holds_the_session(start_server_process: Callable[..., An
     server = start_server_process("--cgroup", "auto", env={"WSEP_TOKEN": TOKEN})
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(server.url, headers=HEADERS)
-        await ws.send_str(start_message("/bin/sh", "-c", "setsid sleep 418 & echo $!; sleep 600"))
+        await ws.send_str(start_message(BASH, "-c", "setsid sleep 418 & echo $!; sleep 600"))
         (pid,) = await _read_pids(ws, 1)
         own = Path(f"/proc/{pid}/cgroup").read_text()
         assert f"/wsep-{server.proc.pid}/s" in own, own
@@ -191,7 +194,7 @@ async def test_unrelated_sessions_keep_running(contained_server: Any) -> None:
     """Ending one session ends its processes only: another session's daemon lives on."""
     async with aiohttp.ClientSession() as session:
         keep = await session.ws_connect(contained_server.url, headers=HEADERS)
-        await keep.send_str(start_message("/bin/sh", "-c", f"{LEFT_BEHIND['daemon()']}; sleep 600"))
+        await keep.send_str(start_message(BASH, "-c", f"{LEFT_BEHIND['daemon()']}; sleep 600"))
         (kept,) = await _read_pids(keep, 1)
         kept_started = _note([kept])
         pids = await _disconnect_after_pids(
