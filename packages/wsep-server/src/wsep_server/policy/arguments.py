@@ -11,7 +11,7 @@ everything its arguments can make it do. A policy narrows that per command::
     [default.arguments."/usr/bin/tar"]
     deny = ["--checkpoint-action*", "--to-command*", "--use-compress-program*",
             "-I*", "--rsh-command*", "--info-script*", "--new-volume-script*", "-F*"]
-    deny_line = ["re:.*\\s-[a-zA-Z]*[IF]"]     # short options bundled together
+    deny_line = ['re:(.*\\s)?-[a-zA-Z]*[IF].*']   # short options bundled together
 
 The key is the command (an absolute path or a path pattern, as in
 ``commands``). ``allow``/``deny`` match each argument; ``allow_line``/``deny_line``
