@@ -158,7 +158,7 @@ async def test_nothing_outlives_max_duration(
     start_server_process: Callable[..., Any], tmp_path: Path
 ) -> None:
     policy = tmp_path / "policy.toml"
-    policy.write_text(f"[default]\nmax_duration = 2\nuids = [{os.geteuid()}]\n")
+    policy.write_text(f"[default]\nmax_duration = 5\nuids = [{os.geteuid()}]\n")
     server = start_server_process(
         "--cgroup", "off", "--policy", str(policy), env={"WSEP_TOKEN": TOKEN}
     )

@@ -72,14 +72,16 @@ class SessionScope:
 
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
-        """Around the spawn: the child is born in the session's cgroup."""
+        """Around the spawn and :meth:`adopt`: the child is born in the session's cgroup,
+        and no look at ``/proc`` happens until it is tracked."""
         cgroups = self._owner.cgroups
-        if self.group is None or cgroups is None:
-            yield
-            return
-        with cgroups.born_in(self.group) as inside:
-            self._born_inside = inside
-            yield
+        with self._owner.tracker.spawning():
+            if self.group is None or cgroups is None:
+                yield
+                return
+            with cgroups.born_in(self.group) as inside:
+                self._born_inside = inside
+                yield
 
     def adopt(self, pid: int) -> SessionScope:
         """Start tracking the session whose first process is ``pid``."""

@@ -97,6 +97,7 @@ class LocalExecer:
                 pid, popen = spawn.spawn(
                     command, executable, cwd, env, creds, stdin_r, out_w, err_w
                 )
+                scope.adopt(pid)
         except BaseException:
             _close_all(ours)
             raise
@@ -112,7 +113,7 @@ class LocalExecer:
             tty_fd=None,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
-            scope=scope.adopt(pid),
+            scope=scope,
         )
 
     def _start_tty(
@@ -136,6 +137,7 @@ class LocalExecer:
                 os.fchown(slave, creds.uid, -1)
             with scope.spawning():
                 pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+                scope.adopt(pid)
         except BaseException:
             _close_all(ours)
             raise
@@ -151,7 +153,7 @@ class LocalExecer:
             tty_fd=control_fd,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
-            scope=scope.adopt(pid),
+            scope=scope,
         )
 
 

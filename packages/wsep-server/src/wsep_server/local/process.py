@@ -190,6 +190,7 @@ class LocalProcess:
         scope.signal(signal.SIGCONT, found)  # a stopped process cannot act on SIGTERM
         if await self._scope_gone(scope, deadline, None):
             return
+        scope.signal(signal.SIGKILL, scope.members_now())
         kill_deadline = self._loop.time() + _KILL_WAIT
         await self._scope_gone(scope, kill_deadline, signal.SIGKILL)
         await asyncio.shield(self._exited)  # always reap the child itself
@@ -198,9 +199,14 @@ class LocalProcess:
     async def _scope_gone(self, scope: SessionScope, deadline: float, signum: int | None) -> bool:
         """Wait until the child is reaped and nothing of its session lives; ``signum`` is
         sent again to whatever still does (a fork may have raced the last one)."""
+        # The child's exit is an event: no look at /proc until it is reaped (or time is up).
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.shield(self._exited), max(deadline - self._loop.time(), 0)
+            )
+        found = scope.members_now()
         step = 0
         while True:
-            found = await scope.members()
             if signum is not None and found:
                 scope.signal(signum, found)
             if not found and self._exited.done():
@@ -210,6 +216,7 @@ class LocalProcess:
                 return False
             await asyncio.sleep(min(_POLL[min(step, len(_POLL) - 1)], remaining))
             step += 1
+            found = await scope.members()
 
     def _killpg(self, signum: int) -> None:
         session.killpg(self._pid, signum)

@@ -31,7 +31,8 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -93,29 +94,43 @@ class DescendantTracker:
         self.exclusive = exclusive
         self._me = os.getpid()
         self._sessions: dict[int, _Tracked] = {}
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="wsep-proc-scan")
+        #: Dead children that were no session's first process at the last pass: a pid
+        #: is reaped on its second sighting, so a child spawned during a pass (not yet
+        #: registered) is never reaped in place of its owner.
+        self._dead: set[int] = set()
+        self._lock = threading.Lock()
         self._refresher: asyncio.Task[None] | None = None
 
     @staticmethod
     def new_tag() -> str:
         return secrets.token_hex(12)
 
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        """Hold passes off while a child is spawned and registered: a pass must never see
+        a session's first process before it is known as one (it would look like an orphan)."""
+        with self._lock:
+            yield
+
     def register(self, leader: int, tag: str) -> None:
         """Start tracking the session whose first process is ``leader``."""
         st = read_stat(leader)
         started = st.started if st is not None else 0
         self._sessions[leader] = _Tracked(leader, started, tag, {leader: started})
-        if self.exclusive and self._refresher is None:
-            with contextlib.suppress(RuntimeError):
-                self._refresher = asyncio.get_running_loop().create_task(self._refresh())
+        self._keep_refreshing()
 
     def unregister(self, leader: int) -> None:
         self._sessions.pop(leader, None)
+        self._keep_refreshing()
+
+    def _keep_refreshing(self) -> None:
+        if self.exclusive and self._refresher is None and (self._sessions or self._dead):
+            with contextlib.suppress(RuntimeError):
+                self._refresher = asyncio.get_running_loop().create_task(self._refresh())
 
     async def members(self, leader: int) -> list[Member]:
         """Live processes of the session of ``leader`` (a fresh pass, off the event loop)."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.scan)
+        await _off_loop(self.scan)
         return self._found(leader)
 
     def members_now(self, leader: int) -> list[Member]:
@@ -129,19 +144,21 @@ class DescendantTracker:
         return list(tracked.members) if tracked is not None else []
 
     async def _refresh(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            while self._sessions:
+            while self._sessions or self._dead:
                 await asyncio.sleep(_REFRESH)
-                await loop.run_in_executor(self._executor, self.scan)
+                await _off_loop(self.scan)
         except Exception:  # pragma: no cover - an observer never ends the server
             _log.exception("process tracking failed")
         finally:
             self._refresher = None
-        # A session registered between the last pass and now restarts the loop itself.
 
     def scan(self) -> None:
         """One pass: attribute every live process, reap orphans that died, end strays."""
+        with self._lock:
+            self._scan()
+
+    def _scan(self) -> None:
         procs: dict[int, ProcStat] = {}
         try:
             names = os.listdir("/proc")
@@ -213,13 +230,39 @@ class DescendantTracker:
         owner: dict[int, list[_Tracked]],
     ) -> None:
         """Reap dead orphans of sessions; a session's first process is its owner's to reap."""
+        dead = set()
         for pid in mine:
             if pid in leaders or procs[pid].state != b"Z":
                 continue
             if not self.exclusive and pid not in owner:
                 continue  # a child of someone else in this process
+            if pid not in self._dead:
+                dead.add(pid)
+                continue
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
+        self._dead = dead
+
+
+_executor: ThreadPoolExecutor | None = None
+_users = 0
+
+
+async def _off_loop(scan: Callable[[], None]) -> None:
+    """Run a pass on the one scanning thread (never the event loop, never the shared
+    pool); the thread ends when no pass is pending, so none lingers in between."""
+    global _executor, _users
+    if _executor is None:
+        _executor = ThreadPoolExecutor(1, thread_name_prefix="wsep-proc-scan")
+    executor = _executor
+    _users += 1
+    try:
+        await asyncio.get_running_loop().run_in_executor(executor, scan)
+    finally:
+        _users -= 1
+        if _users == 0 and _executor is executor:
+            _executor = None
+            executor.shutdown(wait=False)
 
 
 def _descendants(roots: Iterable[int], children: dict[int, list[int]]) -> list[int]:
