@@ -11,13 +11,30 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .cli import Options, parse_args
+
+if TYPE_CHECKING:
+    from .local.containment import Containment
 
 _log = logging.getLogger("wsep_server")
 
 
 async def serve(opts: Options) -> None:
+    containment = None
+    if not opts.execer:
+        from .local.containment import Containment as Contained
+
+        containment = Contained.for_server(opts.cgroup)
+    try:
+        await _serve(opts, containment)
+    finally:
+        if containment is not None:
+            containment.close()  # also when the start failed: no cgroup left behind
+
+
+async def _serve(opts: Options, containment: Containment | None) -> None:
     from aiohttp import web
 
     from .app import create_app, default_execer
@@ -41,13 +58,9 @@ async def serve(opts: Options) -> None:
         grace_period=opts.grace_period,
         exit_linger=opts.exit_linger,
     )
-    containment = None
-    if opts.execer:
-        execer = load_execer(opts.execer)
+    if containment is None:
+        execer = load_execer(opts.execer or "")
     else:
-        from .local.containment import Containment
-
-        containment = Containment.for_server(opts.cgroup)
         token_env = (opts.security.token_env,) if opts.security.token_env else ()
         execer = default_execer(
             config, scrub_env=(*opts.scrub_env, *token_env), containment=containment
@@ -65,8 +78,6 @@ async def serve(opts: Options) -> None:
         middlewares=sec.middlewares,
     )
     sec.install(app)
-    if containment is not None:
-        app.on_cleanup.append(containment.on_cleanup)
     if opts.web:
         from .web import add_web_routes
 
