@@ -176,7 +176,8 @@ async def test_nothing_outlives_max_duration(
     server = start_server_process(
         "--cgroup", "off", "--policy", str(policy), env={"WSEP_TOKEN": TOKEN}
     )
-    script = "; ".join(LEFT_BEHIND[k] for k in ("job control", "setsid", "double fork"))
+    # Job control last: under ``set -m`` a job leads its own group, and setsid(1) then forks.
+    script = "; ".join(LEFT_BEHIND[k] for k in ("setsid", "double fork", "job control"))
     async with aiohttp.ClientSession() as session:
         ws = await session.ws_connect(server.url, headers=HEADERS)
         await ws.send_str(start_message(BASH, "-c", f"{script}; sleep 600", working_dir="/"))
