@@ -99,14 +99,14 @@ async def test_forcing_v1_against_a_v2_server(url: str) -> None:
 
 async def test_chained_server_processes(start_server_process) -> None:
     """Two real ``wsep-server`` processes; the first forwards with ``--execer``."""
-    second = start_server_process(env={"WSEP_CHAIN_MARK": "second"})
+    second = start_server_process(env={"CHAIN_MARK": "second"})
     first = start_server_process(
         "--execer",
         "wsep_client.chain:upstream_execer",
-        env={"WSEP_UPSTREAM_URL": second.url, "WSEP_CHAIN_MARK": "first"},
+        env={"WSEP_UPSTREAM_URL": second.url, "CHAIN_MARK": "first"},
     )
     async with wsep_client.connect(first.url) as remote:
-        result = await remote.run("sh", "-c", 'echo "$WSEP_CHAIN_MARK"; cat', input=b"in\n")
+        result = await remote.run("sh", "-c", 'echo "$CHAIN_MARK"; cat', input=b"in\n")
         with pytest.raises(StartFailed):
             await remote.run("no-such-command-chained")
     assert result.stdout == b"second\nin\n"

@@ -236,13 +236,13 @@ ATTACKS = [
             lambda lay: start_message(f"{lay.evil}/echo", "-c", "id", working_dir=str(lay.work)),
         ),
         close_code=1008,
-        reason="resolves to",
+        reason="not allowed: command",
     ),
     Attack(
         "disallowed command through a relative symlink",
         session(ALICE, lambda lay: start_message("./echo", "-c", "id", working_dir=str(lay.work))),
         close_code=1008,
-        reason="resolves to",
+        reason="not allowed: command",
     ),
     Attack(
         "disallowed command through PATH in env",

@@ -31,6 +31,7 @@ async def test_audit_lines(make_secure_server: MakeSecure, no_leaked_children: N
         stdin=STDIN_SECRET,
     )
     assert out.stdout == STDIN_SECRET
+    await server.audit.wait_written(2)  # the end line comes once the processes are all gone
     # 2: refused by the policy (no start line, one end line)
     out = await attempt(
         server.url,

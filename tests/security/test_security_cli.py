@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import TOKENS, auth
-from secutil import attempt, start_message
+from secutil import attempt, start_message, wait_for
 
 TOKEN = TOKENS["alice"]
 
@@ -102,6 +102,8 @@ async def test_server_process_with_token_policy_and_audit(
     out = await attempt(srv.url, start_message("/usr/bin/echo", "hi", working_dir=work),
                         params={"token": TOKEN})  # fmt: skip
     assert out.stdout == b"hi\n", out
+    # the session's end line is written once its processes are all gone
+    await wait_for(lambda: audit.exists() and len(audit.read_text().splitlines()) >= 2)
     # the WSEP_TOKEN environment variable is a second, unnamed credential ("token")
     out = await attempt(srv.url, start_message("/usr/bin/id", working_dir=work),
                         headers=auth("env-token-0123456789abcdef"))  # fmt: skip

@@ -150,12 +150,16 @@ async def test_switch_uid_only_takes_primary_group(execer: LocalExecer) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-async def test_switched_user_cannot_exec(execer: LocalExecer, tmp_path: Path) -> None:
-    script = tmp_path / "root-only.sh"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o700)
-    tmp_path.chmod(0o755)
-    err = await start_error(execer, Command(str(script), uid=65534, gid=65534))
+async def test_switched_user_cannot_exec(execer: LocalExecer) -> None:
+    import tempfile
+
+    # A directory the user can search (pytest's own tmp_path sits below a 0700 one).
+    with tempfile.TemporaryDirectory(dir="/tmp") as visible:
+        os.chmod(visible, 0o755)
+        script = Path(visible) / "root-only.sh"
+        script.write_text("#!/bin/sh\n")
+        script.chmod(0o700)
+        err = await start_error(execer, Command(str(script), uid=65534, gid=65534))
     assert err.kind is StartErrorKind.PERMISSION_DENIED
 
 

@@ -52,10 +52,10 @@ async def test_stdout_and_stderr_are_separate(execer: LocalExecer) -> None:
 async def test_env_added_to_server_env(
     execer: LocalExecer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WSEP_TEST_SERVER_VAR", "from-server")
+    monkeypatch.setenv("TEST_SERVER_VAR", "from-server")
     cmd = Command(
         "sh",
-        ("-c", 'echo "$WSEP_TEST_SERVER_VAR|$FOO|$BAR|${WSEP_TTY:-unset}"'),
+        ("-c", 'echo "$TEST_SERVER_VAR|$FOO|$BAR|${WSEP_TTY:-unset}"'),
         env=("FOO=a=b", "BAR="),
     )
     out, _, _ = await run(execer, cmd)

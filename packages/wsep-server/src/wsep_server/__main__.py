@@ -24,12 +24,26 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.typedefs import Middleware
 
+    from .local.containment import Containment
     from .metrics import Metrics
 
 _log = logging.getLogger("wsep_server")
 
 
 async def serve(opts: Options) -> None:
+    containment = None
+    if not opts.execer:
+        from .local.containment import Containment as Contained
+
+        containment = Contained.for_server(opts.cgroup)
+    try:
+        await _serve(opts, containment)
+    finally:
+        if containment is not None:
+            containment.close()  # also when the start failed: no cgroup left behind
+
+
+async def _serve(opts: Options, containment: Containment | None) -> None:
     from aiohttp import web
 
     from . import systemd
@@ -62,7 +76,13 @@ async def serve(opts: Options) -> None:
     opts = _activated_options(opts, activated)
     metrics = _metrics(opts)
     raise_fd_limit()
-    execer = load_execer(opts.execer) if opts.execer else default_execer(config)
+    if containment is None:
+        execer = load_execer(opts.execer or "")
+    else:
+        token_env = (opts.security.token_env,) if opts.security.token_env else ()
+        execer = default_execer(
+            config, scrub_env=(*opts.scrub_env, *token_env), containment=containment
+        )
     sec = build_security(opts.security, execer, host=opts.host, unix_socket=opts.unix_socket)
     served = sec.execer if sec.execer is not None else execer
     guard = ConnectionGuard(

@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -51,13 +52,13 @@ CONFIG_KEY = web.AppKey("wsep_config", ServerConfig)
 EXECER_KEY = web.AppKey[Execer]("wsep_execer")
 
 
-def default_execer(config: ServerConfig | None = None) -> Execer:
-    """The local execer (processes on this machine)."""
+def default_execer(config: ServerConfig | None = None, **options: Any) -> Execer:
+    """The local execer (processes on this machine); ``options`` go to ``LocalExecer``."""
     from .local import LocalExecer  # imported late: it is the only one that forks
 
     if config is None:
-        return LocalExecer()
-    return LocalExecer(grace_period=min(config.grace_period, 2.0))
+        return LocalExecer(**options)
+    return LocalExecer(grace_period=min(config.grace_period, 2.0), **options)
 
 
 class WsepHandler:

@@ -40,6 +40,8 @@ class Options:
     web: bool = False
     header_timeout: float = 30.0
     session_timeout: float = 300.0
+    scrub_env: tuple[str, ...] = ()
+    cgroup: str = "auto"
     security: SecurityOptions = field(default_factory=SecurityOptions)
     service: ServiceOptions = field(default_factory=ServiceOptions)
     web_options: WebOptions = field(default_factory=WebOptions)
@@ -112,10 +114,20 @@ def _build_parser() -> argparse.ArgumentParser:
     a("--tune-malloc", action=argparse.BooleanOptionalAction,
       default=_bool(_env("TUNE_MALLOC", "1")),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
+    a("--scrub-env", action="append", default=_names(_env("SCRUB_ENV", "")), metavar="NAME",
+      help="never pass this variable of the server's environment to commands; glob "
+      "patterns allowed, repeatable (WSEP_* never is passed) [WSEP_SCRUB_ENV]")  # fmt: skip
+    a("--cgroup", default=_env("CGROUP", "auto"), metavar="auto|off|DIR",
+      help="run each session in a cgroup v2 below this one (auto: the server's own, "
+      "when writable, e.g. systemd Delegate=yes) [WSEP_CGROUP]")  # fmt: skip
     add_security_arguments(p)
     add_service_arguments(p)
     add_web_arguments(p)
     return p
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -168,6 +180,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         web=ns.web,
         header_timeout=ns.header_timeout,
         session_timeout=ns.session_timeout,
+        scrub_env=tuple(n for item in ns.scrub_env for n in _names(item)),
+        cgroup=ns.cgroup,
         security=security,
         service=service,
         web_options=web_options(ns),

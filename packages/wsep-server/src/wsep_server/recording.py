@@ -1,9 +1,12 @@
-"""Session recording: TTY sessions written as asciicast v2 files (``asciinema play`` them).
+"""Session recording: sessions written as asciicast v2 files (``asciinema play`` them).
 
-The policy decides (``record = true``); it marks the start it just allowed
+The policy decides (``record = true`` for TTY sessions, ``record_pipes = true``
+for the others); it marks the start it just allowed
 with :func:`request_recording`, and :class:`RecordingExecer`, wrapped around
 the real execer, picks that mark up in the same task when it starts the
-process and tees the terminal output into the file. Files are written by a
+process and tees the terminal output into the file. Without a TTY, stdout is
+written as ``"o"`` events and stderr as ``"e"`` events (players skip event
+types they do not know, so a recording plays as its stdout). Files are written by a
 background task through aiofiles, so the event loop never waits on the disk
 beyond a bounded queue.
 """
@@ -70,7 +73,7 @@ class AsciicastEncoder:
 
     def __init__(self, started: float | None = None) -> None:
         self.started = time.monotonic() if started is None else started
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._decoders: dict[str, codecs.IncrementalDecoder] = {}
 
     def header(
         self,
@@ -96,12 +99,26 @@ class AsciicastEncoder:
     def _elapsed(self, now: float | None) -> float:
         return round((time.monotonic() if now is None else now) - self.started, 6)
 
-    def output(self, data: Buffer, now: float | None = None, *, final: bool = False) -> str:
-        """An ``o`` event, or ``""`` when the bytes end mid-character (kept for the next one)."""
-        text = self._decoder.decode(bytes(data), final)
+    def output(
+        self, data: Buffer, now: float | None = None, *, final: bool = False, kind: str = "o"
+    ) -> str:
+        """An ``o`` (or ``kind``) event, or ``""`` when the bytes end mid-character (kept
+        for the next one); each kind of event is decoded on its own."""
+        decoder = self._decoders.get(kind)
+        if decoder is None:
+            decoder = self._decoders[kind] = codecs.getincrementaldecoder("utf-8")("replace")
+        text = decoder.decode(bytes(data), final)
         if not text:
             return ""
-        return json.dumps([self._elapsed(now), "o", text], ensure_ascii=False) + "\n"
+        return json.dumps([self._elapsed(now), kind, text], ensure_ascii=False) + "\n"
+
+    def flush(self) -> list[str]:
+        """Events for whatever partial characters are left, one per kind."""
+        return [
+            line
+            for kind in list(self._decoders)
+            if (line := self.output(b"", final=True, kind=kind))
+        ]
 
     def resize(self, rows: int, cols: int, now: float | None = None) -> str:
         return json.dumps([self._elapsed(now), "r", f"{cols}x{rows}"]) + "\n"
@@ -137,9 +154,9 @@ class Recorder:
             while await self._queue.get() is not None:
                 pass  # keep draining so producers never block
 
-    async def output(self, data: Buffer) -> None:
+    async def output(self, data: Buffer, kind: str = "o") -> None:
         if not self._closed:
-            line = self.encoder.output(data)
+            line = self.encoder.output(data, kind=kind)
             if line:
                 await self._queue.put(line)
 
@@ -151,8 +168,7 @@ class Recorder:
         """Flush what is left and close the file; idempotent."""
         if not self._closed:
             self._closed = True
-            tail = self.encoder.output(b"", final=True)
-            if tail:
+            for tail in self.encoder.flush():
                 await self._queue.put(tail)
             await self._queue.put(None)
         with contextlib.suppress(asyncio.CancelledError):
@@ -163,12 +179,18 @@ class _TeeReader:
     """Passes the process's output through and hands a copy to the recorder.
 
     The recorder only observes: if it fails, the failure is logged once and
-    recording stops; the output goes on.
+    recording stops; the output goes on. It is closed at the end of the last
+    stream it records (or when the process is closed), so nothing a slower
+    stream still carries is lost.
     """
 
-    def __init__(self, inner: ProcessReader, recorder: Recorder) -> None:
+    def __init__(
+        self, inner: ProcessReader, recorder: Recorder, kind: str, open_streams: list[str]
+    ) -> None:
         self._inner = inner
         self._recorder: Recorder | None = recorder
+        self._kind = kind
+        self._open = open_streams
 
     async def _record(self, data: Buffer) -> None:
         recorder = self._recorder
@@ -176,9 +198,12 @@ class _TeeReader:
             return
         try:
             if data:
-                await recorder.output(data)
+                await recorder.output(data, self._kind)
             else:
-                await recorder.close()
+                if self._kind in self._open:
+                    self._open.remove(self._kind)
+                if not self._open:
+                    await recorder.close()
         except Exception:
             self._recorder = None
             _log.exception("recording %s failed; the session goes on unrecorded", recorder.path)
@@ -199,12 +224,17 @@ class _TeeReader:
 
 
 class _RecordingProcess:
-    """A process whose TTY output and resizes are recorded; everything else passes through."""
+    """A process whose output (TTY, or stdout and stderr) and resizes are recorded;
+    everything else passes through."""
 
-    def __init__(self, inner: Process, recorder: Recorder) -> None:
+    def __init__(self, inner: Process, recorder: Recorder, *, tty: bool) -> None:
         self._inner = inner
         self._recorder = recorder
-        self._stdout = _TeeReader(inner.stdout, recorder)
+        streams = ["o"] if tty else ["o", "e"]
+        self._stdout = _TeeReader(inner.stdout, recorder, "o", streams)
+        self._stderr: ProcessReader = (
+            inner.stderr if tty else _TeeReader(inner.stderr, recorder, "e", streams)
+        )
 
     @property
     def pid(self) -> int:
@@ -220,7 +250,7 @@ class _RecordingProcess:
 
     @property
     def stderr(self) -> ProcessReader:
-        return self._inner.stderr
+        return self._stderr
 
     async def wait(self) -> ExitStatus:
         return await self._inner.wait()
@@ -243,7 +273,7 @@ class _RecordingProcess:
 
 
 class RecordingExecer:
-    """Wraps an execer; records the TTY sessions the policy asked for into ``directory``."""
+    """Wraps an execer; records the sessions the policy asked for into ``directory``."""
 
     def __init__(self, inner: Execer, directory: str | os.PathLike[str]) -> None:
         self.inner = inner
@@ -267,7 +297,7 @@ class RecordingExecer:
     async def start(self, command: Command) -> Process:
         pending = take_recording_request()
         process = await self.inner.start(command)
-        if pending is None or not command.tty:
+        if pending is None:
             return process
         rows = command.rows if 0 < command.rows < 65535 else 24
         cols = command.cols if 0 < command.cols < 65535 else 80
@@ -277,10 +307,10 @@ class RecordingExecer:
             height=rows,
             timestamp=time.time(),
             title=" ".join(pending.argv)[:200],
-            env={"TERM": _term(command), "SHELL": pending.path},
+            env={"TERM": _term(command), "SHELL": pending.path} if command.tty else None,
         )
         recorder = Recorder(self.file_for(pending, process.pid), header, encoder)
-        return _RecordingProcess(process, recorder)
+        return _RecordingProcess(process, recorder, tty=command.tty)
 
 
 def _term(command: Command) -> str:

@@ -399,7 +399,7 @@ def _public(request: web.Request) -> bool:
 def _records(policy: Any) -> bool:
     file = policy.policy
     sections = [file.default, file.anonymous, *file.identities.values()]
-    return any(s is not None and s.record for s in sections)
+    return any(s is not None and (s.record or s.record_pipes) for s in sections)
 
 
 def tls_context(

@@ -7,7 +7,8 @@ import os
 
 from wsep_protocol import Command
 
-from . import spawn
+from . import environ, spawn
+from .containment import Containment, SessionScope, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
 from .writer import PipeWriter
@@ -25,14 +26,26 @@ class LocalExecer:
     ``output_linger``: seconds after the child's exit until its readers report EOF
     even if a grandchild still holds the pipe or terminal.
     ``pipe_size``: requested pipe capacity (``F_SETPIPE_SZ``); kept if refused.
+    ``scrub_env``: names (glob patterns) of the server's environment never passed on,
+    besides ``WSEP_*`` which never is.
+    ``containment``: how sessions' descendants are found and ended (default: by
+    session, ancestry and tag, without taking over orphans or using cgroups).
     """
 
     def __init__(
-        self, *, grace_period: float = 2.0, output_linger: float = 1.0, pipe_size: int = 1 << 20
+        self,
+        *,
+        grace_period: float = 2.0,
+        output_linger: float = 1.0,
+        pipe_size: int = 1 << 20,
+        scrub_env: tuple[str, ...] = (),
+        containment: Containment | None = None,
     ) -> None:
         self.grace_period = grace_period
         self.output_linger = output_linger
         self.pipe_size = pipe_size
+        self.scrub_env = scrub_env
+        self.containment = containment if containment is not None else Containment()
 
     def resolve(self, command: Command) -> str:
         """The absolute path that ``start`` would execute (the server's PATH, not the child's).
@@ -47,11 +60,19 @@ class LocalExecer:
         creds = spawn.check_credentials(command)
         cwd = spawn.check_working_dir(command)
         executable = spawn.resolve(command)
-        env = spawn.build_env(command)
+        plan = environ.take_environment_request()
+        uid = os.geteuid() if creds.uid is None else creds.uid
+        base = environ.child_base(plan, uid=uid, tty=command.tty, scrubbed=self.scrub_env)
+        scope = self.containment.open_scope()
+        env = tag_environment(spawn.build_env(command, base), scope.tag)
         loop = asyncio.get_running_loop()
-        if command.tty:
-            return self._start_tty(command, executable, cwd, env, creds, loop)
-        return self._start_pipes(command, executable, cwd, env, creds, loop)
+        try:
+            if command.tty:
+                return self._start_tty(command, executable, cwd, env, creds, loop, scope)
+            return self._start_pipes(command, executable, cwd, env, creds, loop, scope)
+        except BaseException:
+            scope.release()
+            raise
 
     def _start_pipes(
         self,
@@ -61,6 +82,7 @@ class LocalExecer:
         env: dict[str, str],
         creds: spawn.Credentials,
         loop: asyncio.AbstractEventLoop,
+        scope: SessionScope,
     ) -> LocalProcess:
         ours: list[int] = []
         theirs: list[int] = []
@@ -71,7 +93,11 @@ class LocalExecer:
             stdin_r: int | None = None
             if command.stdin_enabled:
                 stdin_r, stdin_w = _pipe(self.pipe_size, theirs, ours)
-            pid, popen = spawn.spawn(command, executable, cwd, env, creds, stdin_r, out_w, err_w)
+            with scope.spawning():
+                pid, popen = spawn.spawn(
+                    command, executable, cwd, env, creds, stdin_r, out_w, err_w
+                )
+                scope.adopt(pid)
         except BaseException:
             _close_all(ours)
             raise
@@ -87,6 +113,7 @@ class LocalExecer:
             tty_fd=None,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
+            scope=scope,
         )
 
     def _start_tty(
@@ -97,6 +124,7 @@ class LocalExecer:
         env: dict[str, str],
         creds: spawn.Credentials,
         loop: asyncio.AbstractEventLoop,
+        scope: SessionScope,
     ) -> LocalProcess:
         master, slave = os.openpty()
         ours = [master]
@@ -107,7 +135,9 @@ class LocalExecer:
             if creds.uid is not None:
                 # Like login and sshd: the session's user owns its terminal.
                 os.fchown(slave, creds.uid, -1)
-            pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+            with scope.spawning():
+                pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+                scope.adopt(pid)
         except BaseException:
             _close_all(ours)
             raise
@@ -123,6 +153,7 @@ class LocalExecer:
             tty_fd=control_fd,
             grace_period=self.grace_period,
             output_linger=self.output_linger,
+            scope=scope,
         )
 
 

@@ -21,6 +21,7 @@ import threading
 from wsep_protocol import ExitStatus
 
 from . import session
+from .containment import SessionScope
 from .reader import PipeReader
 from .writer import PipeWriter
 
@@ -47,8 +48,10 @@ class LocalProcess:
         tty_fd: int | None,
         grace_period: float,
         output_linger: float,
+        scope: SessionScope,
     ) -> None:
         self._popen = popen
+        self._scope = scope
         self._pid = pid
         self._loop = loop
         self._stdin = stdin
@@ -58,8 +61,6 @@ class LocalProcess:
         self._is_tty = tty_fd is not None
         self._grace = grace_period
         self._linger = output_linger
-        #: Descendants that left the session (pid → start time), found while closing.
-        self._strays: dict[int, int] = {}
         self._exited: asyncio.Future[ExitStatus] = loop.create_future()
         self._pidfd: int | None = None
         self._closed = False
@@ -174,62 +175,51 @@ class LocalProcess:
 
     async def _close(self) -> None:
         try:
-            first = signal.SIGHUP if self._is_tty else signal.SIGTERM
-            if not self._anything_alive():
-                return
-            deadline = self._loop.time() + self._grace
-            self._signal_all(first)
-            self._signal_all(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-            if await self._all_gone(deadline):
-                return
-            self._signal_all(signal.SIGKILL)
-            await self._all_gone(self._loop.time() + _KILL_WAIT, leader_only=True)
-            await asyncio.shield(self._exited)  # always reap the child itself
-            await self._all_gone(self._loop.time() + _KILL_WAIT)
+            await self._close_scope(self._scope)
         finally:
             self._release()
 
-    def _killpg(self, signum: int) -> None:
-        session.killpg(self._pid, signum)
+    async def _close_scope(self, scope: SessionScope) -> None:
+        """End every process of the session: signal, grace period, kill, until none is left."""
+        first = signal.SIGHUP if self._is_tty else signal.SIGTERM
+        found = scope.members_now()
+        if self._exited.done() and not found:
+            return
+        deadline = self._loop.time() + self._grace
+        scope.signal(first, found)
+        scope.signal(signal.SIGCONT, found)  # a stopped process cannot act on SIGTERM
+        if await self._scope_gone(scope, deadline, None):
+            return
+        scope.signal(signal.SIGKILL, scope.members_now())
+        kill_deadline = self._loop.time() + _KILL_WAIT
+        await self._scope_gone(scope, kill_deadline, signal.SIGKILL)
+        await asyncio.shield(self._exited)  # always reap the child itself
+        await self._scope_gone(scope, self._loop.time() + _KILL_WAIT, signal.SIGKILL)
 
-    def _leftovers(self) -> list[session.Member]:
-        """What still runs of the child's session and of its descendants."""
-        if not self._is_tty and not self._strays and not session.killpg(self._pid, 0):
-            # Pipes: no job control, so an empty group means an empty session (fast path).
-            return []
-        return self._members()
-
-    def _members(self) -> list[session.Member]:
-        found = session.members(self._pid, self._strays)
-        for member in found:
-            if member.sid != self._pid:  # left with setsid: keep it in sight
-                self._strays[member.pid] = member.started
-        return found
-
-    def _anything_alive(self) -> bool:
-        return not self._exited.done() or bool(self._leftovers())
-
-    def _signal_all(self, signum: int) -> None:
-        session.signal_session(self._pid, signum, self._members())
-
-    async def _all_gone(self, deadline: float, *, leader_only: bool = False) -> bool:
-        """Wait until the child (and, unless ``leader_only``, its session) is gone."""
+    async def _scope_gone(self, scope: SessionScope, deadline: float, signum: int | None) -> bool:
+        """Wait until the child is reaped and nothing of its session lives; ``signum`` is
+        sent again to whatever still does (a fork may have raced the last one)."""
+        # The child's exit is an event: no look at /proc until it is reaped (or time is up).
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(
                 asyncio.shield(self._exited), max(deadline - self._loop.time(), 0)
             )
-        if not self._exited.done():
-            return False
-        if leader_only:
-            return True
+        found = scope.members_now()
         step = 0
-        while self._leftovers():
+        while True:
+            if signum is not None and found:
+                scope.signal(signum, found)
+            if not found and self._exited.done():
+                return True
             remaining = deadline - self._loop.time()
             if remaining <= 0:
                 return False
             await asyncio.sleep(min(_POLL[min(step, len(_POLL) - 1)], remaining))
             step += 1
-        return True
+            found = await scope.members()
+
+    def _killpg(self, signum: int) -> None:
+        session.killpg(self._pid, signum)
 
     def _release(self) -> None:
         if self._closed:
@@ -244,6 +234,7 @@ class LocalProcess:
         if not self._exited.done():  # pragma: no cover - close() was cancelled
             # Still watched: the pidfd (or thread) reaps it when the kill lands.
             self._killpg(signal.SIGKILL)
+        self._scope.release()
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:

@@ -1,15 +1,8 @@
-"""Finding and signalling everything a child left running.
+"""Signalling what a child left running, by process group and by pinned pid.
 
-Each child leads its own session (``setsid``) and process group, so its
-descendants share its session id unless they call ``setsid`` themselves.
-``killpg`` reaches the child's process group; a shell with job control (an
-interactive shell on a TTY) puts jobs in other groups of the same session,
-which only a look at ``/proc`` finds. A descendant that started a session of
-its own is found through its parent while that parent still runs in the tree,
-and remembered (pid and start time) so it is still found after its parent
-died; what double-forked away before anyone looked (a daemon) is out of reach
-without cgroups. Zombies are dead: they are ignored (an orphan's zombie waits
-for PID 1, which in a container may never reap it).
+Each child leads its own session (``setsid``) and process group; ``killpg``
+reaches that group, and :func:`signal_session` each process found elsewhere
+(:mod:`.tracking` finds them), a pidfd pinning it so a reused pid is never hit.
 """
 
 from __future__ import annotations
@@ -17,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
 from typing import NamedTuple
 
-__all__ = ["Member", "killpg", "members", "signal_session"]
+__all__ = ["Member", "ProcStat", "killpg", "read_stat", "signal_session"]
 
 
 class Member(NamedTuple):
@@ -32,7 +24,9 @@ class Member(NamedTuple):
     started: int
 
 
-class _Stat(NamedTuple):
+class ProcStat(NamedTuple):
+    """What ``/proc/<pid>/stat`` says about a process (zombies included)."""
+
     state: bytes
     ppid: int
     pgid: int
@@ -40,7 +34,7 @@ class _Stat(NamedTuple):
     started: int
 
 
-def _stat(pid: int | str) -> _Stat | None:
+def read_stat(pid: int | str) -> ProcStat | None:
     """What ``/proc/<pid>/stat`` says, ``None`` when gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -49,38 +43,7 @@ def _stat(pid: int | str) -> _Stat | None:
         return None
     # After "pid (comm) ": state ppid pgrp session ... starttime is the 20th field.
     fields = raw[raw.rindex(b")") + 2 :].split(b" ", 20)
-    return _Stat(fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
-
-
-def members(sid: int, strays: Mapping[int, int] | None = None) -> list[Member]:
-    """Live processes of session ``sid``, their descendants in other sessions, and
-    those of ``strays`` (pid → start time, as :class:`Member` gives it) still alive."""
-    try:
-        names = os.listdir("/proc")
-    except OSError:  # pragma: no cover - no procfs
-        return []
-    strays = strays or {}
-    live: dict[int, _Stat] = {}
-    children: dict[int, list[int]] = {}
-    found: list[int] = []
-    for name in names:
-        if not name.isdigit():
-            continue
-        st = _stat(name)
-        if st is None or st.state in (b"Z", b"X"):
-            continue
-        pid = int(name)
-        live[pid] = st
-        children.setdefault(st.ppid, []).append(pid)
-        if st.sid == sid or strays.get(pid) == st.started:
-            found.append(pid)
-    seen = set(found)
-    for pid in found:  # grows while walking: descendants of descendants
-        for child in children.get(pid, ()):
-            if child not in seen:
-                seen.add(child)
-                found.append(child)
-    return [Member(pid, live[pid].pgid, live[pid].sid, live[pid].started) for pid in found]
+    return ProcStat(fields[0], int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19]))
 
 
 def killpg(pgid: int, signum: int) -> bool:
@@ -110,7 +73,7 @@ def _signal_member(member: Member, signum: int) -> None:
     pidfd_open = getattr(os, "pidfd_open", None)
     send = getattr(signal, "pidfd_send_signal", None)
     if pidfd_open is None or send is None:  # pragma: no cover - old kernels/Pythons
-        st = _stat(member.pid)
+        st = read_stat(member.pid)
         if st is not None and st.started == member.started:
             with contextlib.suppress(OSError):
                 os.kill(member.pid, signum)
@@ -120,7 +83,7 @@ def _signal_member(member: Member, signum: int) -> None:
     except OSError:
         return
     try:
-        st = _stat(member.pid)
+        st = read_stat(member.pid)
         if st is not None and st.started == member.started:
             with contextlib.suppress(OSError):
                 send(fd, signum)

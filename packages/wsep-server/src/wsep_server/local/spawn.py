@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from wsep_protocol import CloseCode, Command, StartError, StartErrorKind
 
 from . import pspawn
+from .access import Viewer
+from .environ import scrub
 
 __all__ = ["Credentials", "build_env", "check_credentials", "resolve", "spawn"]
 
@@ -47,8 +49,23 @@ def working_dir(command: Command) -> str:
     return command.working_dir or os.getcwd()
 
 
+def _viewer(command: Command) -> Viewer | None:
+    """Whose view of the file system the checks take: the run-as user's when switching."""
+    try:
+        creds = check_credentials(command)
+    except StartError:
+        return None
+    return Viewer.for_ids(creds.uid, creds.gid)
+
+
 def check_working_dir(command: Command) -> str:
     cwd = working_dir(command)
+    viewer = _viewer(command)
+    if viewer is not None and not viewer.can_search(os.path.dirname(os.path.abspath(cwd))):
+        # The user could not even look: the same answer whether it exists or not.
+        raise _fail(
+            StartErrorKind.PERMISSION_DENIED, f"working directory {cwd!r}: permission denied"
+        )
     try:
         st = os.stat(cwd)
     except FileNotFoundError:
@@ -74,22 +91,28 @@ def resolve(command: Command, path: str | None = None) -> str:
     """The absolute path that would run: the server's PATH (``path``), never ``command.env``'s.
 
     A name with a slash is taken as given, relative to the working directory. Relative
-    PATH entries are skipped (as Go 1.19+ refuses them).
+    PATH entries are skipped (as Go 1.19+ refuses them). Everything is looked at as the
+    user the command runs as: what that user cannot see is "not found".
     """
     name = command.command
     if not name:
         raise _fail(StartErrorKind.INVALID_COMMAND, "empty command")
     if "\0" in name:
         raise _fail(StartErrorKind.INVALID_COMMAND, "command contains a NUL byte")
+    viewer = _viewer(command)
     if "/" in name:
         full = os.path.normpath(os.path.join(working_dir(command), name))
-        _check_executable(full, name)
+        if viewer is not None and not viewer.can_see(full):
+            raise _fail(StartErrorKind.COMMAND_NOT_FOUND, f"{name}: no such file")
+        _check_executable(full, name, viewer)
         return full
     search = os.environ.get("PATH", os.defpath) if path is None else path
     denied: str | None = None
     for entry in search.split(os.pathsep):
         if not os.path.isabs(entry):
             continue  # "" or "." in PATH would run whatever the working directory holds
+        if viewer is not None and not viewer.can_search(entry):
+            continue
         candidate = os.path.join(entry, name)
         try:
             st = os.stat(candidate)
@@ -97,7 +120,7 @@ def resolve(command: Command, path: str | None = None) -> str:
             continue
         if stat.S_ISDIR(st.st_mode):
             continue
-        if not st.st_mode & 0o111 or not os.access(candidate, os.X_OK):
+        if not _may_execute(candidate, st, viewer):
             denied = denied or candidate
             continue
         return os.path.normpath(candidate)
@@ -109,7 +132,13 @@ def resolve(command: Command, path: str | None = None) -> str:
     raise _fail(StartErrorKind.COMMAND_NOT_FOUND, f"{name}: executable file not found in $PATH")
 
 
-def _check_executable(full: str, name: str) -> None:
+def _may_execute(path: str, st: os.stat_result, viewer: Viewer | None) -> bool:
+    if viewer is not None:
+        return viewer.may_execute(st)
+    return bool(st.st_mode & 0o111) and os.access(path, os.X_OK)
+
+
+def _check_executable(full: str, name: str, viewer: Viewer | None = None) -> None:
     try:
         st = os.stat(full)
     except FileNotFoundError:
@@ -122,7 +151,7 @@ def _check_executable(full: str, name: str) -> None:
         raise _fail(StartErrorKind.OTHER, f"{name}: {_why(exc)}") from None
     if stat.S_ISDIR(st.st_mode):
         raise _fail(StartErrorKind.PERMISSION_DENIED, f"{name}: is a directory")
-    if not st.st_mode & 0o111 or not os.access(full, os.X_OK):
+    if not _may_execute(full, st, viewer):
         raise _fail(StartErrorKind.PERMISSION_DENIED, f"{name}: permission denied (not executable)")
 
 
@@ -162,8 +191,9 @@ def _primary_gid(uid: int) -> int:
 
 
 def build_env(command: Command, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The server's environment plus the command's ``KEY=VALUE`` entries (and ``WSEP_TTY``)."""
-    env = dict(os.environ if base is None else base)
+    """``base`` (default: the server's environment without ``WSEP_*``) plus the command's
+    ``KEY=VALUE`` entries (and ``WSEP_TTY``)."""
+    env = dict(scrub(os.environ) if base is None else base)
     for entry in command.env:
         key, sep, value = entry.partition("=")
         if not sep or not key or "\0" in entry:

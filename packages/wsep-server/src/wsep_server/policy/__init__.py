@@ -6,7 +6,9 @@ See :mod:`wsep_server.policy.rules` for the file format and
 
 from __future__ import annotations
 
+from .arguments import ArgumentRule
 from .checks import (
+    check_arguments,
     check_command,
     check_env,
     check_ids,
@@ -18,6 +20,7 @@ from .checks import (
 )
 from .engine import FilePolicy, default_resolver
 from .rules import (
+    DEFAULT_ENV_ALLOW,
     DEFAULT_ENV_DENY,
     PolicyFile,
     Rules,
@@ -28,10 +31,13 @@ from .rules import (
 )
 
 __all__ = [
+    "DEFAULT_ENV_ALLOW",
     "DEFAULT_ENV_DENY",
+    "ArgumentRule",
     "FilePolicy",
     "PolicyFile",
     "Rules",
+    "check_arguments",
     "check_command",
     "check_env",
     "check_ids",

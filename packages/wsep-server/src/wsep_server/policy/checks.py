@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 
 from wsep_protocol import Command, PolicyViolation, StartError
 
-from .rules import Rules, dir_real
+from .arguments import check_arguments as _check_arguments
+from .rules import Rules, compile_pattern, dir_real
 
 __all__ = [
+    "check_arguments",
     "check_command",
     "check_env",
     "check_ids",
@@ -76,9 +78,8 @@ def check_working_dir(rules: Rules, command: Command) -> str:
     given = command.working_dir or os.getcwd()
     real = os.path.realpath(given)
     if not path_within(real, rules.working_roots):
-        # Close reasons are cut at 123 bytes: the deciding words go first.
-        shown = given if real == given else f"resolves to {real} (given {given})"
-        raise _deny(f"working directory {shown}")
+        # Where a symlink leads is not the client's business: only the given path is shown.
+        raise _deny(f"working directory {given}")
     return real
 
 
@@ -121,5 +122,17 @@ def check_command(rules: Rules, path: str, real: str) -> None:
     )
     resolved = real in rules.exact_realpaths or any(p.match(real) for p in rules.command_patterns)
     if not (lexical and resolved):
-        shown = path if path == real else f"resolves to {real} (given {path})"
-        raise _deny(f"command {shown}")
+        # Never the symlink's target: what the identity cannot see stays unseen.
+        raise _deny(f"command {path}")
+
+
+def check_arguments(rules: Rules, command: Command, path: str, real: str) -> None:
+    """Argument rules of every entry that names the command (as given or as resolved)."""
+
+    def matches(entry: str) -> bool:
+        if any(c in entry for c in "*?"):
+            pattern = compile_pattern(entry)
+            return bool(pattern.match(path) or pattern.match(real) or pattern.match(dir_real(path)))
+        return dir_real(entry) == dir_real(path) or os.path.realpath(entry) == real
+
+    _check_arguments(rules.arguments, matches, command.args)

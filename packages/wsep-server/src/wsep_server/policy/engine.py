@@ -19,8 +19,10 @@ from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import Command, PolicyViolation
 
 from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
+from ..local.environ import EnvironmentPlan, request_environment
 from ..recording import request_recording
 from .checks import (
+    check_arguments,
     check_command,
     check_env,
     check_ids,
@@ -103,6 +105,7 @@ class FilePolicy:
         check_env(rules, command)
         path, real = resolve_command(command, self.resolver)
         check_command(rules, path, real)
+        check_arguments(rules, command, path, real)
         name = None if identity is None else identity.name
         if rules.max_sessions is not None:
             if not request.get(_TRACKED):
@@ -116,7 +119,8 @@ class FilePolicy:
                     )
                 self._active[name] = self._active.get(name, 0) + 1
                 request[_SLOT] = (name,)
-        record = rules.record and command.tty
+        request_environment(EnvironmentPlan(rules.environment, rules.env_passthrough))
+        record = rules.record_pipes if not command.tty else rules.record
         if record:
             request_recording(identity=name, argv=command.argv, path=path)
         return SessionLimits(

@@ -12,17 +12,25 @@
 
     [identity.alice]               # overrides [default] key by key
     uids = [1000, "bob"]           # users alice may run as, besides the server's own
-    env_allow = ["LANG", "LC_*", "TERM"]
+    env_allow = ["EDITOR", "GIT_AUTHOR_*"]  # client variables, besides DEFAULT_ENV_ALLOW
+    environment = "clean"          # or "inherit": the server's environment, scrubbed
+    env_passthrough = ["LANG", "LC_*"]  # what "clean" takes from the server's environment
     tty = true
     max_duration = 3600            # seconds
     max_output_bytes = 1_000_000_000
     record = true                  # TTY sessions as asciicast v2
+    record_pipes = true            # and sessions without a TTY (stdout and stderr)
+
+    [identity.alice.arguments."/usr/bin/git"]   # see wsep_server.policy.arguments
+    deny = ["-c", "-c*", "--config-env*"]
 
 A key missing everywhere takes the built-in default: any command, any
-directory, the server's own user only (root only when ``uids`` grants 0), any
-environment variable except the dangerous ones in :data:`DEFAULT_ENV_DENY`,
-TTYs allowed, no limits, no recording. An identity with no section is refused
-unless there is a ``[default]`` section.
+directory, the server's own user only (root only when ``uids`` grants 0),
+client environment variables in :data:`DEFAULT_ENV_ALLOW` only (never the
+dangerous ones in :data:`DEFAULT_ENV_DENY` unless ``env_allow`` names them
+exactly), the server's environment inherited (scrubbed of its own settings),
+any arguments, TTYs allowed, no limits, no recording. An identity with no
+section is refused unless there is a ``[default]`` section.
 """
 
 from __future__ import annotations
@@ -37,12 +45,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from ..local.environ import DEFAULT_PASSTHROUGH
+from .arguments import ArgumentRule, parse_arguments
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
+    "DEFAULT_ENV_ALLOW",
     "DEFAULT_ENV_DENY",
     "PolicyFile",
     "Rules",
@@ -51,6 +63,19 @@ __all__ = [
     "load_policy_file",
     "parse_policy",
 ]
+
+#: Client variables every policy allows: terminal, locale and time zone, nothing that
+#: makes a program load or run something (``env_allow`` adds more, ``env_deny`` removes).
+DEFAULT_ENV_ALLOW: tuple[str, ...] = (
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "COLUMNS",
+    "LINES",
+    "TZ",
+)
 
 #: Variables that change what a program loads or runs before it reads its arguments.
 #: Denied unless ``env_allow`` names them exactly (a pattern like ``*`` does not count).
@@ -121,14 +146,18 @@ class Rules:
     commands: tuple[str, ...] = ("/**",)
     uids: frozenset[int] = frozenset()
     gids: frozenset[int] = frozenset()
-    env_allow: tuple[str, ...] = ("*",)
+    env_allow: tuple[str, ...] = ()
     env_deny: tuple[str, ...] = ()
+    environment: str = "inherit"
+    env_passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH
+    arguments: tuple[ArgumentRule, ...] = ()
     working_dirs: tuple[str, ...] = ("/",)
     tty: bool = True
     max_sessions: int | None = None
     max_duration: float | None = None
     max_output_bytes: int | None = None
     record: bool = False
+    record_pipes: bool = False
     #: Where the section came from, for error messages ("identity.alice", "default").
     source: str = field(default="built-in", compare=False)
 
@@ -159,7 +188,7 @@ class Rules:
 
     @cached_property
     def env_allow_patterns(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(_env_pattern(p) for p in self.env_allow)
+        return tuple(_env_pattern(p) for p in (*DEFAULT_ENV_ALLOW, *self.env_allow))
 
     @cached_property
     def own_env_deny_patterns(self) -> tuple[re.Pattern[str], ...]:
@@ -262,11 +291,17 @@ def _section(where: str, table: Any, base: Rules) -> Rules:
                 if not entry.startswith("/"):
                     raise _fail(where, f"{key} entry {entry!r} must be an absolute path")
             values[key] = entries
-        elif key in ("env_allow", "env_deny"):
+        elif key in ("env_allow", "env_deny", "env_passthrough"):
             values[key] = _str_list(where, key, value)
+        elif key == "environment":
+            if value not in ("inherit", "clean"):
+                raise _fail(where, 'environment must be "inherit" or "clean"')
+            values[key] = value
+        elif key == "arguments":  # added to the base section's: a restriction never lapses
+            values[key] = (*base.arguments, *parse_arguments(where, value))
         elif key in ("uids", "gids"):
             values[key] = _ids(where, key, value)
-        elif key in ("tty", "record"):
+        elif key in ("tty", "record", "record_pipes"):
             if not isinstance(value, bool):
                 raise _fail(where, f"{key} must be true or false")
             values[key] = value

@@ -1,0 +1,137 @@
+"""What a session's processes are, and how to end all of them: the one place that decides.
+
+:class:`Containment` belongs to the execer: the descendant tracker and, where
+available, the cgroup pool. :class:`SessionScope` belongs to one started
+child: it finds every process of that session (off the event loop), signals
+them and, at the end, lets go of the tracking entry and the cgroup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import session
+from .cgroup import CgroupPool
+from .session import Member
+from .tracking import TAG_VARIABLE, DescendantTracker, become_subreaper
+
+__all__ = ["Containment", "SessionScope", "tag_environment"]
+
+
+class Containment:
+    """The execer's means to keep sessions contained.
+
+    ``subreaper``: become the child subreaper (orphans stay below this process)
+    and treat every child that is not a session's first process as an orphan of
+    a session; only for a process whose children are all sessions (``wsep-server``).
+    ``cgroups``: a :class:`CgroupPool`, or ``None``.
+    """
+
+    def __init__(self, *, subreaper: bool = False, cgroups: CgroupPool | None = None) -> None:
+        self.subreaper = subreaper and become_subreaper()
+        self.tracker = DescendantTracker(exclusive=self.subreaper)
+        self.cgroups = cgroups
+
+    @classmethod
+    def for_server(cls, cgroup: str = "auto") -> Containment:
+        """What ``wsep-server`` uses: subreaper always, a cgroup per session when it can."""
+        return cls(subreaper=True, cgroups=CgroupPool.open(cgroup))
+
+    def open_scope(self) -> SessionScope:
+        """A scope for the session about to be spawned (its cgroup, if any, created)."""
+        group: Path | None = None
+        if self.cgroups is not None:
+            try:
+                group = self.cgroups.create()
+            except OSError:
+                group = None
+        return SessionScope(self, self.tracker.new_tag(), group)
+
+    def close(self) -> None:
+        """Remove the cgroup base directory (once the sessions in it have ended)."""
+        if self.cgroups is not None:
+            self.cgroups.close()
+
+    async def on_cleanup(self, app: object) -> None:
+        """``close`` as an aiohttp cleanup hook."""
+        self.close()
+
+
+class SessionScope:
+    """All processes of one session: opened before the spawn, adopted after it."""
+
+    def __init__(self, owner: Containment, tag: str, group: Path | None) -> None:
+        self._owner = owner
+        self.tag = tag
+        self.group = group
+        self.leader = 0
+        self._born_inside = False
+
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[None]:
+        """Around the spawn and :meth:`adopt`: the child is born in the session's cgroup,
+        and no look at ``/proc`` happens until it is tracked."""
+        cgroups = self._owner.cgroups
+        with self._owner.tracker.spawning():
+            if self.group is None or cgroups is None:
+                yield
+                return
+            with cgroups.born_in(self.group) as inside:
+                self._born_inside = inside
+                yield
+
+    def adopt(self, pid: int) -> SessionScope:
+        """Start tracking the session whose first process is ``pid``."""
+        self.leader = pid
+        cgroups = self._owner.cgroups
+        moved = self._born_inside or (
+            cgroups is not None and self.group is not None and cgroups.add(self.group, pid)
+        )
+        if self.group is not None and cgroups is not None and not moved:
+            cgroups.remove(self.group)
+            self.group = None
+        self._owner.tracker.register(pid, self.tag)
+        return self
+
+    async def members(self) -> list[Member]:
+        """Every live process of the session (a fresh look, off the event loop)."""
+        return self._with_cgroup(await self._owner.tracker.members(self.leader))
+
+    def members_now(self) -> list[Member]:
+        """:meth:`members`, in this thread (once per session end, not in a loop)."""
+        return self._with_cgroup(self._owner.tracker.members_now(self.leader))
+
+    def _with_cgroup(self, found: list[Member]) -> list[Member]:
+        if self.group is not None and self._owner.cgroups is not None:
+            known = {m.pid for m in found}
+            extra = self._owner.cgroups.pids(self.group)  # one small file
+            found.extend(Member(p, p, p, 0) for p in extra if p not in known)
+        return found
+
+    def signal(self, signum: int, found: list[Member]) -> None:
+        """Signal the session's group, ``found``, and whatever is in the cgroup."""
+        session.signal_session(self.leader, signum, [m for m in found if m.started])
+        cgroups = self._owner.cgroups
+        if self.group is not None and cgroups is not None:
+            if signum == signal.SIGKILL:
+                cgroups.kill(self.group)
+            else:
+                cgroups.signal(self.group, signum)
+
+    def release(self) -> None:
+        """Stop tracking; remove the cgroup (now, or once the kernel has emptied it)."""
+        if self.leader:
+            self._owner.tracker.unregister(self.leader)
+        cgroups = self._owner.cgroups
+        if self.group is not None and cgroups is not None:
+            cgroups.remove(self.group)
+            self.group = None
+
+
+def tag_environment(env: dict[str, str], tag: str) -> dict[str, str]:
+    """``env`` with the session's tag, which lets an orphan be traced back to its session."""
+    env[TAG_VARIABLE] = tag
+    return env
