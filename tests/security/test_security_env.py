@@ -104,10 +104,10 @@ deny_line = ["re:.*--checkpoint-action.*"]
         "--policy", str(policy),
         "--record-dir", str(tmp_path / "casts"),
         "--scrub-env", "SECRET_*",
+        "--scrub-env", "DATABASE_URL",
 
         env={
             "WSEP_TOKEN": ADMIN_SECRET,
-            "WSEP_SCRUB_ENV": "DATABASE_URL",
             "SECRET_API_KEY": "api-key-0123456789",
             "DATABASE_URL": "postgres://u:pw@db/x",
             "SERVER_ONLY": "server-only-value",
@@ -293,3 +293,10 @@ async def test_pipe_sessions_are_recorded_when_asked(env_server: Any, tmp_path: 
     assert "to-stdout" in stdout
     assert "to-stderr" in stderr
     assert "to-stderr" not in stdout
+
+
+def test_scrub_env_also_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsep_server.cli import parse_args
+
+    monkeypatch.setenv("WSEP_SCRUB_ENV", "SECRET_*, DATABASE_URL")
+    assert parse_args(["--insecure-no-auth"]).scrub_env == ("SECRET_*", "DATABASE_URL")

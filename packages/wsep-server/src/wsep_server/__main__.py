@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from .cli import Options, parse_args
 
 if TYPE_CHECKING:
+    import ssl
+
     from aiohttp import web
     from aiohttp.typedefs import Middleware
 
@@ -31,19 +33,25 @@ _log = logging.getLogger("wsep_server")
 
 
 async def serve(opts: Options) -> None:
+    from .security import tls_context
+
+    # Files first: a broken certificate is reported before anything is set up.
+    ssl_context = tls_context(opts.security, opts.tls_cert, opts.tls_key)
     containment = None
     if not opts.execer:
         from .local.containment import Containment as Contained
 
         containment = Contained.for_server(opts.cgroup)
     try:
-        await _serve(opts, containment)
+        await _serve(opts, containment, ssl_context)
     finally:
         if containment is not None:
             containment.close()  # also when the start failed: no cgroup left behind
 
 
-async def _serve(opts: Options, containment: Containment | None) -> None:
+async def _serve(
+    opts: Options, containment: Containment | None, ssl_context: ssl.SSLContext | None
+) -> None:
     from aiohttp import web
 
     from . import systemd
@@ -54,7 +62,7 @@ async def _serve(opts: Options, containment: Containment | None) -> None:
     from .connections import ConnectionGuard, GuardedRunner, raise_fd_limit
     from .loader import load_execer
     from .reload import Reloader
-    from .security import build_security, tls_context
+    from .security import build_security
     from .sessions import SessionConfig, SessionManager
 
     if opts.tune_malloc:
@@ -125,7 +133,6 @@ async def _serve(opts: Options, containment: Containment | None) -> None:
         keepalive_timeout=opts.header_timeout,
     )
     await runner.setup()
-    ssl_context = tls_context(opts.security, opts.tls_cert, opts.tls_key)
     sites: list[web.BaseSite] = []
     if activated:
         sites = [web.SockSite(runner, sock, ssl_context=ssl_context) for sock in activated]
