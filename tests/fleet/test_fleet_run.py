@@ -113,7 +113,11 @@ async def test_fail_fast_ends_the_others(fleet_urls: list[str], down_url: str) -
 async def test_fail_fast_ends_processes_that_were_running(fleet_urls: list[str], tmp_path) -> None:
     # The third process to start fails; the two before it are sleeping by then.
     pids = tmp_path / "pids"
-    script = 'echo $$ >> "$1"; if [ $(wc -l < "$1") -ge 3 ]; then exit 3; fi; exec sleep 60'
+    # Appending and counting under one lock: exactly one process sees itself third.
+    script = (
+        'exec 9>>"$1"; flock 9; echo $$ >&9; n=$(wc -l < "$1"); flock -u 9; exec 9>&-; '
+        'if [ "$n" -ge 3 ]; then exit 3; fi; exec sleep 60'
+    )
     targets = [Target(f"t{i}", url) for i, url in enumerate(fleet_urls)]
     async with Fleet(targets) as fleet:
         results = await fleet.run("sh", "-c", script, "sh", str(pids), fail_fast=True)
