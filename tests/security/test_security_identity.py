@@ -40,19 +40,24 @@ def _tty_start(session_id: str, *argv: str) -> str:
 
 
 async def _open_session(
-    http: aiohttp.ClientSession, url: str, start: str, token: str, marker: bytes
+    http: aiohttp.ClientSession,
+    url: str,
+    start: str,
+    token: str,
+    marker: bytes | tuple[bytes, ...],
 ) -> tuple[aiohttp.ClientWebSocketResponse, bytes, int | None]:
-    """Start (or attach); read until ``marker`` shows or the server closes.
+    """Start (or attach); read until ``marker`` (or one of them) shows or the server closes.
 
     ``token`` is a bearer token, or a whole ``Authorization`` value (``Basic ...``)."""
     credentials = token if token.startswith("Basic ") else f"Bearer {token}"
     ws = await http.ws_connect(url, headers={"Authorization": credentials})
+    markers = marker if isinstance(marker, tuple) else (marker,)
     await ws.send_str(start)
     seen = b""
 
     async def read() -> int | None:
         nonlocal seen
-        while marker not in seen:
+        while not any(m in seen for m in markers):
             msg = await ws.receive()
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                 return ws.close_code
@@ -192,6 +197,57 @@ async def test_policy_principals_join_listed_proofs_only(
         assert b"secret-screen" not in seen
         assert b"own-session" in seen, seen
         for ws in (other, joined, owner):
+            await ws.close()
+
+
+def _wait_log(proc: subprocess.Popen[bytes], needle: str) -> None:
+    """Read the server's log until ``needle`` shows (blocking: run it in a thread)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle.encode() in line:
+            return
+    raise AssertionError(f"server log ended without {needle!r}")
+
+
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
+async def test_principals_follow_a_policy_reload(
+    no_leaked_children: None,
+    start_server_process: Callable[..., Any],
+    token_file: Path,
+    tmp_path: Path,
+) -> None:
+    key, policy = tmp_path / "jwt.key", tmp_path / "p.toml"
+    key.write_text(JWT_SECRET)
+    policy.write_text(_POLICY)
+    srv = start_server_process(
+        "--token-file", str(token_file), "--jwt-key", str(key),
+        "--policy", str(policy), "--session-timeout", "5",
+    )  # fmt: skip
+    opened = []
+    async with aiohttp.ClientSession() as http:
+
+        async def jwt_reaches_token_alice(session_id: str) -> bool:
+            script = f"echo screen-of-{session_id}; exec sleep 60"
+            start = _tty_start(session_id, "sh", "-c", script)
+            marker = f"screen-of-{session_id}".encode()
+            owner, seen, code = await _open_session(http, srv.url, start, ALICE, marker)
+            assert code is None, seen
+            own = _tty_start(session_id, "sh", "-c", "echo own-session; exec sleep 60")
+            joined, seen, code = await _open_session(
+                http, srv.url, own, make_jwt("alice"), (marker, b"own-session")
+            )
+            opened.extend((owner, joined))
+            assert code is None, seen
+            return marker in seen
+
+        assert not await jwt_reaches_token_alice("before")
+        policy.write_text(_POLICY + '[principals]\nalice = ["token:alice", "jwt:alice"]\n')
+        srv.proc.send_signal(signal.SIGHUP)
+        await asyncio.wait_for(
+            asyncio.to_thread(_wait_log, srv.proc, "configuration reloaded"), TIMEOUT
+        )
+        assert await jwt_reaches_token_alice("after")
+        for ws in opened:
             await ws.close()
 
 
