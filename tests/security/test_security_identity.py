@@ -4,6 +4,7 @@ local users by SO_PEERCRED, and proxies that cannot be impersonated locally."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import getpass
 import json
 import os
@@ -39,16 +40,24 @@ def _tty_start(session_id: str, *argv: str) -> str:
 
 
 async def _open_session(
-    http: aiohttp.ClientSession, url: str, start: str, token: str, marker: bytes
+    http: aiohttp.ClientSession,
+    url: str,
+    start: str,
+    token: str,
+    marker: bytes | tuple[bytes, ...],
 ) -> tuple[aiohttp.ClientWebSocketResponse, bytes, int | None]:
-    """Start (or attach); read until ``marker`` shows or the server closes."""
-    ws = await http.ws_connect(url, headers={"Authorization": f"Bearer {token}"})
+    """Start (or attach); read until ``marker`` (or one of them) shows or the server closes.
+
+    ``token`` is a bearer token, or a whole ``Authorization`` value (``Basic ...``)."""
+    credentials = token if token.startswith("Basic ") else f"Bearer {token}"
+    ws = await http.ws_connect(url, headers={"Authorization": credentials})
+    markers = marker if isinstance(marker, tuple) else (marker,)
     await ws.send_str(start)
     seen = b""
 
     async def read() -> int | None:
         nonlocal seen
-        while marker not in seen:
+        while not any(m in seen for m in markers):
             msg = await ws.receive()
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                 return ws.close_code
@@ -58,6 +67,21 @@ async def _open_session(
 
     code = await asyncio.wait_for(read(), TIMEOUT)
     return ws, seen, code
+
+
+async def _read_until(ws: aiohttp.ClientWebSocketResponse, marker: bytes) -> bytes:
+    """The session's output on ``ws`` up to ``marker`` (asserting it arrives)."""
+    seen = b""
+
+    async def read() -> None:
+        nonlocal seen
+        while marker not in seen:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, (msg, seen)
+            seen += msg.data.partition(b"\n")[2]
+
+    await asyncio.wait_for(read(), TIMEOUT)
+    return seen
 
 
 @pytest.fixture
@@ -126,6 +150,135 @@ async def test_jwt_alice_cannot_reach_token_alices_session(
         assert b"own-session" in seen, seen
         await other.close()
         await owner.close()
+
+
+# Root (as in CI's container) runs commands only where the policy grants uid 0.
+_POLICY = '[default]\ncommands = ["/**"]\n' + ("uids = [0]\n" if os.geteuid() == 0 else "")
+
+
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
+async def test_policy_principals_join_listed_proofs_only(
+    no_leaked_children: None,
+    start_server_process: Callable[..., Any],
+    token_file: Path,
+    tmp_path: Path,
+) -> None:
+    from wsep_server.auth import hash_password
+
+    key, passwords, policy = tmp_path / "jwt.key", tmp_path / "passwords", tmp_path / "p.toml"
+    key.write_text(JWT_SECRET)
+    passwords.write_text(f"alice:{hash_password('pw-alice', rounds=4)}\n")
+    policy.write_text(_POLICY + '[principals]\nalice = ["token:alice", "jwt:alice"]\n')
+    srv = start_server_process(
+        "--token-file", str(token_file), "--jwt-key", str(key),
+        "--basic-auth-file", str(passwords), "--policy", str(policy), "--session-timeout", "5",
+    )  # fmt: skip
+    start = _tty_start("shared", "sh", "-c", "echo secret-screen; exec sleep 60")
+    basic = "Basic " + base64.b64encode(b"alice:pw-alice").decode()
+    async with aiohttp.ClientSession() as http:
+        owner, seen, code = await _open_session(http, srv.url, start, ALICE, b"secret-screen")
+        assert code is None, seen
+        # The policy says the JWT alice is the same person: it reaches the same screen.
+        joined, seen, code = await _open_session(
+            http, srv.url, start, make_jwt("alice"), b"secret-screen"
+        )
+        assert code is None, seen
+        # What one types, the other sees: one terminal.
+        await joined.send_bytes(b'{"type":"stdin"}\ntyped-by-jwt')
+        assert await _read_until(owner, b"typed-by-jwt")
+        # A proof the policy does not list keeps its own sessions.
+        other, seen, code = await _open_session(
+            http,
+            srv.url,
+            _tty_start("shared", "sh", "-c", "echo own-session; exec sleep 60"),
+            basic,
+            b"own-session",
+        )
+        assert b"secret-screen" not in seen
+        assert b"own-session" in seen, seen
+        for ws in (other, joined, owner):
+            await ws.close()
+
+
+def _wait_log(proc: subprocess.Popen[bytes], needle: str) -> None:
+    """Read the server's log until ``needle`` shows (blocking: run it in a thread)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle.encode() in line:
+            return
+    raise AssertionError(f"server log ended without {needle!r}")
+
+
+@pytest.mark.once  # end to end through real server processes: one interpreter is enough
+async def test_principals_follow_a_policy_reload(
+    no_leaked_children: None,
+    start_server_process: Callable[..., Any],
+    token_file: Path,
+    tmp_path: Path,
+) -> None:
+    key, policy = tmp_path / "jwt.key", tmp_path / "p.toml"
+    key.write_text(JWT_SECRET)
+    policy.write_text(_POLICY)
+    srv = start_server_process(
+        "--token-file", str(token_file), "--jwt-key", str(key),
+        "--policy", str(policy), "--session-timeout", "5",
+    )  # fmt: skip
+    opened = []
+    async with aiohttp.ClientSession() as http:
+
+        async def jwt_reaches_token_alice(session_id: str) -> bool:
+            script = f"echo screen-of-{session_id}; exec sleep 60"
+            start = _tty_start(session_id, "sh", "-c", script)
+            marker = f"screen-of-{session_id}".encode()
+            owner, seen, code = await _open_session(http, srv.url, start, ALICE, marker)
+            assert code is None, seen
+            own = _tty_start(session_id, "sh", "-c", "echo own-session; exec sleep 60")
+            joined, seen, code = await _open_session(
+                http, srv.url, own, make_jwt("alice"), (marker, b"own-session")
+            )
+            opened.extend((owner, joined))
+            assert code is None, seen
+            return marker in seen
+
+        assert not await jwt_reaches_token_alice("before")
+        policy.write_text(_POLICY + '[principals]\nalice = ["token:alice", "jwt:alice"]\n')
+        srv.proc.send_signal(signal.SIGHUP)
+        await asyncio.wait_for(
+            asyncio.to_thread(_wait_log, srv.proc, "configuration reloaded"), TIMEOUT
+        )
+        assert await jwt_reaches_token_alice("after")
+        for ws in opened:
+            await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("check_only", "entries", "error"),
+    [
+        (False, 'alice = ["token:alice", "sso:alice"]', "alice: 'sso:alice': unknown method"),
+        (True, 'alice = ["token:alice", "sso:alice"]', "alice: 'sso:alice': unknown method"),
+        (True, 'alice = ["token:alice"]\nbob = ["token:alice"]', "already listed for 'alice'"),
+        (True, 'alice = ["alice"]', "'alice' is not \"<method>:<name>\""),
+        (True, 'alice = "token:alice"', 'alice: must be a list of "<method>:<name>" strings'),
+    ],
+)
+def test_a_malformed_principals_entry_is_refused_at_start(
+    tmp_path: Path, check_only: bool, entries: str, error: str
+) -> None:
+    policy = tmp_path / "p.toml"
+    policy.write_text(f"{_POLICY}[principals]\n{entries}\n")
+    mode = ["--check-config"] if check_only else []
+    out = subprocess.run(
+        [sys.executable, "-m", "wsep_server", "--port", "0", "--policy", str(policy), *mode],
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "WSEP_INSECURE_NO_AUTH": "1"},
+    )
+    assert out.returncode != 0
+    lines = [line for line in out.stderr.decode().splitlines() if "principals" in line]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("wsep-server: "), lines
+    assert "policy [principals] " in lines[0], lines
+    assert error in lines[0], lines
 
 
 @pytest.mark.once  # end to end through real server processes: one interpreter is enough

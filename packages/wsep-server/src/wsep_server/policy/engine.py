@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import Command, PolicyViolation
 
-from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
+from ..hooks import IDENTITY_KEY, REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
 from ..local.environ import EnvironmentPlan, request_environment
 from ..recording import request_recording
 from .checks import (
@@ -30,6 +30,7 @@ from .checks import (
     check_working_dir,
     resolve_command,
 )
+from .principals import with_principal
 from .rules import PolicyFile, Rules, load_policy_file
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class FilePolicy:
         record_id: str = "",
     ) -> SessionLimits:
         """Raise ``PolicyViolation`` unless ``command`` may run for ``identity``."""
+        if self.policy.principals and not request.get(_TRACKED):
+            raise PolicyViolation("server misconfigured: [principals] needs the policy middleware")
         rules = self.rules_for(identity)
         check_tty(rules, command)
         check_ids(rules, command, euid=os.geteuid(), egid=os.getegid())
@@ -151,11 +154,16 @@ class FilePolicy:
             self._active.pop(name, None)
 
     def middleware(self) -> Middleware:
-        """Counts a session until its request ends; install it in the app."""
+        """Maps the identity to its ``[principals]`` entry (the policy as it is now) and
+        counts a session until its request ends; install it after the auth middleware."""
 
         @web.middleware
         async def track_sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[_TRACKED] = True
+            if IDENTITY_KEY in request:
+                request[IDENTITY_KEY] = with_principal(
+                    request[IDENTITY_KEY], self.policy.principals
+                )
             try:
                 return await handler(request)
             finally:

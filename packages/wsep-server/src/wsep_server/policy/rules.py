@@ -24,6 +24,9 @@
     [identity.alice.arguments."/usr/bin/git"]   # see wsep_server.policy.arguments
     deny = ["-c", "-c*", "--config-env*"]
 
+    [principals]                   # see wsep_server.policy.principals
+    alice = ["token:alice", "jwt:alice"]
+
 A key missing everywhere takes the built-in default: any command, any
 directory, the server's own user only (root only when ``uids`` grants 0),
 client environment variables in :data:`DEFAULT_ENV_ALLOW` only (never the
@@ -47,6 +50,7 @@ from typing import Any
 
 from ..local.environ import DEFAULT_PASSTHROUGH
 from .arguments import ArgumentRule, parse_arguments
+from .principals import parse_principals
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -220,6 +224,8 @@ class PolicyFile:
     identities: Mapping[str, Rules]
     default: Rules | None
     anonymous: Rules | None
+    #: ``[principals]``: proof (``jwt:alice``) to the principal it belongs to.
+    principals: Mapping[str, str] = field(default_factory=dict)
 
     def rules_for(self, name: str | None) -> Rules | None:
         """The rules for ``name`` (None: anonymous), or None when it has none."""
@@ -317,7 +323,7 @@ def _section(where: str, table: Any, base: Rules) -> Rules:
 
 def parse_policy(data: Mapping[str, Any]) -> PolicyFile:
     """Validate a parsed TOML document; raises ``ValueError`` naming the bad section/key."""
-    unknown = set(data) - {"default", "anonymous", "identity"}
+    unknown = set(data) - {"default", "anonymous", "identity", "principals"}
     if unknown:
         raise ValueError(f"policy: unknown section(s): {', '.join(sorted(unknown))}")
     builtin = Rules()
@@ -330,7 +336,10 @@ def parse_policy(data: Mapping[str, Any]) -> PolicyFile:
         raise ValueError("policy: [identity] must hold one table per identity")
     for name, section in table.items():
         identities[name] = _section(f"identity.{name}", section, base)
-    return PolicyFile(identities=identities, default=default, anonymous=anonymous)
+    principals = parse_principals(data.get("principals", {}))
+    return PolicyFile(
+        identities=identities, default=default, anonymous=anonymous, principals=principals
+    )
 
 
 def load_policy_file(path: str | os.PathLike[str]) -> PolicyFile:
