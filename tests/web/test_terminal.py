@@ -93,7 +93,10 @@ def test_page_runs_echo_and_renders_it(page: Any, web_server: WebServer, artifac
 
 def test_typing_reaches_the_process(page: Any, web_server: WebServer) -> None:
     open_terminal(page, web_server)
-    run(page, 'read -r line; echo "got:[$line]"')
+    # Type only once read is waiting: keys that arrive while the shell is still
+    # switching the terminal out of its line editor's mode may be dropped.
+    run(page, 'read -r -p "rea""dy> " line; echo "got:[$line]"')
+    wait_rendered(page, "ready>")
     page.keyboard.type("typed ünïcödé text")
     page.keyboard.press("Enter")
     wait_rendered(page, "got:[typed ünïcödé text]")
