@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import wsep_client
-from clientutil import FULL
-from conftest import Proxy
+from clientutil import FULL, Proxy
 from test_cli import one_line, wsep
 from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
 from wsep_protocol import LocalProtocolError, ProtocolVersion

@@ -3,58 +3,20 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
-from secutil import CountingExecer
-
-JWT_SECRET = "s3cret-for-tests-only-" + "0123456789abcdef" * 4
-TOKENS = {
-    "alice": "alice-token-0123456789abcdef",
-    "noroot": "noroot-token-0123456789abcdef",
-    "limited": "limited-token-0123456789abcdef",
-    "notty": "notty-token-0123456789abcdef",
-    "recorded": "recorded-token-0123456789abcdef",
-    "short": "short-token-0123456789abcdef",
-    "small": "small-token-0123456789abcdef",
-    "pathok": "pathok-token-0123456789abcdef",
-}
-PASSWORD = "correct horse battery staple"
-ROOT = os.geteuid() == 0
-
-
-def make_jwt(
-    sub: str = "alice",
-    *,
-    ttl: float = 300,
-    key: Any = JWT_SECRET,
-    alg: str = "HS256",
-    **claims: Any,
-) -> str:
-    now = int(time.time())
-    body = {"sub": sub, "iat": now, "exp": now + ttl, **claims}
-    return jwt.encode(body, key, algorithm=alg)
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Layout:
-    """Directories and links the attacks use."""
-
-    tmp: Path
-    work: Path  # the allowed working-directory root
-    outside: Path
-    evil: Path  # a directory of look-alike commands
-    record_dir: Path
-    policy: Path
+from secutil import (
+    JWT_SECRET,
+    PASSWORD,
+    ROOT,
+    TOKENS,
+    CountingExecer,
+    Layout,
+    MakeSecure,
+    SecureServer,
+)
 
 
 @pytest.fixture
@@ -103,19 +65,6 @@ commands = ["/usr/bin/*"]
         encoding="utf-8",
     )
     return Layout(tmp_path, work, outside, evil, tmp_path / "casts", policy)
-
-
-@dataclass
-class SecureServer:
-    url: str
-    execer: CountingExecer
-    layout: Layout
-    audit: Any = None
-    policy: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-MakeSecure = Callable[..., Awaitable[SecureServer]]
 
 
 @pytest.fixture

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 from wsep_protocol import Command, Process
 
 TIMEOUT = 30.0
@@ -242,3 +246,63 @@ def upgrade_head(path: str, host: str, **headers: str) -> str:
 
 def port_of(url: str) -> int:
     return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+
+# What the security tests share (imported by name, never from "conftest": each
+# test area has a conftest, and a bare "conftest" import may find another area's).
+
+JWT_SECRET = "s3cret-for-tests-only-" + "0123456789abcdef" * 4
+TOKENS = {
+    "alice": "alice-token-0123456789abcdef",
+    "noroot": "noroot-token-0123456789abcdef",
+    "limited": "limited-token-0123456789abcdef",
+    "notty": "notty-token-0123456789abcdef",
+    "recorded": "recorded-token-0123456789abcdef",
+    "short": "short-token-0123456789abcdef",
+    "small": "small-token-0123456789abcdef",
+    "pathok": "pathok-token-0123456789abcdef",
+}
+PASSWORD = "correct horse battery staple"
+ROOT = os.geteuid() == 0
+
+
+def make_jwt(
+    sub: str = "alice",
+    *,
+    ttl: float = 300,
+    key: Any = JWT_SECRET,
+    alg: str = "HS256",
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    body = {"sub": sub, "iat": now, "exp": now + ttl, **claims}
+    return jwt.encode(body, key, algorithm=alg)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Layout:
+    """Directories and links the attacks use."""
+
+    tmp: Path
+    work: Path  # the allowed working-directory root
+    outside: Path
+    evil: Path  # a directory of look-alike commands
+    record_dir: Path
+    policy: Path
+
+
+@dataclass
+class SecureServer:
+    url: str
+    execer: CountingExecer
+    layout: Layout
+    audit: Any = None
+    policy: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+MakeSecure = Callable[..., Awaitable[SecureServer]]

@@ -16,9 +16,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import PASSWORD, ROOT, TOKENS, Layout, MakeSecure, auth, make_jwt
 from procutil import children_of, proc_stat
-from secutil import attempt, start_message
+from secutil import (
+    PASSWORD,
+    ROOT,
+    TOKENS,
+    Layout,
+    MakeSecure,
+    attempt,
+    auth,
+    make_jwt,
+    start_message,
+)
 
 ALICE = TOKENS["alice"]
 

@@ -8,8 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS, MakeSecure, auth, make_jwt
-from secutil import attempt, start_message, wait_for
+from secutil import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message, wait_for
 
 ALICE = TOKENS["alice"]
 STDIN_SECRET = b"stdin-secret-contents-42\n"

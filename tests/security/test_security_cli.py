@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKENS, auth
-from secutil import attempt, start_message, wait_for
+from secutil import TOKENS, attempt, auth, start_message, wait_for
 
 TOKEN = TOKENS["alice"]
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKENS
-from secutil import TIMEOUT, attempt, port_of, start_message, wait_for
+from secutil import TIMEOUT, TOKENS, attempt, port_of, start_message, wait_for
 
 TOKEN = TOKENS["alice"]
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import JWT_SECRET, TOKENS, make_jwt
-from secutil import TIMEOUT, attempt, start_message
+from secutil import JWT_SECRET, TIMEOUT, TOKENS, attempt, make_jwt, start_message
 
 ALICE = TOKENS["alice"]
 

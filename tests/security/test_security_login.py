@@ -17,8 +17,7 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from conftest import JWT_SECRET, make_jwt
-from secutil import attempt, port_of, start_message
+from secutil import JWT_SECRET, attempt, make_jwt, port_of, start_message
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"

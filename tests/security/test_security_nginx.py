@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import trustme
-from conftest import ROOT as RUNNING_AS_ROOT
+from secutil import ROOT as RUNNING_AS_ROOT
 from secutil import attempt, start_message
 
 pytestmark = pytest.mark.nginx

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import TOKENS, MakeSecure, auth, make_jwt
-from secutil import attempt, start_message
+from secutil import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message
 
 ALICE = TOKENS["alice"]
 

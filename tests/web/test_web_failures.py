@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_web_server, stop_web_server
-from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
+from webutil import (
+    PROMPT,
+    SHELL_PARAMS,
+    TOKEN,
+    WAIT_MS,
+    WebServer,
+    confirm_run,
+    start_web_server,
+    stop_web_server,
+    wait_state,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 

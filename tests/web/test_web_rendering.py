@@ -109,7 +109,7 @@ def test_light_theme_font_size_and_title(page: Any, web_server: WebServer, artif
 
 
 def test_server_flags_set_the_defaults(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    from conftest import start_web_server, stop_web_server
+    from webutil import start_web_server, stop_web_server
 
     server = start_web_server(tmp_path, "--web-font-size", "18", "--web-theme", "light")
     context = browser.new_context(viewport={"width": 900, "height": 480})

@@ -11,8 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, start_web_server, stop_web_server
-from webutil import PROMPT, SHELL_PARAMS, WAIT_MS, WebServer, confirm_run, wait_state
+from webutil import (
+    PROMPT,
+    ROOT,
+    SHELL_PARAMS,
+    WAIT_MS,
+    WebServer,
+    confirm_run,
+    start_web_server,
+    stop_web_server,
+    wait_state,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
+import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["PROMPT", "SHELL_PARAMS", "TOKEN", "WAIT_MS", "WebServer", "confirm_run", "wait_state"]
+__all__ = [
+    "PROMPT",
+    "ROOT",
+    "SHELL_PARAMS",
+    "TOKEN",
+    "WAIT_MS",
+    "WebServer",
+    "confirm_run",
+    "start_web_server",
+    "stop_web_server",
+    "wait_state",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: What every test terminal runs: a bash without rc files, a known prompt, no history file.
 PROMPT = "wsep$ "
@@ -44,3 +63,47 @@ def confirm_run(page: Any) -> None:
     """Press Run: a command from the address never starts without it."""
     wait_state(page, "confirm")
     page.click("#confirm-run")
+
+
+def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
+    """``python -m wsep_server --web ARGS`` on a free port, answering ``/healthz``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsep_server", "--host", "127.0.0.1", "--port", "0", "--web", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env={"WSEP_INSECURE_NO_AUTH": "1", **os.environ, "HOME": str(cwd), **(env or {})},
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    first = proc.stdout.readline().decode()
+    if not first.startswith("wsep-server: serving "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"server did not start: {first!r} {proc.stderr.read().decode()}")
+    hostport = first.split()[-1].split("://", 1)[1].split("/", 1)[0]
+    server = WebServer(proc, f"http://{hostport}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(server.http_url + "/healthz", timeout=5):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_web_server(server)
+                raise
+            time.sleep(0.05)
+    return server
+
+
+def stop_web_server(server: WebServer) -> None:
+    proc = server.proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
