@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from wsep_protocol import Command
 
-__all__ = ["PY", "collect", "py", "read_until", "script"]
+if TYPE_CHECKING:
+    from wsep_server.sessions import SessionManager
+
+__all__ = ["PY", "Server", "collect", "py", "read_until", "script"]
 
 PY = sys.executable
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: The ``server`` fixture: starts a server, returns its URL and session manager.
+Server = Callable[..., Awaitable[tuple[str, "SessionManager"]]]
 
 
 def py(code: str, *, tty: bool = True, rows: int = 0, cols: int = 0, stdin: bool = True) -> Command:

@@ -11,42 +11,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessutil import script
+from sessutil import Server, script
 from termclient import redraw, shell, start_shell
 from wsclient import ClientPool, WsClient
 from wsep_protocol import Start
-from wsep_server import create_app
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager
 
 pytestmark = [
     pytest.mark.once,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
-
-Server = Callable[[], Awaitable[tuple[str, SessionManager]]]
-
-
-@pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start() -> tuple[str, SessionManager]:
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5), SessionConfig(timeout=60)
-        )
-        url = await make_server(app_factory=create_app, session_manager=manager)
-        return url, manager
-
-    return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
 
 
 class Tmux:

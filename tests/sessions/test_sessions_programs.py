@@ -14,17 +14,16 @@ import os
 import random
 import shutil
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sessutil import Server
 from termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
 from test_sessions_emulation import UNSUPPORTED
 from wsclient import ClientPool, WsClient
 from wsep_protocol import ExitCode, Pid
-from wsep_server import create_app
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager, TerminalState
+from wsep_server.sessions import SessionManager, TerminalState
 
 pytestmark = pytest.mark.once
 
@@ -32,26 +31,6 @@ FULL = os.environ.get("WSEP_FULL") == "1"
 HERE = Path(__file__).parent
 #: Output of the programs run here, for the random test to mutate.
 CAPTURED: dict[str, bytes] = {}
-
-Server = Callable[[], Awaitable[tuple[str, SessionManager]]]
-
-
-@pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start() -> tuple[str, SessionManager]:
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5), SessionConfig(timeout=60)
-        )
-        url = await make_server(app_factory=create_app, session_manager=manager)
-        return url, manager
-
-    return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
 
 
 def _need(program: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sessutil import script
@@ -40,12 +40,6 @@ async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[
         return url, manager
 
     return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
 
 
 @pytest.mark.parametrize("cols", [24, 80])

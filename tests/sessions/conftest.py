@@ -1,0 +1,35 @@
+"""Fixtures the session tests share: a server with its own session manager, and
+WebSocket clients that are closed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from sessutil import Server
+from wsclient import ClientPool
+from wsep_server import create_app
+from wsep_server.local import LocalExecer
+from wsep_server.sessions import SessionConfig, SessionManager
+
+
+@pytest.fixture
+async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
+    """Starts servers whose sessions outlive a detach for 60 s (``timeout=`` to change)."""
+
+    async def start(**config: object) -> tuple[str, SessionManager]:
+        config.setdefault("timeout", 60)
+        manager = SessionManager(
+            LocalExecer(grace_period=2.0, output_linger=0.5),
+            SessionConfig(**config),  # type: ignore[arg-type]
+        )
+        url = await make_server(app_factory=create_app, session_manager=manager)
+        return url, manager
+
+    return start
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
