@@ -17,6 +17,7 @@ import sys
 import tempfile
 import termios
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -149,7 +150,11 @@ async def test_ctrl_c_reaches_the_remote_command(control: Control) -> None:
     assert await asyncio.wait_for(proc.wait(), 60) == 7
 
 
-async def test_sigterm_ends_the_remote_command(control: Control, tmp_path) -> None:
+async def _run_remote_sleep(
+    control: Control, tmp_path: Path
+) -> tuple[asyncio.subprocess.Process, Path]:
+    """``wsep run`` of a remote sleep through a started master, once it is running;
+    the remote pid is in the returned file."""
     await control.run("control", "start")
     marker = tmp_path / "pid"
     proc = await asyncio.create_subprocess_exec(
@@ -165,27 +170,18 @@ async def test_sigterm_ends_the_remote_command(control: Control, tmp_path) -> No
     )
     assert proc.stdout is not None
     assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
+    return proc, marker
+
+
+async def test_sigterm_ends_the_remote_command(control: Control, tmp_path) -> None:
+    proc, marker = await _run_remote_sleep(control, tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 60) == 143
     await wait_gone(int(marker.read_text()))
 
 
 async def test_a_killed_client_ends_its_remote_command(control: Control, tmp_path) -> None:
-    await control.run("control", "start")
-    marker = tmp_path / "pid"
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
-        "run",
-        "--",
-        "sh",
-        "-c",
-        f"echo $$ > {marker}; echo ready; exec sleep 60",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        env=control.env,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
+    proc, marker = await _run_remote_sleep(control, tmp_path)
     proc.kill()
     await proc.wait()
     await wait_gone(int(marker.read_text()))
