@@ -19,8 +19,8 @@ from wsep_client import (
     NoSuchSession,
     ProcessError,
 )
-from wsep_protocol import Command, ExitStatus
-from wsep_server import SessionLimits
+from wsep_protocol import ExitStatus
+from wsep_server import SessionLimits, StartDecision, StartRequest
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -185,8 +185,8 @@ async def test_a_policy_limit_is_reported_as_the_reason(make_server) -> None:
     from test_cli import one_line, wsep
 
     class Limited:
-        async def check_start(self, request: Any, identity: Any, command: Command, sid: str):  # type: ignore[no-untyped-def]
-            return SessionLimits(max_duration=0.5)
+        async def decide(self, request: StartRequest) -> StartDecision:
+            return StartDecision.allow(limits=SessionLimits(max_duration=0.5))
 
     url = await make_server(policy=Limited())
     async with wsep_client.connect(url) as remote:

@@ -143,3 +143,18 @@ async def test_sighup_reopens_the_audit_log_and_reloads(
     async with wsep_client.connect(srv.url) as remote:
         await remote.run("true", timeout=60)
     wait_until(lambda: audit.exists() and audit.read_text().count("\n") >= 2, "a new audit file")
+
+
+@pytest.mark.parametrize("key", ["record", "record_pipes"])
+async def test_sighup_refuses_a_policy_that_records_without_a_record_dir(
+    tmp_path: Path, run_server: Callable[..., Server], key: str
+) -> None:
+    """Starting refuses such a policy; reloading did only for ``record``, not ``record_pipes``."""
+    tokens, policy = tmp_path / "tokens", tmp_path / "policy.toml"
+    tokens.write_text(f"alice {hash_token(TOKEN_A)}\n")
+    policy.write_text(POLICY_WIDE)
+    srv = run_server("--port", "0", "--token-file", str(tokens), "--policy", str(policy))
+    policy.write_text(f"{POLICY_WIDE}{key} = true\n")
+    srv.signal(signal.SIGHUP)
+    assert "--record-dir" in srv.wait_log("reload refused")
+    assert srv.proc.poll() is None

@@ -37,6 +37,15 @@ class CountingExecer:
         self.pids.append(process.pid)
         return process
 
+    async def start_decided(self, request: Any, decision: Any) -> Process:
+        """Passes the policy's decision on, as every wrapping execer must."""
+        from wsep_server.policy import start_decided
+
+        self.started.append(request.command)
+        process = await start_decided(self.inner, request, decision)
+        self.pids.append(process.pid)
+        return process
+
 
 def start_message(
     command: str,

@@ -33,8 +33,8 @@ def ca() -> trustme.CA:
 async def _serve(tmp_path: Path, ca: trustme.CA, *, require: bool) -> AsyncIterator[TLSServer]:
     from wsep_server import create_app
     from wsep_server.auth import ClientCertAuthenticator, auth_middleware, server_ssl_context
-    from wsep_server.hooks import SessionLimits
     from wsep_server.local import LocalExecer
+    from wsep_server.policy.decision import StartDecision, StartRequest
 
     server_cert = ca.issue_cert("127.0.0.1")
     cert = tmp_path / "server.pem"
@@ -44,9 +44,9 @@ async def _serve(tmp_path: Path, ca: trustme.CA, *, require: bool) -> AsyncItera
     seen: list[Any] = []
 
     class SeeIdentity:
-        async def check_start(self, request: Any, identity: Any, command: Any, sid: str) -> Any:
-            seen.append(identity)
-            return SessionLimits()
+        async def decide(self, request: StartRequest) -> StartDecision:
+            seen.append(request.identity)
+            return StartDecision.allow()
 
     execer = CountingExecer(LocalExecer(grace_period=2.0, output_linger=0.5))
     app = create_app(

@@ -72,28 +72,46 @@ def test_asciicast_encoder() -> None:
     assert json.loads(enc.output(b"\xff", now=103.0)) == [3.0, "o", "\ufffd"]
 
 
-async def test_recording_request_applies_to_one_start_only() -> None:
-    from wsep_server.recording import request_recording, take_recording_request
+async def test_recording_execer_records_only_decided_starts(
+    tmp_path: Path, no_leaked_children: None
+) -> None:
+    """The decision travels with the start: a plain ``start`` or ``record=False`` is not
+    recorded, ``record=True`` is, and nothing carries over from one start to the next."""
+    from wsep_protocol import Command
+    from wsep_server.local import LocalExecer
+    from wsep_server.policy.decision import StartDecision, StartRequest
+    from wsep_server.recording import RecordingExecer
 
-    request_recording(identity="a", argv=["x"], path="/x")
-    first = take_recording_request()
-    assert first is not None
-    assert first.identity == "a"
-    assert take_recording_request() is None
+    execer = RecordingExecer(LocalExecer(grace_period=1.0, output_linger=0.2), tmp_path / "c")
+    command = Command("true")
+    request = StartRequest(identity=None, command=command)
+    for start in (
+        execer.start(command),
+        execer.start_decided(request, StartDecision.allow(record=False)),
+        execer.start_decided(request, StartDecision.allow(record=True)),
+        execer.start(command),
+    ):
+        proc = await start
+        await asyncio.wait_for(proc.wait(), 30)
+        await proc.close()
+    (cast,) = (tmp_path / "c").iterdir()
+    assert "-anonymous-" in cast.name
 
 
 async def test_recording_execer_on_its_own(tmp_path: Path, no_leaked_children: None) -> None:
     """Without a server: the plain read() path, resizes, and the process passing through."""
     from wsep_protocol import Command
+    from wsep_server.hooks import Identity
     from wsep_server.local import LocalExecer
-    from wsep_server.recording import RecordingExecer, request_recording
+    from wsep_server.policy.decision import StartDecision, StartRequest
+    from wsep_server.recording import RecordingExecer
 
     execer = RecordingExecer(LocalExecer(grace_period=1.0, output_linger=0.2), tmp_path / "c")
     assert execer.resolve(Command("sh")) == LocalExecer().resolve(Command("sh"))
     script = "read x; echo got $x; stty size"
-    request_recording(identity="who/../ami", argv=["sh", "-c", script], path="/bin/sh")
     command = Command("/bin/sh", ("-c", script), tty=True, rows=10, cols=40)
-    proc = await execer.start(command)
+    request = StartRequest(identity=Identity("who/../ami"), command=command)
+    proc = await execer.start_decided(request, StartDecision.allow(record=True))
     await proc.resize(20, 60)
     proc.stdin.write(b"hi\n")
     await proc.stdin.drain()

@@ -50,15 +50,17 @@ async def test_subprotocol_token_alone_is_refused_without_echo(
 async def test_identity_reaches_the_handler(make_server: Any) -> None:
     """request[IDENTITY_KEY] holds the authenticated identity, hashable and comparable."""
     from wsep_server.auth import StaticTokenAuthenticator, auth_middleware
-    from wsep_server.hooks import IDENTITY_KEY, Identity, SessionLimits
+    from wsep_server.hooks import IDENTITY_KEY, Identity
+    from wsep_server.policy.decision import StartDecision, StartRequest
 
     seen: list[Identity | None] = []
 
     class Recorder:
-        async def check_start(self, request: Any, identity: Any, command: Any, sid: str) -> Any:
-            seen.append(request[IDENTITY_KEY])
-            assert request[IDENTITY_KEY] is identity
-            return SessionLimits()
+        async def decide(self, request: StartRequest) -> StartDecision:
+            assert request.http is not None
+            seen.append(request.http[IDENTITY_KEY])
+            assert request.http[IDENTITY_KEY] is request.identity
+            return StartDecision.allow()
 
     url = await make_server(
         policy=Recorder(),

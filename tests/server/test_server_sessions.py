@@ -13,7 +13,7 @@ from procutil import open_fds, wait_until_gone, zombies_of
 from rawws import RawWebSocket
 from srvutil import collect, header, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2, Command, PolicyViolation
-from wsep_server import Identity, SessionLimits, SessionRecord
+from wsep_server import Identity, SessionLimits, SessionRecord, StartDecision, StartRequest
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -132,15 +132,13 @@ class Recorder:
 class Policy:
     def __init__(self, limits: SessionLimits) -> None:
         self.limits = limits
-        self.seen: list[tuple[Identity | None, Command, str]] = []
+        self.seen: list[StartRequest] = []
 
-    async def check_start(
-        self, request: Any, identity: Identity | None, command: Command, session_id: str
-    ) -> SessionLimits:
-        self.seen.append((identity, command, session_id))
-        if command.command == "forbidden":
+    async def decide(self, request: StartRequest) -> StartDecision:
+        self.seen.append(request)
+        if request.command.command == "forbidden":
             raise PolicyViolation("command 'forbidden' is not allowed")
-        return self.limits
+        return StartDecision.allow(limits=self.limits)
 
 
 async def test_observer_sees_session_record(make_server: MakeServer) -> None:
@@ -176,14 +174,16 @@ async def test_policy_refusal_spawns_nothing(make_server: MakeServer) -> None:
     assert rec.started == []
     assert rec.ended[0].end_reason.startswith("policy:")
     assert rec.ended[0].pid is None
-    assert policy.seen[0][1].command == "forbidden"
-    assert policy.seen[0][2] == "abc"
+    assert policy.seen[0].command.command == "forbidden"
+    assert policy.seen[0].session_id == "abc"
+    assert policy.seen[0].record_id == rec.ended[0].id
 
 
-async def test_policy_gets_the_record_id_it_can_match_with_on_end(
+async def test_deprecated_check_start_policy_gets_the_record_id(
     make_server: MakeServer,
 ) -> None:
-    """A policy declaring ``record_id`` gets the server's unique id; four-argument ones work."""
+    """The older ``check_start`` form still works, with a warning: one declaring
+    ``record_id`` gets the server's unique id; four-argument ones work too."""
 
     class MatchingPolicy:
         def __init__(self) -> None:
@@ -201,9 +201,20 @@ async def test_policy_gets_the_record_id_it_can_match_with_on_end(
             self.seen.append((session_id, record_id))
             return SessionLimits()
 
+    class FourArguments:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        async def check_start(
+            self, request: Any, identity: Identity | None, command: Command, session_id: str
+        ) -> SessionLimits:
+            self.seen.append(session_id)
+            return SessionLimits()
+
     rec = Recorder()
     policy = MatchingPolicy()
-    url = await make_server(policy=policy, observers=[rec])
+    with pytest.warns(DeprecationWarning, match="check_start"):
+        url = await make_server(policy=policy, observers=[rec])
     for _ in range(2):
         rec.done.clear()
         ws = await RawWebSocket.connect(url, subprotocols=[SUBPROTOCOL_V2])
@@ -213,10 +224,11 @@ async def test_policy_gets_the_record_id_it_can_match_with_on_end(
     assert [s for s, _ in policy.seen] == ["same", "same"]
     assert [r for _, r in policy.seen] == [r.id for r in rec.ended]
     assert len({r.id for r in rec.ended}) == 2
-    legacy = Policy(SessionLimits())
-    url = await make_server(policy=legacy)
-    await run(url, "true")
-    assert len(legacy.seen) == 1
+    legacy = FourArguments()
+    with pytest.warns(DeprecationWarning, match="check_start"):
+        url = await make_server(policy=legacy)
+    await run(url, "true", id="four")
+    assert legacy.seen == ["four"]
 
 
 async def test_identity_from_middleware_reaches_policy(make_server: MakeServer) -> None:
@@ -231,7 +243,7 @@ async def test_identity_from_middleware_reaches_policy(make_server: MakeServer) 
     policy = Policy(SessionLimits())
     url = await make_server(policy=policy, middlewares=[auth])
     await run(url, "true")
-    assert policy.seen[0][0] == Identity("alice", {"role": "dev"})
+    assert policy.seen[0].identity == Identity("alice", {"role": "dev"})
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import pytest
 from procutil import wait_until_gone
@@ -16,7 +15,7 @@ from sessutil import script
 from wsclient import ClientPool, WsClient
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach
-from wsep_server import SessionLimits, create_app
+from wsep_server import SessionLimits, StartDecision, StartRequest, create_app
 from wsep_server.local import LocalExecer
 from wsep_server.sessions import Session, SessionConfig, SessionManager
 
@@ -32,10 +31,9 @@ class Policy:
     def __init__(self, *limits: SessionLimits) -> None:
         self.limits = list(limits)
 
-    async def check_start(
-        self, request: Any, identity: Any, command: Command, session_id: str
-    ) -> SessionLimits:
-        return self.limits.pop(0) if len(self.limits) > 1 else self.limits[0]
+    async def decide(self, request: StartRequest) -> StartDecision:
+        limits = self.limits.pop(0) if len(self.limits) > 1 else self.limits[0]
+        return StartDecision.allow(limits=limits)
 
 
 @pytest.fixture

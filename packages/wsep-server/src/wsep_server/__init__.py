@@ -7,6 +7,7 @@ Public API::
     WsepHandler(...)            # mount on any route of your own app
     ServerConfig(...)           # compress, max_receive_size, heartbeat, grace_period, ...
     hooks: IDENTITY_KEY, Identity, StartPolicy, SessionLimits, SessionObserver, SessionRecord
+    policy: StartRequest -> StartPolicy.decide -> StartDecision (RunAs, EnvironmentPlan)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .hooks import (
 )
 from .loader import load_execer
 from .logs import JsonFormatter, SessionLogObserver, configure_logging
+from .policy.decision import RunAs, StartDecision, StartRequest
 from .session import Session
 
 __version__ = "0.1.0"
@@ -46,13 +48,16 @@ __all__ = [
     "AllowAll",
     "Identity",
     "JsonFormatter",
+    "RunAs",
     "ServerConfig",
     "Session",
     "SessionLimits",
     "SessionLogObserver",
     "SessionObserver",
     "SessionRecord",
+    "StartDecision",
     "StartPolicy",
+    "StartRequest",
     "WsepHandler",
     "__version__",
     "configure_logging",

@@ -32,6 +32,7 @@ from wsep_protocol import (
 from .config import ServerConfig
 from .hooks import AllowAll, SessionObserver, StartPolicy
 from .logs import SessionLogObserver
+from .policy.legacy import LegacyStartPolicy, as_start_policy
 from .session import Session
 from .sessions import SessionManager
 from .ws import WsepWebSocketResponse, quiet_negotiation
@@ -69,7 +70,7 @@ class WsepHandler:
         *,
         execer: Execer | None = None,
         config: ServerConfig | None = None,
-        policy: StartPolicy | None = None,
+        policy: StartPolicy | LegacyStartPolicy | None = None,
         observers: Iterable[SessionObserver] = (),
         versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
         log_sessions: bool = True,
@@ -79,7 +80,7 @@ class WsepHandler:
         self.session_class = session_class
         self.config = config if config is not None else ServerConfig()
         self.execer = execer if execer is not None else default_execer(self.config)
-        self.policy: StartPolicy = policy if policy is not None else AllowAll()
+        self.policy: StartPolicy = as_start_policy(policy) if policy is not None else AllowAll()
         observer_list: list[SessionObserver] = list(observers)
         if log_sessions:
             observer_list.insert(0, SessionLogObserver())
@@ -212,7 +213,7 @@ def create_app(
     execer: Execer | None = None,
     path: str = "/",
     config: ServerConfig | None = None,
-    policy: StartPolicy | None = None,
+    policy: StartPolicy | LegacyStartPolicy | None = None,
     observers: Iterable[SessionObserver] = (),
     middlewares: Iterable[Middleware] = (),
     versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),

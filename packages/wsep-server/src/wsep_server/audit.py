@@ -67,7 +67,7 @@ def audit_fields(event: str, record: SessionRecord) -> dict[str, Any]:
     out["limits"] = {
         "max_duration": limits.max_duration,
         "max_output_bytes": limits.max_output_bytes,
-        "record": limits.record,
+        "record": record.recorded,
     }
     if event == "end":
         status = record.exit_status

@@ -6,8 +6,9 @@ against these names; the handler calls them. Nothing here does I/O.
 - An auth middleware stores the caller's :class:`Identity` in
   ``request[IDENTITY_KEY]`` (absent or ``None`` means anonymous).
 - A :class:`StartPolicy` decides, before anything is spawned, whether a
-  ``start`` may run and under which :class:`SessionLimits`; it refuses by
-  raising :class:`wsep_protocol.PolicyViolation` (close 1008).
+  ``start`` may run and how (:class:`SessionLimits`, recording, user,
+  environment): one typed request in, one typed decision out (see
+  :mod:`wsep_server.policy.decision`); a refusal closes with 1008.
 - :class:`SessionObserver` objects see every session start and end as a
   :class:`SessionRecord` (the per-session log line is one of them).
 """
@@ -17,15 +18,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import warnings
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from aiohttp import web as _web
-from wsep_protocol import Command, ExitStatus
+from wsep_protocol import ExitStatus
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from .policy.decision import StartDecision, StartRequest
 
 __all__ = [
     "IDENTITY_KEY",
@@ -37,7 +41,6 @@ __all__ = [
     "SessionObserver",
     "SessionRecord",
     "StartPolicy",
-    "check_start",
     "notify_observers",
 ]
 
@@ -65,11 +68,12 @@ def _identity_key() -> web.RequestKey[Identity | None]:
 IDENTITY_KEY: Final = _identity_key()
 
 _RequestKey: Any = getattr(_web, "RequestKey", None)
-#: True (set by the handler before ``check_start``) when the start attaches to a
-#: session this identity already has: a per-identity count must not count it twice.
+#: Deprecated (``StartRequest.reattach`` says it): set for policies of the older
+#: ``check_start`` form only, true when the start attaches to a session the identity has.
 REATTACH_KEY: Final[Any] = _RequestKey("wsep_reattach", bool) if _RequestKey else "wsep.reattach"
-#: Set by the handler when the request created a reattachable session; the event is
-#: set when that session ends, so a per-identity count holds its slot until then.
+#: Deprecated (a ``StartDecision.lease`` is released when the session ends): set for
+#: policies of the older ``check_start`` form only; the event is set when what the
+#: start allowed has ended (the connection, or the reattachable session it created).
 SESSION_ENDED_KEY: Final[Any] = (
     _RequestKey("wsep_session_ended", asyncio.Event) if _RequestKey else "wsep.session_ended"
 )
@@ -82,79 +86,47 @@ class SessionLimits:
     The handler ends the process when ``max_duration`` seconds have passed or
     more than ``max_output_bytes`` of stdout+stderr were produced, and says so
     in the session record's ``end_reason`` (and, in v2, an ``error`` message).
-    ``record`` asks for the session to be recorded (for a recording observer).
+    ``record`` is deprecated: ``StartDecision.record`` decides recording (a
+    policy of the older ``check_start`` form that returns ``record=True`` gets
+    its sessions recorded through it).
     """
 
     max_duration: float | None = None
     max_output_bytes: int | None = None
     record: bool = False
 
+    def __post_init__(self) -> None:
+        if self.record:
+            warnings.warn(
+                "SessionLimits(record=True) is deprecated: return "
+                "StartDecision.allow(record=True) from StartPolicy.decide",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+
 
 @runtime_checkable
 class StartPolicy(Protocol):
-    """Decides whether a ``start`` may run; called before anything is spawned."""
+    """Decides whether a ``start`` may run, and how; called once, before anything is spawned.
 
-    async def check_start(
-        self,
-        request: web.Request,
-        identity: Identity | None,
-        command: Command,
-        session_id: str,
-    ) -> SessionLimits:
-        """The limits to run under, or raise :class:`wsep_protocol.PolicyViolation`.
+    It gets one :class:`~wsep_server.policy.decision.StartRequest` and returns
+    one :class:`~wsep_server.policy.decision.StartDecision` (allowed, with
+    limits, recording, run-as user and environment; or refused with a reason
+    and an error code). Raising :class:`wsep_protocol.PolicyViolation` refuses
+    too. Policies written against the older ``check_start(request, identity,
+    command, session_id)`` form keep working, with a ``DeprecationWarning``.
+    """
 
-        ``session_id`` is the client's ``start`` id (may be empty or repeat).
-        A policy that also declares a ``record_id: str`` keyword parameter (or
-        ``**kwargs``) gets the server's unique :attr:`SessionRecord.id` there, the
-        id its observer's ``on_start``/``on_end`` see (see :func:`check_start`).
-        """
-        ...
+    async def decide(self, request: StartRequest) -> StartDecision: ...
 
 
 class AllowAll:
     """The default policy: everything may run, without limits."""
 
-    async def check_start(
-        self,
-        request: web.Request,
-        identity: Identity | None,
-        command: Command,
-        session_id: str,
-        *,
-        record_id: str = "",
-    ) -> SessionLimits:
-        return SessionLimits()
+    async def decide(self, request: StartRequest) -> StartDecision:
+        from .policy.decision import StartDecision  # the policy package imports this module
 
-
-def _takes_record_id(policy: StartPolicy) -> bool:
-    try:
-        params = inspect.signature(policy.check_start).parameters
-    except (TypeError, ValueError):
-        return False
-    return "record_id" in params or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
-    )
-
-
-async def check_start(
-    policy: StartPolicy,
-    request: web.Request,
-    identity: Identity | None,
-    command: Command,
-    session_id: str,
-    record_id: str,
-) -> SessionLimits:
-    """Ask ``policy``, passing ``record_id`` only to policies that declare it.
-
-    Policies written against the four-argument form keep working unchanged.
-    """
-    if _takes_record_id(policy):
-        extended: Any = policy.check_start
-        limits: SessionLimits = await extended(
-            request, identity, command, session_id, record_id=record_id
-        )
-        return limits
-    return await policy.check_start(request, identity, command, session_id)
+        return StartDecision.allow()
 
 
 @dataclass(slots=True)
@@ -185,6 +157,10 @@ class SessionRecord:
     protocol_version: int = 1
     close_code: int | None = None
     limits: SessionLimits = field(default_factory=SessionLimits)
+    #: The policy decided to record this session.
+    recorded: bool = False
+    #: The start attached to a session this identity already had.
+    reattach: bool = False
 
     @property
     def duration(self) -> float | None:

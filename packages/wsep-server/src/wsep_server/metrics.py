@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from .hooks import REATTACH_KEY, SessionRecord
+from .hooks import SessionRecord
 from .sessions.stats import STATS
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ class Metrics:
     def on_end(self, record: SessionRecord) -> None:
         self._live.pop(record.id, None)
         self.ended[_category(record.end_reason)] += 1
+        if record.reattach:
+            self.reattaches += 1
         if record.end_reason.startswith("policy"):
             self.policy_refusals += 1
         if record.close_code is not None:
@@ -105,7 +107,7 @@ class Metrics:
     # --- middleware -------------------------------------------------------------
 
     def middleware(self) -> Middleware:
-        """Counts connections, reattaches and authentication refusals; install it first."""
+        """Counts connections and authentication refusals; install it first."""
 
         @web.middleware
         async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -121,8 +123,6 @@ class Metrics:
             finally:
                 if upgrade:
                     self.connections_active -= 1
-                    if request.get(REATTACH_KEY):
-                        self.reattaches += 1
             self._refused(request, response)
             return response
 

@@ -1,11 +1,10 @@
 """Session recording: sessions written as asciicast v2 files (``asciinema play`` them).
 
 The policy decides (``record = true`` for TTY sessions, ``record_pipes = true``
-for the others); it marks the start it just allowed
-with :func:`request_recording`, and :class:`RecordingExecer`, wrapped around
-the real execer, picks that mark up in the same task when it starts the
-process and tees the terminal output into the file. Without a TTY, stdout is
-written as ``"o"`` events and stderr as ``"e"`` events (players skip event
+for the others) in its :class:`~wsep_server.policy.decision.StartDecision`;
+:class:`RecordingExecer`, wrapped around the real execer, gets that decision
+with the start (``start_decided``) and tees the terminal output into the file.
+Without a TTY, stdout is written as ``"o"`` events and stderr as ``"e"`` events (players skip event
 types they do not know, so a recording plays as its stdout). Files are written by a
 background task through aiofiles, so the event loop never waits on the disk
 beyond a bounded queue.
@@ -22,50 +21,18 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiofiles
 from wsep_protocol import Buffer, Command, Execer, ExitStatus, Process, ProcessReader, ProcessWriter
 
-__all__ = [
-    "AsciicastEncoder",
-    "Recorder",
-    "RecordingExecer",
-    "RecordingRequest",
-    "request_recording",
-    "take_recording_request",
-]
+from .policy.decision import StartDecision, StartRequest, start_decided
+
+__all__ = ["AsciicastEncoder", "Recorder", "RecordingExecer"]
 
 _log = logging.getLogger("wsep_server.recording")
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingRequest:
-    """What the policy knows about a session to be recorded."""
-
-    identity: str | None
-    argv: tuple[str, ...]
-    path: str
-
-
-_PENDING: ContextVar[RecordingRequest | None] = ContextVar("wsep_recording", default=None)
-
-
-def request_recording(*, identity: str | None, argv: Sequence[str], path: str) -> None:
-    """Ask for the next ``start`` in this task to be recorded."""
-    _PENDING.set(RecordingRequest(identity, tuple(argv), path))
-
-
-def take_recording_request() -> RecordingRequest | None:
-    """The pending request of this task, cleared so it applies to one start only."""
-    pending = _PENDING.get()
-    if pending is not None:
-        _PENDING.set(None)
-    return pending
 
 
 class AsciicastEncoder:
@@ -289,27 +256,33 @@ class RecordingExecer:
             return spawn.resolve(command)
         return resolve(command)
 
-    def file_for(self, pending: RecordingRequest, pid: int) -> Path:
+    def file_for(self, identity: str | None, pid: int) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        who = _UNSAFE.sub("_", pending.identity or "anonymous")[:64]
+        who = _UNSAFE.sub("_", identity or "anonymous")[:64]
         return self.directory / f"{stamp}-{who}-{pid}-{secrets.token_hex(3)}.cast"
 
     async def start(self, command: Command) -> Process:
-        pending = take_recording_request()
-        process = await self.inner.start(command)
-        if pending is None:
+        """A start no policy decided on: not recorded."""
+        return await self.inner.start(command)
+
+    async def start_decided(self, request: StartRequest, decision: StartDecision) -> Process:
+        """Start through the inner execer; recorded when ``decision.record`` says so."""
+        process = await start_decided(self.inner, request, decision)
+        if not decision.record:
             return process
+        command = request.command
         rows = command.rows if 0 < command.rows < 65535 else 24
         cols = command.cols if 0 < command.cols < 65535 else 80
+        shell = decision.executable or self.resolve(command)
         encoder = AsciicastEncoder()
         header = encoder.header(
             width=cols,
             height=rows,
             timestamp=time.time(),
-            title=" ".join(pending.argv)[:200],
-            env={"TERM": _term(command), "SHELL": pending.path} if command.tty else None,
+            title=" ".join(command.argv)[:200],
+            env={"TERM": _term(command), "SHELL": shell} if command.tty else None,
         )
-        recorder = Recorder(self.file_for(pending, process.pid), header, encoder)
+        recorder = Recorder(self.file_for(request.identity_name, process.pid), header, encoder)
         return _RecordingProcess(process, recorder, tty=command.tty)
 
 

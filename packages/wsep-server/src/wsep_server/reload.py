@@ -104,9 +104,7 @@ class Reloader:
         policy_file = None
         if self.opts.policy and isinstance(policy, FilePolicy):
             policy_file = load_policy_file(self.opts.policy)
-            sections = [policy_file.default, policy_file.anonymous]
-            sections += list(policy_file.identities.values())
-            if not self.opts.record_dir and any(s is not None and s.record for s in sections):
+            if not self.opts.record_dir and policy_file.records:
                 raise ValueError(f"{self.opts.policy}: the policy records: give --record-dir")
         if self.ssl_context is not None and self.tls_cert:
             check_certificate_pair(self.tls_cert, self.tls_key)

@@ -19,6 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Coroutine, Sequence
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -26,6 +27,7 @@ from wsep_protocol import (
     Buffer,
     CloseCode,
     CloseStdin,
+    Command,
     Connection,
     ConnectionState,
     Error,
@@ -58,25 +60,12 @@ from .hooks import (
     SessionObserver,
     SessionRecord,
     StartPolicy,
-    check_start,
     notify_observers,
 )
+from .policy.decision import StartDecision, StartRequest, decide, start_decided
 from .pump import OutputPump
-from .sessions import SessionManager, SessionProcess
-from .sessions.serving import (
-    SESSION_MESSAGES,
-    SESSION_REQUESTS,
-    announcement,
-    answer,
-    end_for_limit,
-    is_session_start,
-    limit_session,
-    mark_request,
-    note_created,
-    open_process,
-    session_limit,
-    start_for_attach,
-)
+from .sessions import SessionManager
+from .sessions.serving import LimitEnd, session_service
 
 __all__ = ["Session", "error_code_for"]
 
@@ -124,9 +113,6 @@ class Session:
         self.config = config
         self.policy = policy
         self.observers = observers
-        #: Reattachable sessions (None: every start is a new process).
-        self.session_manager = session_manager
-        self._attach: Any = None
         self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
         identity = request.get(IDENTITY_KEY)
         self.record = SessionRecord(
@@ -135,6 +121,12 @@ class Session:
             peer=_peer(request),
             protocol_version=int(version),
         )
+        #: Reattachable sessions as this connection sees them (``NoSessions`` when off).
+        self.sessions = session_service(
+            session_manager, identity=self.record.identity, peer=self.record.peer
+        )
+        #: The policy's answer to this connection's start (None until asked).
+        self.decision: StartDecision | None = None
         self.limits = SessionLimits()
         self.process: Process | None = None
         self.status: ExitStatus | None = None
@@ -214,6 +206,8 @@ class Session:
     async def _cleanup(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self.decision is not None:
+            self.sessions.release_after(self.decision.lease)
         try:
             if self.process is not None:
                 try:
@@ -282,7 +276,7 @@ class Session:
                     return
                 if message is None:
                     continue
-                if isinstance(message, SESSION_MESSAGES):
+                if self.sessions.accepts(message):
                     await self._session_message(message)
                 elif isinstance(message, Stdin):
                     await self._write_stdin(message.data)
@@ -371,19 +365,29 @@ class Session:
         record.tty = command.tty
         record.client_id = start.id
         record.started = time.time()
-        mark_request(self.request, self.session_manager, record.identity, start, self._attach)
-        try:
-            self.limits = await check_start(
-                self.policy, self.request, record.identity, command, start.id, record.id
-            )
-            record.limits = self.limits
-        except PolicyViolation as exc:
+        record.reattach = self.sessions.reattaches(start)
+        request = StartRequest(
+            identity=record.identity,
+            command=command,
+            session_id=start.id,
+            record_id=record.id,
+            reattach=record.reattach,
+            peer=record.peer,
+            http=self.request,
+        )
+        self.decision = decision = await decide(self.policy, request)
+        if not decision.allowed:
             await self.end(
-                exc.close_code, exc.reason, f"policy: {exc}", error=("policy_violation", str(exc))
+                PolicyViolation.close_code,
+                decision.reason,
+                f"policy: {decision.reason}",
+                error=(decision.code, decision.reason),
             )
             return
+        self.limits = record.limits = decision.limits
+        record.recorded = decision.record
         try:
-            self.process = await self.start_process(start)
+            self.process = await self.start_process(start, request, decision)
         except StartError as exc:
             await self.end(
                 exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.kind.value, str(exc))
@@ -404,13 +408,12 @@ class Session:
             )
             return
         process = self.process
-        note_created(self.request, process)
         record.pid = process.pid
         if self._closing.is_set():
             return  # ended (shutdown) while starting; run() closes the process
         await self._send(self.conn.send(Pid(process.pid)))
         if self.conn.extended:
-            for extra in announcement(process):
+            for extra in self.sessions.announcement():
                 await self._send(self.conn.send(extra))
         await notify_observers(self.observers, "on_start", record)
         self._pump = OutputPump(
@@ -424,41 +427,34 @@ class Session:
         self._pump_task = asyncio.create_task(self._pump_and_exit(self._pump))
         if self.limits.max_duration is not None:
             reason = f"maximum duration of {self.limits.max_duration:g} s exceeded"
-            if not limit_session(process, self.limits.max_duration, reason):
+            if not self.sessions.limit_duration(self.limits.max_duration, reason):
                 self._timers.append(
                     self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
                 )
 
-    async def start_process(self, start: Start) -> Process:
-        """Start the command of ``start``, or attach to the session it names."""
-        manager = self.session_manager
-        if manager is not None and (self._attach is not None or is_session_start(start)):
-            return await open_process(
-                manager,
-                start,
-                self._attach,
-                identity=self.record.identity,
-                peer=self.record.peer,
-            )
-        return await self.execer.start(start.command)
+    async def start_process(
+        self, start: Start, request: StartRequest, decision: StartDecision
+    ) -> Process:
+        """Start the command of ``start`` as the policy decided, or attach to the session
+        it names."""
 
-    async def _session_message(self, message: Any) -> None:
+        async def launch(execer: Execer, command: Command) -> Process:
+            return await start_decided(execer, replace(request, command=command), decision)
+
+        return await self.sessions.open(start, self.execer, launch)
+
+    async def _session_message(self, message: object) -> None:
         """v2 sessions: ``attach`` (instead of ``start``) or a management request."""
-        manager = self.session_manager
         try:
-            if manager is None:
-                raise PolicyViolation("reattachable sessions are off on this server")
-            if not isinstance(message, SESSION_REQUESTS):  # an attach
-                start = start_for_attach(manager, self.record.identity, message)
-                self._attach = message
-                await self._start(start)
-                return
-            reply = await answer(manager, self.record.identity, message)
+            outcome = await self.sessions.handle(message)
         except PolicyViolation as exc:
             code = getattr(exc, "code", "policy_violation")
             await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
             return
-        await self._send(self.conn.send(reply))
+        if isinstance(outcome, Start):  # an attach: checked and started like a start
+            await self._start(outcome)
+            return
+        await self._send(self.conn.send(outcome))
 
     async def _send(self, data: Buffer) -> None:
         await self.ws.send_bytes(data)  # type: ignore[arg-type]
@@ -468,7 +464,7 @@ class Session:
     async def _pump_and_exit(self, pump: OutputPump) -> None:
         try:
             self.status = status = await pump.run()
-            if self._limit_close is None and (reason := session_limit(self.process)):
+            if self._limit_close is None and (reason := self.sessions.limit_reason()):
                 # The session's own clock ran out (perhaps before this client attached).
                 self._limit_close = (CloseCode.POLICY_VIOLATION, reason)
                 self._set_reason(f"limit: {reason}")
@@ -522,9 +518,12 @@ class Session:
     async def _end_for_limit(self, reason: str) -> None:
         await self._send_limit_error(reason)
         process = self.process
-        if process is None or end_for_limit(process, reason):
+        if process is None:
+            return
+        ends = self.sessions.end_for_limit(reason)
+        if ends is LimitEnd.SESSION:
             return  # a session's end closes its process: the pump sees the exit as below
-        if isinstance(process, SessionProcess):  # an observer: only its connection ends
+        if ends is LimitEnd.CONNECTION:  # an observer: only its connection ends
             await self.end(CloseCode.POLICY_VIOLATION, reason, f"limit: {reason}")
             return
         # The pump then sees EOF, sends exit_code, and closes with 1008.

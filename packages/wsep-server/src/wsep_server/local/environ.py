@@ -19,7 +19,6 @@ import fnmatch
 import os
 import pwd
 from collections.abc import Iterable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 __all__ = [
@@ -28,9 +27,7 @@ __all__ = [
     "EnvironmentPlan",
     "child_base",
     "clean_environment",
-    "request_environment",
     "scrub",
-    "take_environment_request",
 ]
 
 #: Never passed on from the server's environment: its own configuration and credentials.
@@ -44,26 +41,11 @@ _USER_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 @dataclass(frozen=True, slots=True)
 class EnvironmentPlan:
-    """What the policy chose for one start: ``inherit`` (scrubbed) or ``clean``."""
+    """What the policy chose for one start (part of its decision): ``inherit`` (scrubbed)
+    or ``clean``."""
 
     mode: str = "inherit"
     passthrough: tuple[str, ...] = DEFAULT_PASSTHROUGH
-
-
-_PENDING: ContextVar[EnvironmentPlan | None] = ContextVar("wsep_environment", default=None)
-
-
-def request_environment(plan: EnvironmentPlan) -> None:
-    """Ask for the next ``start`` in this task to get this environment."""
-    _PENDING.set(plan)
-
-
-def take_environment_request() -> EnvironmentPlan | None:
-    """The pending plan of this task, cleared so it applies to one start only."""
-    plan = _PENDING.get()
-    if plan is not None:
-        _PENDING.set(None)
-    return plan
 
 
 def _matches(name: str, patterns: Iterable[str]) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+from typing import TYPE_CHECKING
 
 from wsep_protocol import Command
 
@@ -12,6 +14,9 @@ from .containment import Containment, SessionScope, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
 from .writer import PipeWriter
+
+if TYPE_CHECKING:
+    from ..policy.decision import StartDecision, StartRequest
 
 __all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
 
@@ -57,10 +62,20 @@ class LocalExecer:
 
     async def start(self, command: Command) -> LocalProcess:
         """Start ``command``; raises ``StartError`` (with ``kind``) when it cannot."""
+        return await self._start(command, None)
+
+    async def start_decided(self, request: StartRequest, decision: StartDecision) -> LocalProcess:
+        """Start as the policy decided: its run-as user and its environment."""
+        command = request.command
+        if decision.run_as is not None:
+            run_as = decision.run_as
+            command = dataclasses.replace(command, uid=run_as.uid, gid=run_as.gid)
+        return await self._start(command, decision.environment)
+
+    async def _start(self, command: Command, plan: environ.EnvironmentPlan | None) -> LocalProcess:
         creds = spawn.check_credentials(command)
         cwd = spawn.check_working_dir(command)
         executable = spawn.resolve(command)
-        plan = environ.take_environment_request()
         uid = os.geteuid() if creds.uid is None else creds.uid
         base = environ.child_base(plan, uid=uid, tty=command.tty, scrubbed=self.scrub_env)
         scope = self.containment.open_scope()

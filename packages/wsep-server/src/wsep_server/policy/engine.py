@@ -1,14 +1,16 @@
 """The start policy the server calls: per-identity rules, session counting, limits.
 
 Every check runs before anything is spawned. Concurrent sessions are counted
-per identity name from the moment a start is allowed until the WebSocket
-request ends; the release happens in :meth:`FilePolicy.middleware`, which must
-be installed (:func:`wsep_server.security.build_security` does it).
+per identity name from the moment a start is allowed until what it started has
+ended: the decision's lease is released by the server when the connection
+ends, or when the reattachable session it created ends.
+:meth:`FilePolicy.middleware` maps identities to ``[principals]`` and must be
+installed when the policy has them (:func:`wsep_server.security.build_security`
+does it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -18,9 +20,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import Command, PolicyViolation
 
-from ..hooks import IDENTITY_KEY, REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
-from ..local.environ import EnvironmentPlan, request_environment
-from ..recording import request_recording
+from ..hooks import IDENTITY_KEY, Identity, SessionLimits
+from ..local.environ import EnvironmentPlan
 from .checks import (
     check_arguments,
     check_command,
@@ -28,8 +29,10 @@ from .checks import (
     check_ids,
     check_tty,
     check_working_dir,
+    effective_ids,
     resolve_command,
 )
+from .decision import RunAs, StartDecision, StartRequest
 from .principals import with_principal
 from .rules import PolicyFile, Rules, load_policy_file
 
@@ -43,8 +46,6 @@ _log = logging.getLogger("wsep_server.policy")
 # Typed request keys where aiohttp has them (3.12+), plain strings before.
 _RequestKey: Any = getattr(web, "RequestKey", None)
 _TRACKED: Any = _RequestKey("wsep_policy_tracked", bool) if _RequestKey else "wsep.policy.tracked"
-#: Holds (identity name,) while a session of that identity is counted.
-_SLOT: Any = _RequestKey("wsep_policy_slot", tuple) if _RequestKey else "wsep.policy.slot"
 
 
 def default_resolver(execer: Execer | None = None) -> Callable[[Command], str]:
@@ -68,9 +69,8 @@ class FilePolicy:
     ) -> None:
         self.policy = policy
         self.resolver = resolver if resolver is not None else default_resolver()
+        #: Allowed sessions per identity name whose lease is not released yet.
         self._active: dict[str | None, int] = {}
-        #: Waits for the end of reattachable sessions that hold a slot.
-        self._held: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def from_file(
@@ -86,65 +86,40 @@ class FilePolicy:
             raise PolicyViolation(f"not allowed: {who} (no policy)")
         return rules
 
-    def active_sessions(self, name: str | None) -> int:
-        return self._active.get(name, 0)
-
-    async def check_start(
-        self,
-        request: web.Request,
-        identity: Identity | None,
-        command: Command,
-        session_id: str,
-        *,
-        record_id: str = "",
-    ) -> SessionLimits:
-        """Raise ``PolicyViolation`` unless ``command`` may run for ``identity``."""
-        if self.policy.principals and not request.get(_TRACKED):
+    async def decide(self, request: StartRequest) -> StartDecision:
+        """Refused with the first rule the start breaks, else allowed as the rules say."""
+        http = request.http
+        if self.policy.principals and (http is None or not http.get(_TRACKED)):
             raise PolicyViolation("server misconfigured: [principals] needs the policy middleware")
-        rules = self.rules_for(identity)
+        command = request.command
+        rules = self.rules_for(request.identity)
         check_tty(rules, command)
-        check_ids(rules, command, euid=os.geteuid(), egid=os.getegid())
+        euid, egid = os.geteuid(), os.getegid()
+        check_ids(rules, command, euid=euid, egid=egid)
         check_working_dir(rules, command)
         check_env(rules, command)
         path, real = resolve_command(command, self.resolver)
         check_command(rules, path, real)
         check_arguments(rules, command, path, real)
-        name = None if identity is None else identity.name
-        if rules.max_sessions is not None:
-            if not request.get(_TRACKED):
+        lease: _Slot | None = None
+        if rules.max_sessions is not None and not request.reattach:
+            name = request.identity_name
+            if self._active.get(name, 0) >= rules.max_sessions:
                 raise PolicyViolation(
-                    "server misconfigured: session limits need the policy middleware"
+                    f"not allowed: more than {rules.max_sessions} concurrent session(s)"
                 )
-            if request.get(_SLOT) is None and not request.get(REATTACH_KEY):
-                if self._active.get(name, 0) >= rules.max_sessions:
-                    raise PolicyViolation(
-                        f"not allowed: more than {rules.max_sessions} concurrent session(s)"
-                    )
-                self._active[name] = self._active.get(name, 0) + 1
-                request[_SLOT] = (name,)
-        request_environment(EnvironmentPlan(rules.environment, rules.env_passthrough))
-        record = rules.record_pipes if not command.tty else rules.record
-        if record:
-            request_recording(identity=name, argv=command.argv, path=path)
-        return SessionLimits(
-            max_duration=rules.max_duration,
-            max_output_bytes=rules.max_output_bytes,
-            record=record,
+            self._active[name] = self._active.get(name, 0) + 1
+            lease = _Slot(self, name)
+        return StartDecision.allow(
+            limits=SessionLimits(
+                max_duration=rules.max_duration, max_output_bytes=rules.max_output_bytes
+            ),
+            record=rules.record_pipes if not command.tty else rules.record,
+            run_as=RunAs(*effective_ids(command, euid, egid)),
+            environment=EnvironmentPlan(rules.environment, rules.env_passthrough),
+            executable=path,
+            lease=lease,
         )
-
-    def _release(self, request: web.Request) -> None:
-        if _SLOT not in request:
-            return
-        (name,) = request.pop(_SLOT)
-        ended: asyncio.Event | None = request.get(SESSION_ENDED_KEY)
-        if ended is not None and not ended.is_set():
-            # A reattachable session outlives its connection: it keeps the slot.
-            task = asyncio.ensure_future(ended.wait())
-            self._held.add(task)
-            task.add_done_callback(self._held.discard)
-            task.add_done_callback(lambda _: self._release_slot(name))
-            return
-        self._release_slot(name)
 
     def _release_slot(self, name: str | None) -> None:
         left = self._active.get(name, 0) - 1
@@ -154,19 +129,29 @@ class FilePolicy:
             self._active.pop(name, None)
 
     def middleware(self) -> Middleware:
-        """Maps the identity to its ``[principals]`` entry (the policy as it is now) and
-        counts a session until its request ends; install it after the auth middleware."""
+        """Maps the identity to its ``[principals]`` entry (the policy as it is now);
+        install it after the auth middleware."""
 
         @web.middleware
-        async def track_sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
+        async def map_principals(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[_TRACKED] = True
             if IDENTITY_KEY in request:
                 request[IDENTITY_KEY] = with_principal(
                     request[IDENTITY_KEY], self.policy.principals
                 )
-            try:
-                return await handler(request)
-            finally:
-                self._release(request)
+            return await handler(request)
 
-        return track_sessions
+        return map_principals
+
+
+class _Slot:
+    """One counted session of an identity; released once."""
+
+    def __init__(self, policy: FilePolicy, name: str | None) -> None:
+        self._policy: FilePolicy | None = policy
+        self.name = name
+
+    def release(self) -> None:
+        policy, self._policy = self._policy, None
+        if policy is not None:
+            policy._release_slot(self.name)

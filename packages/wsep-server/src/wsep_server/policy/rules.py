@@ -227,6 +227,12 @@ class PolicyFile:
     #: ``[principals]``: proof (``jwt:alice``) to the principal it belongs to.
     principals: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def records(self) -> bool:
+        """Whether any section records sessions (the server then needs a record directory)."""
+        sections = (self.default, self.anonymous, *self.identities.values())
+        return any(s is not None and (s.record or s.record_pipes) for s in sections)
+
     def rules_for(self, name: str | None) -> Rules | None:
         """The rules for ``name`` (None: anonymous), or None when it has none."""
         if name is None:

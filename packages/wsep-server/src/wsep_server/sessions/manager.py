@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from wsep_protocol import Command, Execer, PolicyViolation
+from wsep_protocol import Command, Execer, PolicyViolation, Process
 from wsep_protocol.sessions import NoSuchSession
 
 from .attachment import SessionProcess
@@ -24,6 +24,8 @@ from .session import Session
 __all__ = ["SessionManager", "identity_name"]
 
 Key = tuple[str | None, str]
+#: Starts a session's command (the handler's: the execer, as the policy decided).
+Launch = Callable[[Command], Awaitable[Process]]
 
 
 def identity_name(identity: Any) -> str | None:
@@ -110,12 +112,14 @@ class SessionManager:
         resumable: bool = False,
         size: tuple[int, int] | None = None,
         offsets: Mapping[str, int | None] | None = None,
+        launch: Launch | None = None,
     ) -> SessionProcess:
         """Attach to session ``session_id``, starting ``command`` first if there is none.
 
         ``command`` None (or ``read_only``) never starts anything: a missing
         session raises :class:`NoSuchSession`. ``size`` is this client's
         terminal (None: not stated). ``offsets`` resume a job's streams.
+        ``launch`` starts a new session's command (default: the execer's ``start``).
         Raises ``StartError`` as the execer does.
         """
         if not session_id:
@@ -126,7 +130,7 @@ class SessionManager:
             if command is None or read_only:
                 raise NoSuchSession(f"no session {session_id!r}")
             session, created = await self._create(
-                (identity_name(identity), session_id), command, resumable
+                (identity_name(identity), session_id), command, resumable, launch
             )
         if size is not None and not (size[0] and size[1]):
             size = None
@@ -139,7 +143,9 @@ class SessionManager:
             attachment._start_at(dict(offsets or {}))
         return attachment
 
-    async def _create(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
+    async def _create(
+        self, key: Key, command: Command, resumable: bool, launch: Launch | None = None
+    ) -> tuple[Session, bool]:
         pending = self._creating.get(key)
         if pending is not None:  # someone is starting it right now: join them
             return await asyncio.shield(pending), False
@@ -155,7 +161,7 @@ class SessionManager:
         future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
-            process = await self.execer.start(command)
+            process = await (launch or self.execer.start)(command)
             session = Session(
                 session_id=key[1],
                 owner=key[0],

@@ -1,19 +1,22 @@
-"""What the connection handler calls to serve sessions: the seam between the two.
+"""What the connection handler asks of reattachable sessions: one interface, two forms.
 
-The handler stays in charge of the connection (policy, limits, observers,
-output pump, close codes); for a ``start`` with an ``id`` and ``tty: true``
-(or a v2 ``attach``) it asks :func:`open_process` for the process to serve,
-which is a :class:`SessionProcess` of a new or existing session. Management
-requests (``list_sessions``, ``session_info``, ``end_session``) are answered
-by :func:`answer`.
+The handler holds one :class:`SessionService` per connection and never looks
+at what kind of process it serves. :class:`ManagedSessions` serves sessions
+from a :class:`SessionManager`: a ``start`` with an ``id`` and ``tty: true``
+(or a v2 ``attach``) opens a session, and management requests
+(``list_sessions``, ``session_info``, ``end_session``) are answered.
+:class:`NoSessions` is the form for a server without sessions: every start
+is an ordinary process, and session messages are refused.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
-from aiohttp import web
-from wsep_protocol import Start
+from wsep_protocol import Command, Execer, PolicyViolation, Process, Start
 from wsep_protocol.sessions import (
     Attach,
     Attached,
@@ -27,143 +30,234 @@ from wsep_protocol.sessions import (
     SessionList,
 )
 
-from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY
 from .attachment import SessionProcess
 from .manager import SessionManager
 
+if TYPE_CHECKING:
+    from ..policy.decision import Lease
+
 __all__ = [
     "SESSION_MESSAGES",
-    "SESSION_REQUESTS",
-    "announcement",
-    "answer",
-    "end_for_limit",
-    "is_session_start",
-    "limit_session",
-    "mark_request",
-    "note_created",
-    "open_process",
-    "session_limit",
-    "start_for_attach",
+    "Launch",
+    "LimitEnd",
+    "ManagedSessions",
+    "NoSessions",
+    "SessionReply",
+    "SessionService",
+    "session_service",
 ]
 
 #: The management requests a client may send instead of a ``start``.
-SESSION_REQUESTS = (ListSessions, GetSession, EndSession)
+_REQUESTS = (ListSessions, GetSession, EndSession)
 #: Every client message of the extension: ``attach`` first, then the requests.
-SESSION_MESSAGES = (Attach, *SESSION_REQUESTS)
+SESSION_MESSAGES = (Attach, *_REQUESTS)
+#: Starts a command through an execer (the handler's: as the policy decided).
+Launch = Callable[[Execer, Command], Awaitable[Process]]
+#: The answer to a management request.
+SessionReply = Union[SessionList, SessionDetails, SessionEnded]  # noqa: UP007 (3.10 runtime)
 
 
-def is_session_start(start: Start) -> bool:
-    """A v1 ``start`` that names a reattachable terminal session."""
-    return bool(start.id) and start.command.tty
+class LimitEnd(enum.Enum):
+    """What a run-time limit ends (see :meth:`SessionService.end_for_limit`)."""
+
+    #: The session ends, and with it its process: the output pump sees the exit.
+    SESSION = "session"
+    #: Only this connection ends (an observer of a session).
+    CONNECTION = "connection"
+    #: Not a session: the handler closes the process.
+    PROCESS = "process"
 
 
-def start_for_attach(manager: SessionManager, identity: Any, attach: Attach) -> Start:
-    """The ``start`` an ``attach`` stands for (for policy checks and the session record).
+@runtime_checkable
+class SessionService(Protocol):
+    """Reattachable sessions as one connection sees them."""
 
-    Without a command, it is the existing session's; raises :class:`NoSuchSession`.
-    """
-    if attach.command is not None and not attach.read_only:
-        return Start(command=attach.command, id=attach.id)
-    session = manager.find(identity, attach.id)
-    if session is None:
-        raise NoSuchSession(f"no session {attach.id!r}")
-    return Start(command=session.command, id=attach.id)
+    def accepts(self, message: object) -> bool:
+        """A message of the sessions extension (``attach`` or a management request)."""
+        ...
 
+    async def handle(self, message: object) -> Start | SessionReply:
+        """The ``start`` an ``attach`` stands for, or the reply to a request.
 
-async def open_process(
-    manager: SessionManager,
-    start: Start,
-    attach: Attach | None,
-    *,
-    identity: Any,
-    peer: str,
-) -> SessionProcess:
-    """Create or reattach the session ``start`` (or ``attach``) names."""
-    if attach is None:
-        command = start.command
-        size = (command.rows, command.cols) if command.rows and command.cols else None
-        return await manager.open(start.id, command, identity=identity, peer=peer, size=size)
-    size = (attach.rows, attach.cols) if attach.rows and attach.cols else None
-    return await manager.open(
-        attach.id,
-        attach.command,
-        identity=identity,
-        peer=peer,
-        read_only=attach.read_only,
-        resumable=attach.resumable,
-        size=size,
-        offsets={"stdout": attach.stdout_offset, "stderr": attach.stderr_offset},
-    )
+        Raises ``PolicyViolation`` (``NoSuchSession``; sessions off).
+        """
+        ...
 
+    def reattaches(self, start: Start) -> bool:
+        """Whether ``start`` attaches to a session this identity already has."""
+        ...
 
-def mark_request(
-    request: web.Request,
-    manager: SessionManager | None,
-    identity: Any,
-    start: Start,
-    attach: Attach | None,
-) -> None:
-    """Tell a per-identity session count (``check_start`` reads it) that this start
-    attaches to a session the identity already has, so it is not counted twice."""
-    if manager is None or not (attach is not None or is_session_start(start)):
-        return
-    if manager.find(identity, start.id) is not None:
-        request[REATTACH_KEY] = True
+    async def open(self, start: Start, execer: Execer, launch: Launch) -> Process:
+        """The process to serve for ``start``: a session's (started through the session
+        manager's execer), or ``launch(execer, start.command)``."""
+        ...
+
+    def announcement(self) -> Sequence[Attached | Gap]:
+        """The v2 messages to send right after ``pid``."""
+        ...
+
+    def limit_duration(self, seconds: float, reason: str) -> bool:
+        """Put the duration limit on the session; ``False`` if the handler must time it."""
+        ...
+
+    def limit_reason(self) -> str:
+        """Why a limit ended the session ("" if none did)."""
+        ...
+
+    def end_for_limit(self, reason: str) -> LimitEnd:
+        """End what a run-time limit ends; says what the handler still has to do."""
+        ...
+
+    def release_after(self, lease: Lease | None) -> None:
+        """Release ``lease`` once what the start allowed has ended (the connection ends)."""
+        ...
 
 
-def note_created(request: web.Request, process: object) -> None:
-    """A request that created a reattachable session: its count lasts until the session ends."""
-    if isinstance(process, SessionProcess) and process.created:
-        request[SESSION_ENDED_KEY] = process.session.ended
+class NoSessions:
+    """Sessions are off: ordinary processes only; session messages are refused."""
 
+    def accepts(self, message: object) -> bool:
+        return isinstance(message, SESSION_MESSAGES)
 
-def limit_session(process: object, max_duration: float, reason: str) -> bool:
-    """Put a duration limit on the session behind ``process``; ``False`` if there is none.
+    async def handle(self, message: object) -> Start | SessionReply:
+        raise PolicyViolation("reattachable sessions are off on this server")
 
-    Only an interactive client's limit binds the session: it then ends on time
-    whether anyone is attached or not, and reattaching does not restart the
-    clock. An observer's limit is its own connection's business.
-    """
-    if not isinstance(process, SessionProcess) or process.read_only:
+    def reattaches(self, start: Start) -> bool:
         return False
-    process.session.limit_duration(max_duration, reason)
-    return True
 
+    async def open(self, start: Start, execer: Execer, launch: Launch) -> Process:
+        return await launch(execer, start.command)
 
-def end_for_limit(process: object, reason: str) -> bool:
-    """End the session behind ``process`` for a run-time limit; ``False`` if there is none.
+    def announcement(self) -> Sequence[Attached | Gap]:
+        return ()
 
-    Merely detaching would leave the command running for the next attach.
-    """
-    if not isinstance(process, SessionProcess) or process.read_only:
+    def limit_duration(self, seconds: float, reason: str) -> bool:
         return False
-    process.session.end_for_limit(reason)
-    return True
+
+    def limit_reason(self) -> str:
+        return ""
+
+    def end_for_limit(self, reason: str) -> LimitEnd:
+        return LimitEnd.PROCESS
+
+    def release_after(self, lease: Lease | None) -> None:
+        if lease is not None:
+            lease.release()
 
 
-def session_limit(process: object) -> str:
-    """Why a limit ended the session behind ``process`` ("" if none did)."""
-    if isinstance(process, SessionProcess):
-        return process.session.limit_reason
-    return ""
+class ManagedSessions(NoSessions):
+    """Sessions of a :class:`SessionManager`, for one connection of ``identity`` from ``peer``."""
+
+    def __init__(self, manager: SessionManager, *, identity: Any, peer: str) -> None:
+        self.manager = manager
+        self.identity = identity
+        self.peer = peer
+        self._attach: Attach | None = None
+        #: The session this connection serves (None: an ordinary process).
+        self._process: SessionProcess | None = None
+
+    async def handle(self, message: object) -> Start | SessionReply:
+        manager, identity = self.manager, self.identity
+        if isinstance(message, Attach):
+            start = self._start_for_attach(message)
+            self._attach = message
+            return start
+        if isinstance(message, ListSessions):
+            return SessionList(tuple(s.describe() for s in manager.list(identity)))
+        if isinstance(message, GetSession):
+            return SessionDetails(manager.get(identity, message.id).describe())
+        if isinstance(message, EndSession):
+            session = await manager.end(identity, message.id)
+            return SessionEnded(session.id)
+        raise TypeError(f"not a session message: {message!r}")
+
+    def _start_for_attach(self, attach: Attach) -> Start:
+        """The ``start`` an ``attach`` stands for (for the policy and the session record).
+
+        Without a command, it is the existing session's; raises :class:`NoSuchSession`.
+        """
+        if attach.command is not None and not attach.read_only:
+            return Start(command=attach.command, id=attach.id)
+        session = self.manager.find(self.identity, attach.id)
+        if session is None:
+            raise NoSuchSession(f"no session {attach.id!r}")
+        return Start(command=session.command, id=attach.id)
+
+    def _names_session(self, start: Start) -> bool:
+        # A v1 ``start`` names a reattachable terminal session with an id and a TTY.
+        return self._attach is not None or (bool(start.id) and start.command.tty)
+
+    def reattaches(self, start: Start) -> bool:
+        return self._names_session(start) and (
+            self.manager.find(self.identity, start.id) is not None
+        )
+
+    async def open(self, start: Start, execer: Execer, launch: Launch) -> Process:
+        if not self._names_session(start):
+            return await launch(execer, start.command)
+        starter = functools.partial(launch, self.manager.execer)
+        attach = self._attach
+        if attach is None:
+            command = start.command
+            size = (command.rows, command.cols) if command.rows and command.cols else None
+            process = await self.manager.open(
+                start.id, command, identity=self.identity, peer=self.peer, size=size, launch=starter
+            )
+        else:
+            size = (attach.rows, attach.cols) if attach.rows and attach.cols else None
+            process = await self.manager.open(
+                attach.id,
+                attach.command,
+                identity=self.identity,
+                peer=self.peer,
+                read_only=attach.read_only,
+                resumable=attach.resumable,
+                size=size,
+                offsets={"stdout": attach.stdout_offset, "stderr": attach.stderr_offset},
+                launch=starter,
+            )
+        self._process = process
+        return process
+
+    def announcement(self) -> Sequence[Attached | Gap]:
+        return () if self._process is None else self._process.announcement()
+
+    def limit_duration(self, seconds: float, reason: str) -> bool:
+        """Only an interactive client's limit binds the session: it then ends on time
+        whether anyone is attached or not, and reattaching does not restart the
+        clock. An observer's limit is its own connection's business."""
+        process = self._process
+        if process is None or process.read_only:
+            return False
+        process.session.limit_duration(seconds, reason)
+        return True
+
+    def limit_reason(self) -> str:
+        return "" if self._process is None else self._process.session.limit_reason
+
+    def end_for_limit(self, reason: str) -> LimitEnd:
+        """Merely detaching would leave the command running for the next attach."""
+        process = self._process
+        if process is None:
+            return LimitEnd.PROCESS
+        if process.read_only:
+            return LimitEnd.CONNECTION
+        process.session.end_for_limit(reason)
+        return LimitEnd.SESSION
+
+    def release_after(self, lease: Lease | None) -> None:
+        """A session this connection created outlives it: the lease lasts until it ends."""
+        if lease is None:
+            return
+        process = self._process
+        if process is not None and process.created:
+            process.session.when_ended(lease.release)
+        else:
+            lease.release()
 
 
-def announcement(process: object) -> list[Attached | Gap]:
-    """The v2 messages to send right after ``pid`` (none for an ordinary process)."""
-    if isinstance(process, SessionProcess):
-        return list(process.announcement())
-    return []
-
-
-async def answer(
-    manager: SessionManager, identity: Any, request: object
-) -> SessionList | SessionDetails | SessionEnded:
-    """The reply (``sessions``, ``session``, ``session_ended``); may raise ``NoSuchSession``."""
-    if isinstance(request, ListSessions):
-        return SessionList(tuple(s.describe() for s in manager.list(identity)))
-    if isinstance(request, GetSession):
-        return SessionDetails(manager.get(identity, request.id).describe())
-    if isinstance(request, EndSession):
-        session = await manager.end(identity, request.id)
-        return SessionEnded(session.id)
-    raise TypeError(f"not a session request: {request!r}")
+def session_service(manager: SessionManager | None, *, identity: Any, peer: str) -> SessionService:
+    """The service for one connection: ``manager``'s sessions, or none."""
+    if manager is None:
+        return NoSessions()
+    return ManagedSessions(manager, identity=identity, peer=peer)

@@ -81,6 +81,7 @@ class Session:
         self.rings: dict[str, OutputRing] = {}
         self._terminal_lock = asyncio.Lock()
         self._failed_observers: set[str] = set()
+        self._when_ended: list[Callable[[], None]] = []
         tasks: list[Awaitable[None]]
         if self.tty:
             self.terminal = TerminalState(self.rows, self.cols, config.terminal, name=session_id)
@@ -356,6 +357,19 @@ class Session:
             _log.exception("session %r: closing the process failed", self.id)
         finally:
             self.ended.set()
+            for callback in self._when_ended:
+                try:
+                    callback()
+                except Exception:
+                    _log.exception("session %r: an end callback failed", self.id)
+            self._when_ended.clear()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the session has ended (at once if it has)."""
+        if self.ended.is_set():
+            callback()
+        else:
+            self._when_ended.append(callback)
 
     async def wait_ended(self) -> None:
         await self.ended.wait()
