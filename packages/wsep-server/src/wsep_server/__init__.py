@@ -21,6 +21,7 @@ from .app import (
     default_execer,
 )
 from .config import DEFAULT_MAX_RECEIVE_SIZE, ServerConfig
+from .handler import Session
 from .hooks import (
     IDENTITY_KEY,
     AllowAll,
@@ -32,7 +33,6 @@ from .hooks import (
 )
 from .loader import load_execer
 from .logs import JsonFormatter, SessionLogObserver, configure_logging
-from .session import Session
 
 __version__ = "0.1.0"
 

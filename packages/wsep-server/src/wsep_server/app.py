@@ -30,9 +30,9 @@ from wsep_protocol import (
 )
 
 from .config import ServerConfig
+from .handler import Session
 from .hooks import AllowAll, SessionObserver, StartPolicy
 from .logs import SessionLogObserver
-from .session import Session
 from .sessions import SessionManager
 from .ws import WsepWebSocketResponse, quiet_negotiation
 

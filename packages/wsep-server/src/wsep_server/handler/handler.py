@@ -48,10 +48,10 @@ from wsep_protocol import (
     truncate_reason,
 )
 
-from .client_address import CLIENT_ADDRESS_KEY
-from .config import ServerConfig
-from .flow import OutputGate
-from .hooks import (
+from ..client_address import CLIENT_ADDRESS_KEY
+from ..config import ServerConfig
+from ..flow import OutputGate
+from ..hooks import (
     IDENTITY_KEY,
     Identity,
     SessionLimits,
@@ -61,9 +61,9 @@ from .hooks import (
     check_start,
     notify_observers,
 )
-from .pump import OutputPump
-from .sessions import SessionManager, SessionProcess
-from .sessions.serving import (
+from ..pump import OutputPump
+from ..sessions import SessionManager, SessionProcess
+from ..sessions.serving import (
     SESSION_MESSAGES,
     SESSION_REQUESTS,
     announcement,
