@@ -1,14 +1,12 @@
 """One WebSocket connection running one process: the message loop and its endings.
 
 The loop reads client messages and lets :class:`wsep_protocol.Connection`
-decide what is legal; the :class:`~wsep_server.pump.OutputPump` runs beside it.
-Every way a session can end (exit, client close or drop, protocol error,
-refused or failed start, limit, shutdown) goes through :meth:`Session.end`,
-which picks the close code and reason once; the process is always closed
-(terminated, killed, reaped) in :meth:`Session.run`'s ``finally``.
-
-Subclasses may override :meth:`Session.start_process` (e.g. to reattach a
-named TTY session instead of spawning a new process).
+decide what is legal; the :class:`~wsep_server.pump.OutputPump` runs beside it
+(:mod:`.output`). Every way a connection can end (exit, client close or drop,
+protocol error, refused or failed start, limit, shutdown) goes through
+:meth:`~.base.ConnectionBase.end`, which picks the close code and reason once;
+the process is always closed (terminated, killed, reaped) in
+:meth:`ConnectionHandler.run`'s ``finally``.
 """
 
 from __future__ import annotations
@@ -16,71 +14,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 from wsep_protocol import (
-    Buffer,
     CloseCode,
     CloseStdin,
-    Connection,
-    ConnectionState,
-    Error,
-    Execer,
-    ExitCode,
-    ExitStatus,
     MalformedMessage,
     MessageTooBig,
-    Pid,
     PolicyViolation,
-    Process,
-    ProtocolVersion,
     RemoteProtocolError,
     Resize,
-    Role,
     Signal,
     Start,
     StartError,
     Stdin,
-    truncate_reason,
 )
 
-from ..client_address import CLIENT_ADDRESS_KEY
-from ..config import ServerConfig
-from ..flow import OutputGate
-from ..hooks import (
-    IDENTITY_KEY,
-    Identity,
-    SessionLimits,
-    SessionObserver,
-    SessionRecord,
-    StartPolicy,
-    check_start,
-    notify_observers,
-)
-from ..pump import OutputPump
-from ..sessions import SessionManager, SessionProcess
-from ..sessions.serving import (
-    SESSION_MESSAGES,
-    SESSION_REQUESTS,
-    announcement,
-    answer,
-    end_for_limit,
-    is_session_start,
-    limit_session,
-    mark_request,
-    note_created,
-    open_process,
-    session_limit,
-    start_for_attach,
-)
+from ..hooks import notify_observers
+from ..sessions.serving import SESSION_MESSAGES
+from .starting import Starting
+from .stdin import StdinWriting
 
-__all__ = ["Session", "error_code_for"]
+__all__ = ["ConnectionHandler", "error_code_for"]
 
-_log = logging.getLogger("wsep_server.session")
+_log = logging.getLogger(__name__)
 
 # Close codes a server may send back as they came (RFC 6455 §7.4).
 _ECHOABLE = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
@@ -103,53 +61,8 @@ def error_code_for(exc: BaseException) -> str:
     return "internal_error"
 
 
-class Session:
+class ConnectionHandler(Starting, StdinWriting):
     """The server side of one wsep connection."""
-
-    def __init__(
-        self,
-        *,
-        request: web.Request,
-        ws: web.WebSocketResponse,
-        version: ProtocolVersion,
-        execer: Execer,
-        config: ServerConfig,
-        policy: StartPolicy,
-        observers: Sequence[SessionObserver] = (),
-        session_manager: SessionManager | None = None,
-    ) -> None:
-        self.request = request
-        self.ws = ws
-        self.execer = execer
-        self.config = config
-        self.policy = policy
-        self.observers = observers
-        #: Reattachable sessions (None: every start is a new process).
-        self.session_manager = session_manager
-        self._attach: Any = None
-        self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
-        identity = request.get(IDENTITY_KEY)
-        self.record = SessionRecord(
-            id=secrets.token_hex(8),
-            identity=identity if isinstance(identity, Identity) else None,
-            peer=_peer(request),
-            protocol_version=int(version),
-        )
-        self.limits = SessionLimits()
-        self.process: Process | None = None
-        self.status: ExitStatus | None = None
-        self._pump: OutputPump | None = None
-        self.flow = OutputGate()
-        self._pump_task: asyncio.Task[None] | None = None
-        self._ending = False
-        self._ended = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._limit_close: tuple[int, str] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loop = asyncio.get_running_loop()
-
-    # --- life cycle --------------------------------------------------------
 
     async def run(self) -> None:
         """Serve the connection until it ends; always cleans up the process."""
@@ -168,48 +81,6 @@ class Session:
             )
         finally:
             await self._cleanup()
-
-    async def end(
-        self,
-        close_code: int,
-        reason: str,
-        end_reason: str,
-        *,
-        error: tuple[str, str] | None = None,
-    ) -> None:
-        """End the session once: optional v2 ``error`` (code, message), then the close.
-
-        Later calls do nothing, so the first cause is the one reported.
-        """
-        if self._ending:
-            return
-        self._ending = True
-        self._set_reason(end_reason)
-        self.record.close_code = close_code
-        if error is not None and self.conn.extended and not self.ws.closed:
-            with contextlib.suppress(Exception):
-                message = Error(error[0], error[1], close_code)
-                await self.ws.send_bytes(self.conn.send(message))
-        self._closing.set()
-        await self._close_ws(close_code, reason)
-
-    async def shutdown(self) -> None:
-        """End for a server shutdown (close 1001), and wait until cleaned up."""
-        await self.end(
-            CloseCode.GOING_AWAY,
-            "server shutting down",
-            "server shutdown",
-            error=("server_shutdown", "the server is shutting down"),
-        )
-        await self._ended.wait()
-
-    async def _close_ws(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=truncate_reason(reason).encode("utf-8"))
-
-    def _set_reason(self, reason: str) -> None:
-        if not self.record.end_reason:
-            self.record.end_reason = reason
 
     async def _cleanup(self) -> None:
         for timer in self._timers:
@@ -321,230 +192,3 @@ class Session:
             f"protocol error: {exc}",
             error=(error_code_for(exc), str(exc)),
         )
-
-    async def _write_stdin(self, data: Buffer) -> None:
-        process = self.process
-        if process is None or not len(data):
-            return
-        self.record.bytes_in += len(data)
-        try:
-            stdin = process.stdin
-            stdin.write(data)
-            if not getattr(stdin, "needs_drain", True):
-                # Below the high-water mark: no drain task, no wait. This was half of the
-                # server's CPU per stdin message (bench: v1 stdin 381 -> 716 MiB/s).
-                return
-            drain = asyncio.ensure_future(stdin.drain())
-            if not drain.done():
-                await self._wait_drain(drain)
-            else:
-                drain.result()
-        except (ConnectionError, OSError, RuntimeError):
-            pass  # the process closed its stdin or exited: input is moot
-
-    async def _wait_drain(self, drain: asyncio.Future[None]) -> None:
-        """Wait for a blocked stdin, noticing meanwhile if the session ends."""
-        closing: asyncio.Future[bool] = asyncio.ensure_future(self._closing.wait())
-        try:
-            while not drain.done():
-                await asyncio.wait(
-                    (drain, closing), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
-                )
-                if drain.done():
-                    break
-                transport = self.request.transport
-                if closing.done() or transport is None or transport.is_closing():
-                    self._set_reason("client disconnected")
-                    drain.cancel()
-                    return
-            drain.result()
-        finally:
-            closing.cancel()
-
-    # --- starting ----------------------------------------------------------
-
-    async def _start(self, start: Start) -> None:
-        command = start.command
-        record = self.record
-        record.argv = command.argv
-        record.cwd = command.working_dir
-        record.tty = command.tty
-        record.client_id = start.id
-        record.started = time.time()
-        mark_request(self.request, self.session_manager, record.identity, start, self._attach)
-        try:
-            self.limits = await check_start(
-                self.policy, self.request, record.identity, command, start.id, record.id
-            )
-            record.limits = self.limits
-        except PolicyViolation as exc:
-            await self.end(
-                exc.close_code, exc.reason, f"policy: {exc}", error=("policy_violation", str(exc))
-            )
-            return
-        try:
-            self.process = await self.start_process(start)
-        except StartError as exc:
-            await self.end(
-                exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.kind.value, str(exc))
-            )
-            return
-        except PolicyViolation as exc:
-            await self.end(
-                exc.close_code, exc.reason, f"policy: {exc}", error=("policy_violation", str(exc))
-            )
-            return
-        except Exception as exc:
-            _log.exception("session %s: execer failed to start %r", record.id, command.command)
-            await self.end(
-                CloseCode.INTERNAL_ERROR,
-                f"failed to start: {exc}",
-                f"start failed: {exc!r}",
-                error=("start_failed", str(exc)),
-            )
-            return
-        process = self.process
-        note_created(self.request, process)
-        record.pid = process.pid
-        if self._closing.is_set():
-            return  # ended (shutdown) while starting; run() closes the process
-        await self._send(self.conn.send(Pid(process.pid)))
-        if self.conn.extended:
-            for extra in announcement(process):
-                await self._send(self.conn.send(extra))
-        await notify_observers(self.observers, "on_start", record)
-        self._pump = OutputPump(
-            process,
-            self._send,
-            max_size=self.conn.max_message_size,
-            tty=command.tty,
-            allow=self._allow_output if self.limits.max_output_bytes is not None else None,
-            flow=self.flow,
-        )
-        self._pump_task = asyncio.create_task(self._pump_and_exit(self._pump))
-        if self.limits.max_duration is not None:
-            reason = f"maximum duration of {self.limits.max_duration:g} s exceeded"
-            if not limit_session(process, self.limits.max_duration, reason):
-                self._timers.append(
-                    self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
-                )
-
-    async def start_process(self, start: Start) -> Process:
-        """Start the command of ``start``, or attach to the session it names."""
-        manager = self.session_manager
-        if manager is not None and (self._attach is not None or is_session_start(start)):
-            return await open_process(
-                manager,
-                start,
-                self._attach,
-                identity=self.record.identity,
-                peer=self.record.peer,
-            )
-        return await self.execer.start(start.command)
-
-    async def _session_message(self, message: Any) -> None:
-        """v2 sessions: ``attach`` (instead of ``start``) or a management request."""
-        manager = self.session_manager
-        try:
-            if manager is None:
-                raise PolicyViolation("reattachable sessions are off on this server")
-            if not isinstance(message, SESSION_REQUESTS):  # an attach
-                start = start_for_attach(manager, self.record.identity, message)
-                self._attach = message
-                await self._start(start)
-                return
-            reply = await answer(manager, self.record.identity, message)
-        except PolicyViolation as exc:
-            code = getattr(exc, "code", "policy_violation")
-            await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
-            return
-        await self._send(self.conn.send(reply))
-
-    async def _send(self, data: Buffer) -> None:
-        await self.ws.send_bytes(data)  # type: ignore[arg-type]
-
-    # --- output and exit ---------------------------------------------------
-
-    async def _pump_and_exit(self, pump: OutputPump) -> None:
-        try:
-            self.status = status = await pump.run()
-            if self._limit_close is None and (reason := session_limit(self.process)):
-                # The session's own clock ran out (perhaps before this client attached).
-                self._limit_close = (CloseCode.POLICY_VIOLATION, reason)
-                self._set_reason(f"limit: {reason}")
-                await self._send_limit_error(reason)
-            if self.conn.state is ConnectionState.RUNNING and not self.ws.closed:
-                await self._send(
-                    self.conn.send(ExitCode.from_status(status, extended=self.conn.extended))
-                )
-        except (ConnectionError, RuntimeError):
-            self._set_reason("client disconnected")
-            return
-        except Exception as exc:
-            _log.exception("session %s: output pump failed", self.record.id)
-            await self.end(CloseCode.INTERNAL_ERROR, "output failed", f"internal error: {exc!r}")
-            return
-        if self._limit_close is not None:
-            await self.end(
-                self._limit_close[0], self._limit_close[1], f"limit: {self._limit_close[1]}"
-            )
-            return
-        self._set_reason("exited")
-        # Like the Go server, wait for the client to close; but not forever.
-        self._timers.append(self._loop.call_later(self.config.exit_linger, self._linger_over))
-
-    def _linger_over(self) -> None:
-        self._spawn(self.end(CloseCode.NORMAL_CLOSURE, "exited", "exited"))
-
-    def _allow_output(self, n: int) -> int:
-        limit = self.limits.max_output_bytes
-        assert limit is not None
-        assert self._pump is not None
-        left = limit - self._pump.bytes_out
-        if n > left:
-            self._limit_exceeded(f"output limit of {limit} bytes exceeded")
-            return max(left, 0)
-        return n
-
-    def _limit_exceeded(self, reason: str) -> None:
-        if self._limit_close is not None or self._ending or self.status is not None:
-            return
-        self._limit_close = (CloseCode.POLICY_VIOLATION, reason)
-        self._set_reason(f"limit: {reason}")
-        self._spawn(self._end_for_limit(reason))
-
-    async def _send_limit_error(self, reason: str) -> None:
-        if self.conn.extended and self.conn.state is ConnectionState.RUNNING:
-            with contextlib.suppress(Exception):
-                message = Error("limit_exceeded", reason, int(CloseCode.POLICY_VIOLATION))
-                await self._send(self.conn.send(message))
-
-    async def _end_for_limit(self, reason: str) -> None:
-        await self._send_limit_error(reason)
-        process = self.process
-        if process is None or end_for_limit(process, reason):
-            return  # a session's end closes its process: the pump sees the exit as below
-        if isinstance(process, SessionProcess):  # an observer: only its connection ends
-            await self.end(CloseCode.POLICY_VIOLATION, reason, f"limit: {reason}")
-            return
-        # The pump then sees EOF, sends exit_code, and closes with 1008.
-        await process.close()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-
-def _peer(request: web.Request) -> str:
-    forwarded = request.get(CLIENT_ADDRESS_KEY)  # a trusted proxy's word (client_address.py)
-    if isinstance(forwarded, str) and forwarded:
-        return forwarded
-    transport = request.transport
-    peer = transport.get_extra_info("peername") if transport is not None else None
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host = str(peer[0])
-        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
-    if peer:
-        return str(peer)
-    return request.remote or ""
