@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .session import Member, ProcStat, read_stat
+from .process_group import Member, ProcStat, read_stat
 
 __all__ = ["TAG_VARIABLE", "DescendantTracker", "become_subreaper"]
 
