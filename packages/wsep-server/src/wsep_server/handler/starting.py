@@ -51,9 +51,7 @@ class Starting(OutputSending):
             )
             record.limits = self.limits
         except PolicyViolation as exc:
-            await self.end(
-                exc.close_code, exc.reason, f"policy: {exc}", error=("policy_violation", str(exc))
-            )
+            await self._refuse(exc)
             return
         try:
             self.process = await self.start_process(start)
@@ -63,9 +61,7 @@ class Starting(OutputSending):
             )
             return
         except PolicyViolation as exc:
-            await self.end(
-                exc.close_code, exc.reason, f"policy: {exc}", error=("policy_violation", str(exc))
-            )
+            await self._refuse(exc)
             return
         except Exception as exc:
             _log.exception("session %s: execer failed to start %r", record.id, command.command)
@@ -102,6 +98,10 @@ class Starting(OutputSending):
                     self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
                 )
 
+    async def _refuse(self, exc: PolicyViolation, code: str = "policy_violation") -> None:
+        """End the connection for a refusal by the policy (or by a session's rules)."""
+        await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
+
     async def start_process(self, start: Start) -> Process:
         """Start the command of ``start``, or attach to the session it names."""
         manager = self.session_manager
@@ -128,7 +128,6 @@ class Starting(OutputSending):
                 return
             reply = await answer(manager, self.record.identity, message)
         except PolicyViolation as exc:
-            code = getattr(exc, "code", "policy_violation")
-            await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
+            await self._refuse(exc, getattr(exc, "code", "policy_violation"))
             return
         await self._send(self.conn.send(reply))
