@@ -47,7 +47,7 @@ __all__ = [
     "default_execer",
 ]
 
-_log = logging.getLogger("wsep_server")
+_log = logging.getLogger("wsep_server.app")
 
 CONFIG_KEY = web.AppKey("wsep_config", ServerConfig)
 EXECER_KEY = web.AppKey[Execer]("wsep_execer")

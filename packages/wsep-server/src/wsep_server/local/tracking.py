@@ -40,7 +40,7 @@ from .process_group import Member, ProcStat, read_stat
 
 __all__ = ["TAG_VARIABLE", "DescendantTracker", "become_subreaper"]
 
-_log = logging.getLogger("wsep_server.local")
+_log = logging.getLogger("wsep_server.local.tracking")
 
 #: Set in every child's environment; names the session an orphan came from.
 TAG_VARIABLE = "WSEP_SESSION_TAG"
