@@ -24,7 +24,7 @@ class _ProcessState:
     _ws: ClientWebSocketResponse[Any]
     _conn: Connection
     command: Command
-    _owned_session: aiohttp.ClientSession | None
+    _owned_http_session: aiohttp.ClientSession | None
     _gate: _Gate
     _stdout: RemoteStreamReader
     _stderr: RemoteStreamReader

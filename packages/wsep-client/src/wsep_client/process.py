@@ -58,14 +58,14 @@ class ProcessBase(_Receiving):
         command: Command,
         *,
         limit: int = DEFAULT_LIMIT,
-        owned_session: aiohttp.ClientSession | None = None,
+        owned_http_session: aiohttp.ClientSession | None = None,
         reconnect: Reconnect | None = None,
         resume: ResumeOptions | None = None,
     ) -> None:
         self._ws = ws
         self._conn = connection
         self.command = command
-        self._owned_session = owned_session
+        self._owned_http_session = owned_http_session
         gate = _Gate()
         self._gate = gate
         self._stdout = RemoteStreamReader(gate, 1, limit)
@@ -227,9 +227,9 @@ class ProcessBase(_Receiving):
             if self._status is None:
                 task.cancel()  # it may be parked on a full buffer: never wait for that
             await _finish(task)
-        if self._owned_session is not None:
-            session, self._owned_session = self._owned_session, None
-            await session.close()
+        if self._owned_http_session is not None:
+            http_session, self._owned_http_session = self._owned_http_session, None
+            await http_session.close()
 
     async def __aenter__(self: _P) -> _P:
         return self
