@@ -93,7 +93,7 @@ class ConnectionBase:
         *,
         error: tuple[str, str] | None = None,
     ) -> None:
-        """End the session once: optional v2 ``error`` (code, message), then the close.
+        """End the connection once: optional v2 ``error`` (code, message), then the close.
 
         Later calls do nothing, so the first cause is the one reported.
         """

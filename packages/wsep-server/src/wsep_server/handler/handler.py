@@ -75,7 +75,7 @@ class ConnectionHandler(Starting, StdinWriting):
             # A send (e.g. the pid) hit a connection the client had already reset.
             self._set_reason("client disconnected")
         except Exception as exc:
-            _log.exception("session %s failed", self.record.id)
+            _log.exception("connection %s failed", self.record.id)
             await self.end(
                 CloseCode.INTERNAL_ERROR, "internal server error", f"internal error: {exc}"
             )
@@ -90,7 +90,7 @@ class ConnectionHandler(Starting, StdinWriting):
                 try:
                     await self.process.close()
                 except Exception:
-                    _log.exception("session %s: closing the process failed", self.record.id)
+                    _log.exception("connection %s: closing the process failed", self.record.id)
                 if self._pump_task is not None and not self._pump_task.done():
                     self._pump_task.cancel()
                     with contextlib.suppress(BaseException):

@@ -36,7 +36,7 @@ class OutputSending(ConnectionBase):
             self._set_reason("client disconnected")
             return
         except Exception as exc:
-            _log.exception("session %s: output pump failed", self.record.id)
+            _log.exception("connection %s: output pump failed", self.record.id)
             await self.end(CloseCode.INTERNAL_ERROR, "output failed", f"internal error: {exc!r}")
             return
         if self._limit_close is not None:

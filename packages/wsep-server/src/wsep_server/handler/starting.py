@@ -64,7 +64,7 @@ class Starting(OutputSending):
             await self._refuse(exc)
             return
         except Exception as exc:
-            _log.exception("session %s: execer failed to start %r", record.id, command.command)
+            _log.exception("connection %s: execer failed to start %r", record.id, command.command)
             await self.end(
                 CloseCode.INTERNAL_ERROR,
                 f"failed to start: {exc}",

@@ -35,7 +35,7 @@ class StdinWriting(ConnectionBase):
             pass  # the process closed its stdin or exited: input is moot
 
     async def _wait_drain(self, drain: asyncio.Future[None]) -> None:
-        """Wait for a blocked stdin, noticing meanwhile if the session ends."""
+        """Wait for a blocked stdin, noticing meanwhile if the connection ends."""
         closing: asyncio.Future[bool] = asyncio.ensure_future(self._closing.wait())
         try:
             while not drain.done():
