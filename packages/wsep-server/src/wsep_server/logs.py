@@ -1,4 +1,4 @@
-"""Logging: text or JSON lines, and the one structured record per session."""
+"""Logging: text or JSON lines, and the one structured record per connection."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 
 def session_fields(record: SessionRecord) -> dict[str, Any]:
-    """The fields of the per-session log line, JSON-ready."""
+    """The fields of the per-connection log line, JSON-ready."""
     status = record.exit_status
     duration = record.duration
     return {
@@ -68,7 +68,7 @@ def _text(value: object) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; a session record's fields are top-level keys."""
+    """One JSON object per line; a connection record's fields are top-level keys."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
