@@ -371,9 +371,6 @@ class Session:
         else:
             self._when_ended.append(callback)
 
-    async def wait_ended(self) -> None:
-        await self.ended.wait()
-
     # --- inspection ------------------------------------------------------------
 
     def describe(self) -> SessionDescription:
