@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support import REPO
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -112,7 +111,7 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
-            cwd=ROOT,
+            cwd=REPO,
         )
         assert proc.stdout is not None
         first = proc.stdout.readline().decode()
@@ -160,7 +159,7 @@ def server_process(start_server_process: Callable[..., ServerProcess]) -> Server
 
 @pytest.fixture
 def no_leaked_children() -> Iterator[None]:
-    from procutil import children_of
+    from support.proc import children_of
 
     before = set(children_of())
     yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from clientutil import Proxy
+from support.client import Proxy
 
 
 @pytest.fixture

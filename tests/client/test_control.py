@@ -20,12 +20,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.cli import WSEP_COMMAND, assert_ctrl_c_is_forwarded, cli_env
 
 # End to end through real CLI processes and masters: one interpreter is enough (nox).
 pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
-CMD = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
 
 
 class Control:
@@ -34,12 +32,11 @@ class Control:
     def __init__(self, url: str, directory: str) -> None:
         self.url = url
         self.dir = directory
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-        self.env.update(WSEP_URL=url, WSEP_CONTROL_DIR=directory, WSEP_CONTROL="yes")
+        self.env = cli_env({"WSEP_URL": url, "WSEP_CONTROL_DIR": directory, "WSEP_CONTROL": "yes"})
 
     async def run(self, *args: str, input: bytes = b"", **env: str) -> tuple[int, bytes, bytes]:
         proc = await asyncio.create_subprocess_exec(
-            *CMD,
+            *WSEP_COMMAND,
             *args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -131,23 +128,7 @@ async def test_errors_and_timeouts_keep_the_direct_exit_codes(control: Control) 
 
 async def test_ctrl_c_reaches_the_remote_command(control: Control) -> None:
     await control.run("control", "start")
-    script = "trap 'echo got-int; exit 7' INT; echo ready; sleep 60 & wait"
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
-        "run",
-        "--",
-        "sh",
-        "-c",
-        script,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        env=control.env,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
-    proc.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(proc.stdout.read(), 60) == b"got-int\n"
-    assert await asyncio.wait_for(proc.wait(), 60) == 7
+    await assert_ctrl_c_is_forwarded(env=control.env, timeout=60)
 
 
 async def _run_remote_sleep(
@@ -158,7 +139,7 @@ async def _run_remote_sleep(
     await control.run("control", "start")
     marker = tmp_path / "pid"
     proc = await asyncio.create_subprocess_exec(
-        *CMD,
+        *WSEP_COMMAND,
         "run",
         "--",
         "sh",
@@ -197,7 +178,7 @@ async def test_tty_mode_resize_and_raw_ctrl_c(control: Control) -> None:
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     saved = termios.tcgetattr(secondary)
     proc = await asyncio.create_subprocess_exec(
-        *CMD,
+        *WSEP_COMMAND,
         "run",
         "-t",
         "--",
@@ -295,7 +276,7 @@ async def test_a_master_that_dies_mid_command_is_one_line(control: Control) -> N
     status = await control.status()
     assert status is not None
     proc = await asyncio.create_subprocess_exec(
-        *CMD,
+        *WSEP_COMMAND,
         "run",
         "--",
         "sh",

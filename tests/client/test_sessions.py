@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import wsep_client
-from clientutil import FULL, Proxy
-from test_cli import one_line, wsep
+from support import FULL
+from support.cli import one_line, wsep
+from support.client import Proxy
+from support.sessions import PY
+from support.streams import read_all, read_until
 from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
 from wsep_protocol import LocalProtocolError, ProtocolVersion
 from wsep_protocol.sessions import Gap
@@ -20,7 +22,7 @@ from wsep_server.sessions import SessionConfig, SessionManager
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
-PY = sys.executable
+
 #: Writes TOTAL deterministic bytes (a 1 MiB block repeated) to stdout, a little to stderr;
 #: with GATE_AT and FIFO, it stops after GATE_AT bytes until a line is written to FIFO.
 WRITER = """
@@ -50,26 +52,9 @@ def expected(total: int) -> bytes:
     return (BLOCK * (total // len(BLOCK) + 1))[:total]
 
 
-async def collect(reader: asyncio.StreamReader) -> bytes:
-    data = bytearray()
-    while chunk := await reader.read(1 << 20):
-        data += chunk
-    return bytes(data)
-
-
 async def read_into(reader: asyncio.StreamReader, data: bytearray) -> None:
     while chunk := await reader.read(65536):
         data += chunk
-
-
-async def read_until(reader: asyncio.StreamReader, needle: bytes) -> bytes:
-    data = bytearray()
-    while needle not in data:
-        chunk = await reader.read(65536)
-        if not chunk:
-            raise AssertionError(f"EOF before {needle!r}: {bytes(data[-300:])!r}")
-        data += chunk
-    return bytes(data)
 
 
 @pytest.fixture
@@ -118,7 +103,7 @@ async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_p
             proxy.cut()  # the job is held at its gate: this is before its exit, always
             await release(fifo)
             rest, err = await asyncio.wait_for(
-                asyncio.gather(collect(proc.stdout), collect(proc.stderr)), 60
+                asyncio.gather(read_all(proc.stdout), read_all(proc.stderr)), 60
             )
             await asyncio.wait_for(proc.wait(), 30)
             status = proc.exit_status
@@ -156,7 +141,7 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         await _run_detached(execer, mgr, "strict", total)
         strict = await execer.attach("strict", offsets={"stdout": 0, "stderr": 0})
         with pytest.raises(OutputGap) as info:
-            await asyncio.wait_for(collect(strict.stdout), 30)
+            await asyncio.wait_for(read_all(strict.stdout), 30)
         assert (info.value.stream, info.value.offset, info.value.length) == (
             "stdout",
             0,
@@ -171,7 +156,7 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         lenient = await execer.attach(
             "lenient", offsets={"stdout": 0, "stderr": 0}, resume=ResumeOptions(on_gap="mark")
         )
-        out = await asyncio.wait_for(collect(lenient.stdout), 30)
+        out = await asyncio.wait_for(read_all(lenient.stdout), 30)
         assert lenient.gaps == [Gap("stdout", 0, total - 100_000)]
         assert out == expected(total)[total - 100_000 :]
         assert await asyncio.wait_for(lenient.wait(), 30) == 3

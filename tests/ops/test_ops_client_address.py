@@ -21,7 +21,8 @@ import aiohttp
 import pytest
 import trustme
 import wsep_client
-from opsutil import REPO, TOKEN_A, Server, free_port, run_server, wait_until
+from support import REPO
+from support.ops import TOKEN_A, Server, free_port, run_server, wait_until
 from wsep_server.auth import hash_token
 from wsep_server.client_address import forwarded_address
 

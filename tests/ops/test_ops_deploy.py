@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 import wsep_client
-from opsutil import REPO, TOKEN_A, TOKEN_B, Server, clean_env, run_server
+from support import REPO
+from support.ops import TOKEN_A, TOKEN_B, Server, clean_env, run_server
 from wsep_server.auth import hash_token
 
 __all__ = ["run_server"]

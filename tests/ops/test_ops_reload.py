@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 import wsep_client
-from opsutil import TOKEN_A, TOKEN_B, Server, run_server, wait_until
+from support.ops import TOKEN_A, TOKEN_B, Server, run_server, wait_until
 from wsep_server.auth import hash_token
 
 __all__ = ["run_server"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from opsutil import REPO, clean_env
+from support import REPO
+from support.ops import clean_env
 from wsep_server.__main__ import main
 from wsep_server.cli import _build_parser, parse_args
 from wsep_server.security import SecurityOptions, tls_context

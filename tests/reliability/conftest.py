@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from relutil import Serve
+from support.reliability import Serve
 
 
 @pytest.fixture

@@ -13,23 +13,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procutil import live_in_session, proc_stat, wait_until_gone
-from rawws import RawWebSocket
-from relutil import (
-    Serve,
-    collect,
+from support import scaled
+from support.proc import (
     descendants,
-    expect_close,
     fd_count,
-    header,
-    pid_of,
-    record,
-    scaled,
-    start_bytes,
+    live_in_session,
+    proc_stat,
     wait_for_no_children,
+    wait_until_gone,
     zombies,
 )
-from tcpproxy import FreezableProxy
+from support.rawws import RawWebSocket
+from support.reliability import Serve, record
+from support.tcpproxy import FreezableProxy
+from support.wire import collect, expect_close, header, pid_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: A client with no dependencies (it starts fast): upgrade, start a command that

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from rawws import (
+from support import scaled
+from support.rawws import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -32,17 +33,8 @@ from rawws import (
     RawWebSocket,
     build_frame,
 )
-from relutil import (
-    LatencyProbe,
-    Serve,
-    collect,
-    expect_close,
-    header,
-    pid_of,
-    record,
-    scaled,
-    start_bytes,
-)
+from support.reliability import LatencyProbe, Serve, record
+from support.wire import collect, expect_close, header, pid_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: The server's receive limit in these tests (small, so the 1009 case is cheap).
@@ -494,7 +486,7 @@ async def test_cli_server_cuts_off_slow_upgrades(
 
 async def test_many_connections_opened_and_dropped(no_leaked_children: None, serve: Serve) -> None:
     """Thousands of connections dropped at every stage; the server serves as before."""
-    from relutil import fd_count
+    from support.proc import fd_count
 
     url = await serve()
     port = int(url.split(":")[2].rstrip("/"))
@@ -534,7 +526,7 @@ async def test_many_connections_opened_and_dropped(no_leaked_children: None, ser
     await probe.during(storm())
     elapsed = time.monotonic() - t0
     await probe.sample("after", 3)
-    from relutil import wait_for_no_children
+    from support.proc import wait_for_no_children
 
     assert await wait_for_no_children() == []
     # Let the server finish closing the dropped connections, then compare fds.

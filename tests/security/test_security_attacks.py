@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from procutil import children_of, proc_stat
-from secutil import (
+from support.proc import children_of, proc_stat
+from support.security import (
     PASSWORD,
-    ROOT,
+    RUNNING_AS_ROOT,
     TOKENS,
     Layout,
     MakeSecure,
@@ -308,7 +308,7 @@ def _spawned_nothing(before: set[int], server: Any) -> None:
 async def test_attack_is_refused_before_any_process_starts(
     attack: Attack, make_secure_server: MakeSecure, no_leaked_children: None
 ) -> None:
-    if attack.needs_root and not ROOT:
+    if attack.needs_root and not RUNNING_AS_ROOT:
         pytest.skip("uid 0 means 'the server's own user' unless the server runs as root")
     server = await make_secure_server()
     headers, params, protocols, start = attack.build(server.layout)

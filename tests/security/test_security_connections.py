@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from secutil import TIMEOUT, TOKENS, attempt, port_of, start_message, wait_for
+from support import TIMEOUT
+from support.security import TOKENS, attempt, port_of, start_message, wait_for
 
 TOKEN = TOKENS["alice"]
 

@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from support import REPO
 
 
 def _fake_checkout(tmp_path: Path) -> Path:

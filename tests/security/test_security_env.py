@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secutil import Outcome, attempt, start_message
+from support.security import RUNNING_AS_ROOT, Outcome, attempt, start_message
 
-ROOT = os.geteuid() == 0
 ADMIN_SECRET = "admin-secret-token-0123456789abcdef"
 RESTRICTED = "restricted-token-0123456789abcdef"
 PLAIN = "plain-token-0123456789abcdef"
 JAILED = "jailed-token-0123456789abcdef"
-as_root = pytest.mark.skipif(not ROOT, reason="switching users needs root")
+as_root = pytest.mark.skipif(not RUNNING_AS_ROOT, reason="switching users needs root")
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from secutil import JWT_SECRET, TIMEOUT, TOKENS, attempt, make_jwt, start_message
+from support import TIMEOUT
+from support.security import JWT_SECRET, TOKENS, attempt, make_jwt, start_message
 
 ALICE = TOKENS["alice"]
 

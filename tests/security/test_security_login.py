@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from secutil import JWT_SECRET, attempt, make_jwt, port_of, start_message
+from support import REPO
+from support.security import JWT_SECRET, attempt, make_jwt, port_of, start_message
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 
 
@@ -158,7 +158,7 @@ async def test_loopback_server_makes_a_token_and_prints_a_working_command(
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=ROOT,
+        cwd=REPO,
         env={k: v for k, v in os.environ.items() if not k.startswith("WSEP_")},
     )
     assert done.returncode == 0, done.stderr

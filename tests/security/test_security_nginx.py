@@ -17,12 +17,11 @@ from typing import Any
 
 import pytest
 import trustme
-from secutil import ROOT as RUNNING_AS_ROOT
-from secutil import attempt, start_message
+from support import REPO
+from support.security import RUNNING_AS_ROOT, attempt, start_message
 
 pytestmark = pytest.mark.nginx
 
-REPO = Path(__file__).resolve().parents[2]
 SITE = REPO / "deploy" / "nginx" / "wsep.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 TOKEN = "nginx-test-token-0123456789abcdef"

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import FULL
 from wsep_server.sessions import TerminalState
 from wsep_server.sessions.escapes import EscapeFilter
 from wsep_server.sessions.screen import EmulatedScreen
-
-FULL = os.environ.get("WSEP_FULL") == "1"
 
 #: What today's programs send that pyte 0.8 raised on, printed, or misread.
 UNSUPPORTED = [

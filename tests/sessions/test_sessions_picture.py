@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessutil import Server, script
-from termclient import redraw, shell, start_shell
-from wsclient import ClientPool, WsClient
+from support.sessions import ServerFactory, script
+from support.termclient import redraw, shell, start_shell
+from support.wsclient import ClientPool, WsClient
 from wsep_protocol import Start
 
 pytestmark = [
@@ -84,7 +84,7 @@ async def _compare(tmux: Tmux, all_along: WsClient, late: WsClient, rows: int, c
 
 @pytest.mark.parametrize("cols", [24, 80])
 async def test_a_shell_with_wrapped_lines_colours_and_scrollback(
-    server: Server, clients: ClientPool, tmux: Tmux, cols: int
+    server: ServerFactory, clients: ClientPool, tmux: Tmux, cols: int
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "shell", cols=cols, rows=10)
@@ -104,7 +104,7 @@ async def test_a_shell_with_wrapped_lines_colours_and_scrollback(
 
 
 async def test_the_alternate_screen_and_back(
-    server: Server, clients: ClientPool, tmux: Tmux
+    server: ServerFactory, clients: ClientPool, tmux: Tmux
 ) -> None:
     url, _ = await server()
     start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")

@@ -10,7 +10,6 @@ more output that must arrive whole, and the exit code.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import sys
@@ -18,16 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sessutil import Server
-from termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
+from support import FULL
+from support.sessions import ServerFactory
+from support.termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
+from support.wsclient import ClientPool, WsClient
 from test_sessions_emulation import UNSUPPORTED
-from wsclient import ClientPool, WsClient
 from wsep_protocol import ExitCode, Pid
 from wsep_server.sessions import SessionManager, TerminalState
 
 pytestmark = pytest.mark.once
 
-FULL = os.environ.get("WSEP_FULL") == "1"
 HERE = Path(__file__).parent
 #: Output of the programs run here, for the random test to mutate.
 CAPTURED: dict[str, bytes] = {}
@@ -92,7 +91,7 @@ async def _program(
     assert session.terminal.failures == 0
 
 
-async def test_vim(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_vim(server: ServerFactory, clients: ClientPool, tmp_path: Path) -> None:
     _need("vim")
     url, manager = await server()
     text = tmp_path / "poem.txt"
@@ -110,7 +109,7 @@ async def test_vim(server: Server, clients: ClientPool, tmp_path: Path) -> None:
     )
 
 
-async def test_less(server: Server, clients: ClientPool) -> None:
+async def test_less(server: ServerFactory, clients: ClientPool) -> None:
     _need("less")
     url, manager = await server()
     await _program(
@@ -125,7 +124,7 @@ async def test_less(server: Server, clients: ClientPool) -> None:
     )
 
 
-async def test_top(server: Server, clients: ClientPool) -> None:
+async def test_top(server: ServerFactory, clients: ClientPool) -> None:
     _need("top")
     url, manager = await server()
     await _program(
@@ -140,7 +139,7 @@ async def test_top(server: Server, clients: ClientPool) -> None:
     )
 
 
-async def test_htop(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_htop(server: ServerFactory, clients: ClientPool, tmp_path: Path) -> None:
     _need("htop")
     url, manager = await server()
     await _program(
@@ -155,7 +154,9 @@ async def test_htop(server: Server, clients: ClientPool, tmp_path: Path) -> None
     )
 
 
-async def test_tmux_inside_a_session(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_tmux_inside_a_session(
+    server: ServerFactory, clients: ClientPool, tmp_path: Path
+) -> None:
     _need("tmux")
     url, manager = await server()
     command = (
@@ -174,7 +175,7 @@ async def test_tmux_inside_a_session(server: Server, clients: ClientPool, tmp_pa
     )
 
 
-async def test_every_xterm_capability(server: Server, clients: ClientPool) -> None:
+async def test_every_xterm_capability(server: ServerFactory, clients: ClientPool) -> None:
     _need("infocmp")
     _need("tput")
     url, manager = await server()
@@ -231,7 +232,7 @@ def _corpus(rng: random.Random, count: int) -> list[bytes]:
 
 
 async def test_random_and_mutated_sequences_never_end_the_session(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a = await clients.connect(url)

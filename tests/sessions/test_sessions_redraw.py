@@ -8,43 +8,31 @@ session, fail a reattach or lose output.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import threading
-from collections.abc import Awaitable, Callable
 
 import pytest
-from sessutil import script
-from termclient import more_output_arrives_whole, redraw, shell, start_shell
-from wsclient import ClientPool
+from support.sessions import ServerFactory, script
+from support.termclient import more_output_arrives_whole, redraw, shell, start_shell
+from support.wsclient import ClientPool
 from wsep_protocol import Command, ExitCode, Pid, Start
-from wsep_server import create_app
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager, TerminalState
+from wsep_server.sessions import TerminalState
 from wsep_server.sessions.screen import EmulatedScreen
 
 TIMEOUT = 0.5
 CUP = re.compile(rb"\x1b\[\d+;\d+H")
 
-Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
-
 
 @pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start(**config: object) -> tuple[str, SessionManager]:
-        config.setdefault("timeout", TIMEOUT)
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5),
-            SessionConfig(**config),  # type: ignore[arg-type]
-        )
-        url = await make_server(app_factory=create_app, session_manager=manager)
-        return url, manager
-
-    return start
+def server(server: ServerFactory) -> ServerFactory:
+    """Sessions here outlive a detach for ``TIMEOUT`` only."""
+    return functools.partial(server, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("cols", [24, 80])
 async def test_a_line_reader_sees_every_screen_line_whole_after_reattach(
-    server: Server, clients: ClientPool, cols: int
+    server: ServerFactory, clients: ClientPool, cols: int
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "lines", cols)
@@ -78,7 +66,7 @@ async def test_a_line_reader_sees_every_screen_line_whole_after_reattach(
 
 
 async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
@@ -129,7 +117,7 @@ async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
 
 
 async def test_several_clients_attaching_at_once_get_the_same_redraw(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "many", 30)
@@ -148,7 +136,7 @@ async def test_several_clients_attaching_at_once_get_the_same_redraw(
 
 
 async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_screen(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a = await start_shell(clients, url, "t", 80)
@@ -172,7 +160,7 @@ async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_scree
 
 
 async def test_private_sgr_from_a_program_does_not_end_the_session_v1(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a = await clients.connect(url)
@@ -184,7 +172,7 @@ async def test_private_sgr_from_a_program_does_not_end_the_session_v1(
 
 
 async def test_a_session_survives_a_broken_emulator_and_reattaches(
-    server: Server, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+    server: ServerFactory, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = EmulatedScreen.draw
 
@@ -209,7 +197,7 @@ async def test_a_session_survives_a_broken_emulator_and_reattaches(
 
 
 async def test_emulation_runs_on_its_own_threads_one_at_a_time(
-    server: Server, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+    server: ServerFactory, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not on the default executor (shared with password hashing), and never concurrently."""
     original = EmulatedScreen.draw

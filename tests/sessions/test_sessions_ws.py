@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sessutil import PY, script
-from wsclient import ClientPool
+from support import scaled
+from support.sessions import PY, ServerFactory, script
+from support.wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import (
     Attach,
@@ -23,41 +24,18 @@ from wsep_protocol.sessions import (
     SessionEnded,
     SessionList,
 )
-from wsep_server import create_app
 from wsep_server.auth import StaticTokenAuthenticator, auth_middleware
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager
 
 TIMEOUT = 0.5
-FULL = os.environ.get("WSEP_FULL") == "1"
 ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789ab"
 
-Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
-
 
 @pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start(**config: object) -> tuple[str, SessionManager]:
-        config.setdefault("timeout", TIMEOUT)
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5),
-            SessionConfig(**config),  # type: ignore[arg-type]
-        )
-        auth = StaticTokenAuthenticator(plain=[("alice", ALICE), ("bob", BOB)])
-        url = await make_server(
-            app_factory=create_app,
-            session_manager=manager,
-            middlewares=[auth_middleware([auth], allow_anonymous=True)],
-        )
-        return url, manager
-
-    return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
+def server(server: ServerFactory) -> ServerFactory:
+    """Sessions here outlive a detach for ``TIMEOUT`` only; alice and bob have tokens."""
+    auth = StaticTokenAuthenticator(plain=[("alice", ALICE), ("bob", BOB)])
+    middlewares = [auth_middleware([auth], allow_anonymous=True)]
+    return functools.partial(server, timeout=TIMEOUT, app={"middlewares": middlewares})
 
 
 def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
@@ -67,7 +45,7 @@ def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
 # --- the Go original's scenarios, over v1 ------------------------------------------
 
 
-async def test_v1_no_size_given(server: Server, clients: ClientPool) -> None:
+async def test_v1_no_size_given(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
     c = await clients.connect(url)
     await c.send(Start(Command("stty", ("size",), tty=True), id="nosize"))
@@ -77,7 +55,7 @@ async def test_v1_no_size_given(server: Server, clients: ClientPool) -> None:
     assert b"24 80" in c.stdout
 
 
-async def test_v1_reattach_after_disconnect(server: Server, clients: ClientPool) -> None:
+async def test_v1_reattach_after_disconnect(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
     a = await clients.connect(url)
     await a.send(echo())
@@ -99,7 +77,7 @@ async def test_v1_reattach_after_disconnect(server: Server, clients: ClientPool)
 
 
 async def test_v1_second_connection_keeps_the_session_alive(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a, b = await clients.connect(url), await clients.connect(url)
@@ -116,7 +94,7 @@ async def test_v1_second_connection_keeps_the_session_alive(
 
 
 async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a = await clients.connect(url)
@@ -136,7 +114,7 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
 
 
 async def test_v1_two_clients_share_output_input_and_exit(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a, b = await clients.connect(url), await clients.connect(url)
@@ -151,7 +129,9 @@ async def test_v1_two_clients_share_output_input_and_exit(
         assert (await c.until(ExitCode)).exit_code == 7
 
 
-async def test_v1_full_screen_program_reattached(server: Server, clients: ClientPool) -> None:
+async def test_v1_full_screen_program_reattached(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, _ = await server()
     a = await clients.connect(url)
     await a.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
@@ -169,7 +149,7 @@ async def test_v1_full_screen_program_reattached(server: Server, clients: Client
     assert (await b.until(ExitCode)).exit_code == 0
 
 
-async def test_v1_without_id_every_start_is_new(server: Server, clients: ClientPool) -> None:
+async def test_v1_without_id_every_start_is_new(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
     a = await clients.connect(url)
     await a.send(Start(script("echo_size.py")))
@@ -181,7 +161,7 @@ async def test_v1_without_id_every_start_is_new(server: Server, clients: ClientP
 # --- v2 --------------------------------------------------------------------------
 
 
-async def test_v2_attached_and_observer(server: Server, clients: ClientPool) -> None:
+async def test_v2_attached_and_observer(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
     owner = await clients.connect(url, v2=True)
     await owner.send(echo())
@@ -209,7 +189,7 @@ async def test_v2_attached_and_observer(server: Server, clients: ClientPool) -> 
     assert b"sneaky" not in out
 
 
-async def test_v2_observer_cannot_create(server: Server, clients: ClientPool) -> None:
+async def test_v2_observer_cannot_create(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
     c = await clients.connect(url, v2=True)
     await c.send(Attach("nope", script("echo_size.py"), read_only=True))
@@ -219,7 +199,9 @@ async def test_v2_observer_cannot_create(server: Server, clients: ClientPool) ->
     assert len(manager) == 0
 
 
-async def test_v2_another_identity_cannot_attach(server: Server, clients: ClientPool) -> None:
+async def test_v2_another_identity_cannot_attach(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, _ = await server()
     alice = await clients.connect(url, v2=True, token=ALICE)
     await alice.send(echo("private"))
@@ -237,7 +219,7 @@ async def test_v2_another_identity_cannot_attach(server: Server, clients: Client
     assert (await bob.recv()).created
 
 
-async def test_v2_list_inspect_end(server: Server, clients: ClientPool) -> None:
+async def test_v2_list_inspect_end(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
     a = await clients.connect(url, v2=True)
     await a.send(echo("one", rows=30, cols=90))
@@ -274,9 +256,9 @@ async def _release(fifo: Path) -> None:
 
 
 async def test_v2_resumable_job_survives_a_dropped_connection(
-    server: Server, clients: ClientPool, tmp_path: Path
+    server: ServerFactory, clients: ClientPool, tmp_path: Path
 ) -> None:
-    total = 50_000_000 if FULL else 8_000_000
+    total = scaled(8_000_000, 50_000_000)
     url, _ = await server(ring_bytes=total // 2 + (1 << 20), timeout=30)
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
@@ -310,7 +292,7 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     assert not [m for m in b.messages if type(m).__name__ == "Gap"]
 
 
-async def test_v1_peer_never_sees_v2_messages(server: Server, clients: ClientPool) -> None:
+async def test_v1_peer_never_sees_v2_messages(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
     c = await clients.connect(url)
     await c.ws.send_bytes(b'{"type":"list_sessions"}')  # unknown to v1: ignored
@@ -321,7 +303,9 @@ async def test_v1_peer_never_sees_v2_messages(server: Server, clients: ClientPoo
     assert isinstance(c.ws, aiohttp.ClientWebSocketResponse)
 
 
-async def test_v2_evicted_output_is_announced_as_a_gap(server: Server, clients: ClientPool) -> None:
+async def test_v2_evicted_output_is_announced_as_a_gap(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, manager = await server(ring_bytes=50_000, timeout=30)
     code = "import sys; sys.stdout.write('a' * 400_000 + 'b' * 40_000); sys.stdout.flush()"
     a = await clients.connect(url, v2=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
 
 pytestmark = pytest.mark.browser
 

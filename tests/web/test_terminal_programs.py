@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.web import WAIT_MS, WebServer
 from test_terminal import (
     open_terminal,
     rendered,
@@ -20,7 +21,6 @@ from test_terminal import (
     wait_rendered,
     wait_state,
 )
-from webutil import WAIT_MS, WebServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 

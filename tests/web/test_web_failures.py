@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import (
+from support.web import (
     PROMPT,
     SHELL_PARAMS,
     TOKEN,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, SHELL_PARAMS, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import PROMPT, SHELL_PARAMS, WAIT_MS, WebServer, confirm_run, wait_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -109,7 +109,7 @@ def test_light_theme_font_size_and_title(page: Any, web_server: WebServer, artif
 
 
 def test_server_flags_set_the_defaults(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    from webutil import start_web_server, stop_web_server
+    from support.web import start_web_server, stop_web_server
 
     server = start_web_server(tmp_path, "--web-font-size", "18", "--web-theme", "light")
     context = browser.new_context(viewport={"width": 900, "height": 480})

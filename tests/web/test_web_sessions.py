@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import (
+from support import REPO
+from support.web import (
     PROMPT,
-    ROOT,
     SHELL_PARAMS,
     WAIT_MS,
     WebServer,
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.once]
 
 ALICE = "alice-token.0123456789abcdef"
 BOB = "bob-token.0123456789abcdef"
-DOCS = ROOT / "packages" / "wsep-server" / "docs"
+DOCS = REPO / "packages" / "wsep-server" / "docs"
 
 
 @pytest.fixture

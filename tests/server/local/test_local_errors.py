@@ -9,7 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, open_fds, run
+from support import TIMEOUT
+from support.localexec import run
+from support.proc import open_fds
 from wsep_protocol import CloseCode, Command, StartError, StartErrorKind
 from wsep_server.local import LocalExecer
 

@@ -13,7 +13,9 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until
+from support import TIMEOUT
+from support.localexec import read_stdout_until
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer, pspawn
 
@@ -59,7 +61,7 @@ async def test_ctrl_c_reaches_a_trapping_shell(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", script)))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\n", buf)
+        await read_stdout_until(proc, b"ready\n", buf)
         await proc.send_signal(signal.SIGINT)
         status = await asyncio.wait_for(proc.wait(), TIMEOUT)
         assert bytes(buf) + await read_all(proc.stdout) == b"ready\ngot-int\n"

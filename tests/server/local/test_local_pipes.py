@@ -9,11 +9,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until, run
+from support import FULL, TIMEOUT
+from support.localexec import read_stdout_until, run
+from support.streams import read_all
 from wsep_protocol import Command, Execer, Process
 from wsep_server.local import FramedReader, LocalExecer, LocalProcess
-
-FULL = os.environ.get("WSEP_FULL") == "1"
 
 
 async def test_satisfies_protocols(execer: LocalExecer) -> None:
@@ -161,7 +161,7 @@ async def test_drain_applies_backpressure(execer: LocalExecer) -> None:
     )
     try:
         buf = bytearray()
-        await read_until(proc, b"stopping", buf)
+        await read_stdout_until(proc, b"stopping", buf)
         proc.stdin.write(b"z" * (4 << 20))  # more than the pipe plus the high-water mark
         drain = asyncio.ensure_future(proc.stdin.drain())
         done, _ = await asyncio.wait({drain}, timeout=0.2)

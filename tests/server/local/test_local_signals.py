@@ -7,7 +7,10 @@ import signal
 import time
 
 import pytest
-from local_helpers import TIMEOUT, live_group_members, proc_stat, read_all, read_until
+from support import TIMEOUT
+from support.localexec import read_stdout_until
+from support.proc import live_group_members, proc_stat
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -53,7 +56,7 @@ async def test_close_kills_grandchildren(execer: LocalExecer) -> None:
     script = "sleep 100 & sleep 100 & echo started; wait"
     proc = await execer.start(Command("sh", ("-c", script)))
     buf = bytearray()
-    await read_until(proc, b"started", buf)
+    await read_stdout_until(proc, b"started", buf)
     assert len(live_group_members(proc.pid)) == 3
     await proc.close()
     assert live_group_members(proc.pid) == []
@@ -74,7 +77,7 @@ async def test_close_escalates_to_sigkill() -> None:
     script = "trap '' TERM HUP; echo ready; while :; do sleep 0.01; done"
     proc = await execer.start(Command("sh", ("-c", script)))
     buf = bytearray()
-    await read_until(proc, b"ready", buf)
+    await read_stdout_until(proc, b"ready", buf)
     began = time.monotonic()
     await proc.close()
     elapsed = time.monotonic() - began
@@ -87,7 +90,7 @@ async def test_close_continues_stopped_process() -> None:
     execer = LocalExecer(grace_period=60)
     proc = await execer.start(Command("sh", ("-c", "echo stop; kill -STOP $$; sleep 100")))
     buf = bytearray()
-    await read_until(proc, b"stop", buf)
+    await read_stdout_until(proc, b"stop", buf)
     began = time.monotonic()
     await proc.close()
     assert (await proc.wait()).signal == signal.SIGTERM
@@ -121,7 +124,7 @@ async def test_close_reaches_a_descendant_that_left_with_setsid(
     """``setsid`` takes a process out of the child's session and group, not out of its tree."""
     proc = await execer.start(Command("sh", ("-c", SETSID_SLEEP), tty=tty))
     buf = bytearray()
-    await read_until(proc, b"\n", buf)
+    await read_stdout_until(proc, b"\n", buf)
     escaped = int(buf.split()[0])
     assert proc_stat(escaped) is not None
     assert proc_stat(escaped)[2] != proc.pid  # type: ignore[index]
@@ -136,7 +139,7 @@ async def test_an_escaped_descendant_that_ignores_sigterm_is_killed_after_the_gr
     script = "setsid sh -c 'trap \"\" TERM HUP; echo $$; exec sleep 100' & wait"
     proc = await execer.start(Command("sh", ("-c", script)))
     buf = bytearray()
-    await read_until(proc, b"\n", buf)
+    await read_stdout_until(proc, b"\n", buf)
     escaped = int(buf.split()[0])
     await proc.close()
     assert (await proc.wait()).signal == signal.SIGTERM

@@ -8,7 +8,9 @@ import re
 import signal
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until, run
+from support import TIMEOUT
+from support.localexec import read_stdout_until, run
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -30,7 +32,7 @@ async def test_resize_delivers_sigwinch(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", script), tty=True))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\r\n", buf)
+        await read_stdout_until(proc, b"ready\r\n", buf)
         await proc.resize(50, 120)
         rest = await read_all(proc.stdout)
         assert (buf + rest).endswith(b"50 120\r\n")
@@ -94,10 +96,10 @@ async def test_stdin_through_tty_and_eof(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", "stty -echo; echo ready; cat"), tty=True))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\r\n", buf)
+        await read_stdout_until(proc, b"ready\r\n", buf)
         proc.stdin.write(b"hello tty\n")
         await proc.stdin.drain()
-        await read_until(proc, b"hello tty\r\n", buf)
+        await read_stdout_until(proc, b"hello tty\r\n", buf)
         proc.stdin.close()  # ^D at the start of a line: cat sees EOF
         await read_all(proc.stdout)
         assert (await asyncio.wait_for(proc.wait(), TIMEOUT)).code == 0

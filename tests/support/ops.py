@@ -16,7 +16,6 @@ from typing import IO, Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60.0
 TOKEN_A = "token-a-0123456789abcdef0123"
 TOKEN_B = "token-b-0123456789abcdef0123"

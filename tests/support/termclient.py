@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 
-from wsclient import ClientPool, WsClient
 from wsep_protocol import Command, ExitCode, Pid, Start
 from wsep_server.sessions import TerminalState
+
+from support.wsclient import ClientPool, WsClient
 
 __all__ = ["Answerer", "more_output_arrives_whole", "redraw", "shell", "start_shell"]
 

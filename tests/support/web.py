@@ -15,7 +15,6 @@ from typing import Any
 
 __all__ = [
     "PROMPT",
-    "ROOT",
     "SHELL_PARAMS",
     "TOKEN",
     "WAIT_MS",
@@ -26,7 +25,6 @@ __all__ = [
     "wait_state",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: What every test terminal runs: a bash without rc files, a known prompt, no history file.
 PROMPT = "wsep$ "

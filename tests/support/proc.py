@@ -6,12 +6,19 @@ import asyncio
 import os
 import time
 
+from support import TIMEOUT
+
 __all__ = [
     "children_of",
+    "descendants",
+    "fd_count",
+    "live_group_members",
     "live_in_session",
     "open_fds",
     "proc_stat",
+    "wait_for_no_children",
     "wait_until_gone",
+    "zombies",
     "zombies_of",
 ]
 
@@ -44,8 +51,26 @@ def children_of(pid: int | None = None) -> list[int]:
 
 
 def zombies_of(pid: int | None = None) -> list[int]:
+    """Zombie children of ``pid`` (default: this process)."""
     me = os.getpid() if pid is None else pid
     return [p for p, st in _all() if st[1] == me and st[0] == "Z"]
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """Every process below ``pid`` (default: this one), zombies included."""
+    root = os.getpid() if pid is None else pid
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        kids = children_of(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def zombies(pid: int | None = None) -> list[int]:
+    """Zombies anywhere below ``pid`` (default: this process)."""
+    return [p for p in descendants(pid) if (proc_stat(p) or ("",))[0] == "Z"]
 
 
 def live_in_session(sid: int) -> list[int]:
@@ -57,8 +82,20 @@ def live_in_session(sid: int) -> list[int]:
     return [p for p, st in _all() if (st[3] == sid or st[2] == sid) and st[0] != "Z"]
 
 
+def live_group_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are still running (zombies count as gone:
+    an orphan's zombie waits for PID 1, which may not reap in a container)."""
+    return [p for p, st in _all() if st[2] == pgid and st[0] != "Z"]
+
+
 def open_fds() -> set[int]:
     return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def fd_count(pid: int | None = None) -> int:
+    if pid is None:
+        return len(open_fds())
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 async def wait_until_gone(sid: int, timeout: float = 15.0) -> list[int]:
@@ -66,6 +103,18 @@ async def wait_until_gone(sid: int, timeout: float = 15.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while True:
         left = live_in_session(sid)
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_no_children(
+    pid: int | None = None, *, allowed: frozenset[int] = frozenset(), timeout: float = TIMEOUT
+) -> list[int]:
+    """Poll until ``pid`` has no children but ``allowed``; returns what is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in children_of(pid) if p not in allowed]
         if not left or time.monotonic() > deadline:
             return left
         await asyncio.sleep(0.02)

@@ -16,7 +16,7 @@ import aiohttp
 import jwt
 from wsep_protocol import Command, Process
 
-TIMEOUT = 30.0
+from support import TIMEOUT
 
 
 class CountingExecer:
@@ -263,7 +263,8 @@ TOKENS = {
     "pathok": "pathok-token-0123456789abcdef",
 }
 PASSWORD = "correct horse battery staple"
-ROOT = os.geteuid() == 0
+#: Tests that switch users or bind low ports need root.
+RUNNING_AS_ROOT = os.geteuid() == 0
 
 
 def make_jwt(
