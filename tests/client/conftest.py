@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from support.client import Proxy
+from support.wire import port_of
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def v1_url(make_server) -> str:
 
 @pytest.fixture
 async def proxy(url: str) -> AsyncIterator[Proxy]:
-    port = int(url.split(":")[2].split("/")[0])
+    port = port_of(url)
     p = Proxy(port)
     await p.start()
     yield p

@@ -10,7 +10,13 @@ import subprocess
 import sys
 
 import pytest
-from support.cli import WSEP_COMMAND, assert_ctrl_c_is_forwarded, cli_env, one_line, wsep
+from support.cli import (
+    assert_ctrl_c_is_forwarded,
+    cli_env,
+    one_line,
+    start_wsep,
+    wsep,
+)
 from support.client import CP_SIZE
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
@@ -154,8 +160,7 @@ def test_remote_spec_parsing() -> None:
 
 async def test_exit_does_not_wait_for_local_stdin(url: str) -> None:
     """The remote exits while our stdin is still open: wsep exits at once (no 5 s stall)."""
-    proc = await asyncio.create_subprocess_exec(
-        *WSEP_COMMAND,
+    proc = await start_wsep(
         "run",
         "--url",
         url,
@@ -164,7 +169,6 @@ async def test_exit_does_not_wait_for_local_stdin(url: str) -> None:
         "-c",
         "head -c 2000000 /dev/zero; exit 3",
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
     out = await asyncio.wait_for(proc.stdout.read(), 30)

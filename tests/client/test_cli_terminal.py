@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from support.cli import WSEP_COMMAND, cli_env
+from support.cli import WSEP_COMMAND, cli_env, start_wsep
 
 # End to end through real CLI processes and masters: one interpreter is enough (nox).
 pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
@@ -18,18 +18,8 @@ pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
 async def test_a_terminal_on_stdin_is_forwarded(url: str) -> None:
     main, secondary = pty.openpty()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *WSEP_COMMAND,
-            "run",
-            "--url",
-            url,
-            "--",
-            "sh",
-            "-c",
-            "echo ready; cat",
-            stdin=secondary,
-            stdout=subprocess.PIPE,
-            env=cli_env(),
+        proc = await start_wsep(
+            "run", "--url", url, "--", "sh", "-c", "echo ready; cat", stdin=secondary
         )
         assert proc.stdout is not None
         assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
@@ -45,18 +35,7 @@ async def test_a_terminal_on_stdin_is_forwarded(url: str) -> None:
 async def test_no_stdin_flag_sends_nothing(url: str) -> None:
     main, secondary = pty.openpty()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *WSEP_COMMAND,
-            "run",
-            "-n",
-            "--url",
-            url,
-            "--",
-            "cat",
-            stdin=secondary,
-            stdout=subprocess.PIPE,
-            env=cli_env(),
-        )
+        proc = await start_wsep("run", "-n", "--url", url, "--", "cat", stdin=secondary)
         out, _ = await asyncio.wait_for(proc.communicate(), 60)  # cat sees EOF at once
         assert (proc.returncode, out) == (0, b"")
     finally:

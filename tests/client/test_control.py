@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from support.cli import WSEP_COMMAND, assert_ctrl_c_is_forwarded, cli_env
+from support.cli import assert_ctrl_c_is_forwarded, cli_env, start_wsep
 
 # End to end through real CLI processes and masters: one interpreter is enough (nox).
 pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
@@ -35,13 +35,8 @@ class Control:
         self.env = cli_env({"WSEP_URL": url, "WSEP_CONTROL_DIR": directory, "WSEP_CONTROL": "yes"})
 
     async def run(self, *args: str, input: bytes = b"", **env: str) -> tuple[int, bytes, bytes]:
-        proc = await asyncio.create_subprocess_exec(
-            *WSEP_COMMAND,
-            *args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**self.env, **env},
+        proc = await start_wsep(
+            *args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env={**self.env, **env}
         )
         out, err = await asyncio.wait_for(proc.communicate(input), 120)
         assert proc.returncode is not None
@@ -138,15 +133,13 @@ async def _run_remote_sleep(
     the remote pid is in the returned file."""
     await control.run("control", "start")
     marker = tmp_path / "pid"
-    proc = await asyncio.create_subprocess_exec(
-        *WSEP_COMMAND,
+    proc = await start_wsep(
         "run",
         "--",
         "sh",
         "-c",
         f"echo $$ > {marker}; echo ready; exec sleep 60",
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
         env=control.env,
     )
     assert proc.stdout is not None
@@ -177,8 +170,7 @@ async def test_tty_mode_resize_and_raw_ctrl_c(control: Control) -> None:
     main, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     saved = termios.tcgetattr(secondary)
-    proc = await asyncio.create_subprocess_exec(
-        *WSEP_COMMAND,
+    proc = await start_wsep(
         "run",
         "-t",
         "--",
@@ -275,15 +267,13 @@ async def test_a_master_that_dies_mid_command_is_one_line(control: Control) -> N
     await control.run("control", "start")
     status = await control.status()
     assert status is not None
-    proc = await asyncio.create_subprocess_exec(
-        *WSEP_COMMAND,
+    proc = await start_wsep(
         "run",
         "--",
         "sh",
         "-c",
         "echo ready; exec sleep 60",
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=control.env,
     )

@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 import wsep_client
-from support import FULL
+from support import scaled
 from support.cli import one_line, wsep
 from support.client import Proxy
 from support.sessions import PY
 from support.streams import read_all, read_until
-from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
+from support.wire import port_of
+from wsep_client import (
+    NoSuchSession,
+    NotSupported,
+    OutputGap,
+    RemoteExecer,
+    RemoteProcess,
+    ResumeOptions,
+)
 from wsep_protocol import LocalProtocolError, ProtocolVersion
 from wsep_protocol.sessions import Gap
 from wsep_server.local import LocalExecer
@@ -46,6 +54,12 @@ sys.stderr.write("stderr-end\\n")
 sys.exit(3)
 """
 BLOCK = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
+
+
+async def start_writer(execer: RemoteExecer, total: int, gate_at: int, fifo: Path) -> RemoteProcess:
+    """The resumable job ``job`` running WRITER."""
+    args = ("-u", "-c", WRITER, str(total), str(gate_at), str(fifo))
+    return await execer.create_process(PY, *args, stdin=False, session_id="job", resumable=True)
 
 
 def expected(total: int) -> bytes:
@@ -81,21 +95,15 @@ async def release(fifo: Path) -> None:
 
 
 async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    total = 50_000_000 if FULL else 8_000_000
+    total = scaled(8_000_000, 50_000_000)
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
     url, _ = await manager_server(ring_bytes=total + (1 << 20), timeout=30)
-    proxy = Proxy(int(url.split(":")[2].split("/")[0]))
+    proxy = Proxy(port_of(url))
     await proxy.start()
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
-            proc = await execer.create_process(
-                PY,
-                *("-u", "-c", WRITER, str(total), str(total // 2), str(fifo)),
-                stdin=False,
-                session_id="job",
-                resumable=True,
-            )
+            proc = await start_writer(execer, total, total // 2, fifo)
             assert proc.resumable
             received = bytearray()
             while len(received) < total // 4:  # then the network goes away mid-stream
@@ -184,17 +192,11 @@ async def test_gap_during_resume_comes_after_the_bytes_before_it(
     total, gate_at = 1_000_000, 200_000
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
-    proxy = GatedProxy(int(url.split(":")[2].split("/")[0]))
+    proxy = GatedProxy(port_of(url))
     await proxy.start()
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
-            proc = await execer.create_process(
-                PY,
-                *("-u", "-c", WRITER, str(total), str(gate_at), str(fifo)),
-                stdin=False,
-                session_id="job",
-                resumable=True,
-            )
+            proc = await start_writer(execer, total, gate_at, fifo)
             first = await asyncio.wait_for(proc.stdout.read(1000), 30)
             proxy.open.clear()  # the reconnection waits at the proxy ...
             proxy.cut()

@@ -8,7 +8,7 @@ import signal
 import subprocess
 
 import pytest
-from support.cli import WSEP_COMMAND, cli_env, start_wsep
+from support.cli import cli_env, start_wsep
 from support.fleet import TOKEN
 from support.proc import wait_until_gone
 
@@ -141,8 +141,7 @@ async def test_names_are_coloured_on_a_terminal(fleet_urls: list[str]) -> None:
     primary, secondary = pty.openpty()
     env = cli_env(drop=("NO_COLOR",))
     env["TERM"] = "xterm"
-    proc = await asyncio.create_subprocess_exec(
-        *WSEP_COMMAND,
+    proc = await start_wsep(
         "run",
         "--url",
         ",".join(fleet_urls[:2]),

@@ -26,7 +26,7 @@ from support.proc import (
 from support.rawws import RawWebSocket
 from support.reliability import Serve, record
 from support.tcpproxy import FreezableProxy
-from support.wire import collect, expect_close, header, pid_of, start_bytes
+from support.wire import collect, expect_close, header, pid_of, port_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: A client with no dependencies (it starts fast): upgrade, start a command that
@@ -77,13 +77,13 @@ KILLED_CLIENT = textwrap.dedent(
 async def test_client_sigkilled_mid_stream(no_leaked_children: None, serve: Serve) -> None:
     """A client SIGKILLed while output streams: the process ends, no zombie, fds stable."""
     url = await serve()
-    port = url.split(":")[2].rstrip("/")
+    port = port_of(url)
     rounds = scaled(10, 100)
     fds_before = fd_count()
     worst = 0.0
     for _ in range(rounds):
         client = subprocess.Popen(
-            [sys.executable, "-c", KILLED_CLIENT, "127.0.0.1", port],
+            [sys.executable, "-c", KILLED_CLIENT, "127.0.0.1", str(port)],
             stdout=subprocess.PIPE,
         )
         assert client.stdout is not None
@@ -238,7 +238,7 @@ async def test_frozen_peer_detected_by_heartbeat(no_leaked_children: None, serve
 
     heartbeat = 0.5
     url = await serve(config=ServerConfig(heartbeat=heartbeat))
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     proxy = await FreezableProxy.start("127.0.0.1", port)
     try:
         ws = await RawWebSocket.connect(f"ws://127.0.0.1:{proxy.port}/")
@@ -267,7 +267,7 @@ async def test_frozen_server_detected_by_client_heartbeat(
     from wsep_server import ServerConfig
 
     url = await serve(config=ServerConfig(heartbeat=None))
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     proxy = await FreezableProxy.start("127.0.0.1", port)
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/", heartbeat=0.5) as execer:

@@ -34,7 +34,7 @@ from support.rawws import (
     build_frame,
 )
 from support.reliability import LatencyProbe, Serve, record
-from support.wire import collect, expect_close, header, pid_of, start_bytes
+from support.wire import collect, expect_close, header, pid_of, port_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: The server's receive limit in these tests (small, so the 1009 case is cheap).
@@ -226,7 +226,7 @@ async def v2_error_then_close(url: str) -> None:
 
 async def not_websocket(url: str) -> None:
     """Plain HTTP on the WebSocket path: 426 with a hint, and the server goes on."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(url.split(":")[2][:-1]))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(url))
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     data = await asyncio.wait_for(reader.read(), 30)
     writer.close()
@@ -431,7 +431,7 @@ async def test_slow_upgrade_is_cut_off(no_leaked_children: None, serve: Serve) -
     to arrive); meanwhile other clients are served as before.
     """
     url = await serve(runner_kwargs={"keepalive_timeout": 1.0})
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     probe = LatencyProbe(url)
     await probe.sample("before", 3)
 
@@ -469,7 +469,7 @@ async def test_cli_server_cuts_off_slow_upgrades(
     Without it aiohttp's default (over an hour) lets a slow client hold a connection.
     """
     srv = start_server_process("--header-timeout", "1")
-    port = int(srv.url.split(":")[2].rstrip("/"))
+    port = port_of(srv.url)
     t0 = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
@@ -489,7 +489,7 @@ async def test_many_connections_opened_and_dropped(no_leaked_children: None, ser
     from support.proc import fd_count
 
     url = await serve()
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     total = scaled(500, 10_000)
     probe = LatencyProbe(url)
     await probe.sample("before", 3)

@@ -81,6 +81,11 @@ def handshake(
     return lambda layout: (headers or {}, params or {}, protocols or [], _ok_start(layout))
 
 
+def refused_token(name: str, make_token: Callable[[], str], reason: str) -> Attack:
+    """A handshake with the bearer token ``make_token()`` (made when the attack runs): 401."""
+    return Attack(name, lambda lay: handshake(auth(make_token()))(lay), status=401, reason=reason)
+
+
 def session(token: str, make_start: Callable[[Layout], str | bytes]) -> Callable[..., Any]:
     return lambda layout: (auth(token), {}, [], make_start(layout))
 
@@ -99,36 +104,19 @@ ATTACKS = [
         status=401,
         reason="invalid token",
     ),
-    Attack(
-        "expired JWT",
-        lambda lay: handshake(auth(make_jwt(ttl=-60)))(lay),
-        status=401,
-        reason="token expired",
-    ),
-    Attack(
-        "JWT with alg none",
-        lambda lay: handshake(auth(_none_jwt()))(lay),
-        status=401,
-        reason="'none' not allowed",
-    ),
-    Attack(
+    refused_token("expired JWT", lambda: make_jwt(ttl=-60), "token expired"),
+    refused_token("JWT with alg none", _none_jwt, "'none' not allowed"),
+    refused_token(
         "JWT signed with another key",
-        lambda lay: handshake(auth(make_jwt(key="another-secret-0123456789abcdefghij")))(lay),
-        status=401,
-        reason="signature invalid",
+        lambda: make_jwt(key="another-secret-0123456789abcdefghij"),
+        "signature invalid",
     ),
-    Attack(
+    refused_token(
         "JWT signed with another algorithm (HS512)",
-        lambda lay: handshake(auth(make_jwt(alg="HS512")))(lay),
-        status=401,
-        reason="'HS512' not allowed",
+        lambda: make_jwt(alg="HS512"),
+        "'HS512' not allowed",
     ),
-    Attack(
-        "JWT signed with another algorithm (RS256)",
-        lambda lay: handshake(auth(_rsa_jwt()))(lay),
-        status=401,
-        reason="'RS256' not allowed",
-    ),
+    refused_token("JWT signed with another algorithm (RS256)", _rsa_jwt, "'RS256' not allowed"),
     Attack(
         "JWT in the query, expired",
         lambda lay: handshake(params={"token": make_jwt(ttl=-60)})(lay),

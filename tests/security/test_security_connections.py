@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from support import TIMEOUT
-from support.security import TOKENS, attempt, port_of, start_message, wait_for
+from support.security import TOKENS, attempt, start_message, wait_for
+from support.wire import port_of
 
 TOKEN = TOKENS["alice"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.sessions import ServerFactory, script
-from support.termclient import redraw, shell, start_shell
+from support.termclient import in_alternate_screen, redraw, shell, start_shell
 from support.wsclient import ClientPool, WsClient
 from wsep_protocol import Start
 
@@ -108,11 +108,7 @@ async def test_the_alternate_screen_and_back(
 ) -> None:
     url, _ = await server()
     start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
-    a = await clients.connect(url)
-    await a.send(start)
-    await a.until_output(b"main> ")
-    await a.type("alt\n")
-    await a.until_output(b"alt> ")
+    a = await in_alternate_screen(clients, url, start)
     b = await clients.connect(url)
     await b.send(start)
     await redraw(b)

@@ -14,7 +14,13 @@ import threading
 
 import pytest
 from support.sessions import ServerFactory, script
-from support.termclient import more_output_arrives_whole, redraw, shell, start_shell
+from support.termclient import (
+    in_alternate_screen,
+    more_output_arrives_whole,
+    redraw,
+    shell,
+    start_shell,
+)
 from support.wsclient import ClientPool
 from wsep_protocol import Command, ExitCode, Pid, Start
 from wsep_server.sessions import TerminalState
@@ -70,11 +76,7 @@ async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
 ) -> None:
     url, manager = await server()
     start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
-    all_along = await clients.connect(url)
-    await all_along.send(start)
-    await all_along.until_output(b"main> ")
-    await all_along.type("alt\n")
-    await all_along.until_output(b"alt> ")
+    all_along = await in_alternate_screen(clients, url, start)
     late = await clients.connect(url)
     await late.send(start)
     screen = await redraw(late)

@@ -244,10 +244,6 @@ def upgrade_head(path: str, host: str, **headers: str) -> str:
     return "\n".join(lines)
 
 
-def port_of(url: str) -> int:
-    return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-
-
 # What the security tests share (imported by name, never from "conftest": each
 # test area has a conftest, and a bare "conftest" import may find another area's).
 

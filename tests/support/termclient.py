@@ -16,7 +16,14 @@ from wsep_server.sessions import TerminalState
 
 from support.wsclient import ClientPool, WsClient
 
-__all__ = ["Answerer", "more_output_arrives_whole", "redraw", "shell", "start_shell"]
+__all__ = [
+    "Answerer",
+    "in_alternate_screen",
+    "more_output_arrives_whole",
+    "redraw",
+    "shell",
+    "start_shell",
+]
 
 #: The end of every redraw: the cursor's visibility.
 REDRAW_END = re.compile(rb"\x1b\[\?25[hl]")
@@ -55,6 +62,16 @@ async def start_shell(
     assert isinstance(await a.recv(), Pid)
     await a.until_output(b"# ")
     return a
+
+
+async def in_alternate_screen(clients: ClientPool, url: str, start: Start) -> WsClient:
+    """A client of ``start`` (``alt_toggle.py``) once its program is in the alternate screen."""
+    client = await clients.connect(url)
+    await client.send(start)
+    await client.until_output(b"main> ")
+    await client.type("alt\n")
+    await client.until_output(b"alt> ")
+    return client
 
 
 async def more_output_arrives_whole(client: WsClient) -> None:

@@ -9,19 +9,23 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CURSOR_LINE",
     "PROMPT",
     "SHELL_PARAMS",
     "TOKEN",
     "WAIT_MS",
     "WebServer",
     "confirm_run",
+    "open_shell",
     "start_web_server",
     "stop_web_server",
+    "wait_prompt",
     "wait_state",
 ]
 
@@ -61,6 +65,28 @@ def confirm_run(page: Any) -> None:
     """Press Run: a command from the address never starts without it."""
     wait_state(page, "confirm")
     page.click("#confirm-run")
+
+
+#: JS: the text of the line the cursor is on, trailing blanks removed.
+CURSOR_LINE = """() => {
+  const b = window.wsepApp.term.buffer.active;
+  const line = b.getLine(b.baseY + b.cursorY);
+  return line ? line.translateToString(true).trimEnd() : "";
+}"""
+
+
+def wait_prompt(page: Any) -> None:
+    """Wait until the cursor stands on a fresh prompt (the shell reads a line)."""
+    page.wait_for_function(f"(p) => ({CURSOR_LINE})() === p", arg=PROMPT.rstrip(), timeout=WAIT_MS)
+
+
+def open_shell(page: Any, server: WebServer, params: Sequence[tuple[str, str]] = ()) -> None:
+    """Open the page with a test shell (``SHELL_PARAMS`` and ``params``), press Run,
+    wait for the prompt."""
+    page.goto(server.page_url([*SHELL_PARAMS, *params]))
+    confirm_run(page)
+    wait_state(page, "running")
+    wait_prompt(page)
 
 
 def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:

@@ -20,6 +20,7 @@ __all__ = [
     "expect_close",
     "header",
     "pid_of",
+    "port_of",
     "run",
     "start_bytes",
 ]
@@ -129,6 +130,11 @@ async def run(
         return await asyncio.wait_for(collect(ws), TIMEOUT)
     finally:
         await ws.aclose()
+
+
+def port_of(url: str) -> int:
+    """The port of a ``ws://host:port/...`` URL."""
+    return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
 
 
 async def expect_close(ws: RawWebSocket, timeout: float = TIMEOUT) -> tuple[int | None, str]:

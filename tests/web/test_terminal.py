@@ -7,26 +7,28 @@ terminal, the process, the state) so waits can be on conditions, never on sleeps
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.web import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import (
+    SHELL_PARAMS,
+    TOKEN,
+    WAIT_MS,
+    WebServer,
+    confirm_run,
+    open_shell,
+    wait_prompt,
+    wait_state,
+)
 
 pytestmark = pytest.mark.browser
 
 # --- what the page shows ------------------------------------------------------------------
 
 RENDERED = "() => document.querySelector('.xterm-rows').innerText"
-CURSOR_LINE = """() => {
-  const b = window.wsepApp.term.buffer.active;
-  const line = b.getLine(b.baseY + b.cursorY);
-  return line ? line.translateToString(true).trimEnd() : "";
-}"""
-AT_PROMPT = f"() => ({CURSOR_LINE})() === {json.dumps(PROMPT.rstrip())}"
 
 
 def rendered(page: Any) -> str:
@@ -55,17 +57,6 @@ def wait_match(page: Any, pattern: str) -> re.Match[str]:
     return match
 
 
-def wait_prompt(page: Any) -> None:
-    page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
-
-
-def open_terminal(page: Any, server: WebServer) -> None:
-    page.goto(server.page_url())
-    confirm_run(page)
-    wait_state(page, "running")
-    wait_prompt(page)
-
-
 def run(page: Any, command: str) -> None:
     page.keyboard.type(command)
     page.keyboard.press("Enter")
@@ -80,7 +71,7 @@ def term_size(page: Any) -> tuple[int, int]:
 
 
 def test_page_runs_echo_and_renders_it(page: Any, web_server: WebServer, artifacts: Path) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     status = page.inner_text("#status")
     assert "protocol v2" in status
     run(page, "echo hel''lo-from-$((6*7))")
@@ -92,7 +83,7 @@ def test_page_runs_echo_and_renders_it(page: Any, web_server: WebServer, artifac
 
 
 def test_typing_reaches_the_process(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     # Type only once read is waiting: keys that arrive while the shell is still
     # switching the terminal out of its line editor's mode may be dropped.
     run(page, 'read -r -p "rea""dy> " line; echo "got:[$line]"')
@@ -104,7 +95,7 @@ def test_typing_reaches_the_process(page: Any, web_server: WebServer) -> None:
 
 
 def test_window_resize_is_sent_to_the_tty(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     rows, cols = term_size(page)
     run(page, "echo size=$(stty size)")
     wait_rendered(page, f"size={rows} {cols}")
@@ -132,7 +123,7 @@ BACKLOG_MONITOR = """() => {
 
 def test_yes_then_ctrl_c_returns_a_prompt_quickly(page: Any, web_server: WebServer) -> None:
     """Flow control: output in the page never runs more than one window ahead of xterm.js."""
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     window = page.evaluate("() => window.wsepApp.proc.flowWindow")
     assert window > 0
     page.evaluate(BACKLOG_MONITOR)
@@ -145,7 +136,7 @@ def test_yes_then_ctrl_c_returns_a_prompt_quickly(page: Any, web_server: WebServ
     assert 0 < backlog <= window
     started = time.monotonic()
     page.keyboard.press("Control+c")
-    page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
+    wait_prompt(page)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0, f"the prompt came back {elapsed:.1f} s after Ctrl-C"
     # Still responsive afterwards.
@@ -154,7 +145,7 @@ def test_yes_then_ctrl_c_returns_a_prompt_quickly(page: Any, web_server: WebServ
 
 
 def test_exit_status_is_shown(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     run(page, "exit 3")
     wait_state(page, "exited")
     assert page.evaluate("() => window.wsepApp.exitStatus.exitCode") == 3
@@ -211,7 +202,7 @@ def test_utf8_split_at_every_offset_renders_without_replacement(
         for ch in chars
         for part in (ch.encode()[:offset], ch.encode()[offset:])
     ]
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     run(page, f"python3 {script}")
     wait_rendered(page, "READY")
     expected = page.evaluate("() => window.wsepApp.proc.bytesReceived")
@@ -265,7 +256,7 @@ def test_js_client_module_against_the_server(page: Any, web_server: WebServer) -
 
 def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer) -> None:
     """The session id is in the address: a reload reattaches and the screen comes back."""
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     session = page.evaluate("() => window.wsepApp.sessionId")
     assert f"session={session}" in page.url
     run(page, "echo shell=$$ mark=$((5*5))")
@@ -286,7 +277,7 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
 
 
 def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     session = page.evaluate("() => window.wsepApp.sessionId")
     before = page.evaluate("() => window.wsepApp.connections")
     page.evaluate("() => window.wsepApp.proc.connection.socket.close(4000, 'test drop')")

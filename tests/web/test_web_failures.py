@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from support.web import (
-    PROMPT,
     SHELL_PARAMS,
     TOKEN,
     WAIT_MS,
@@ -24,6 +23,7 @@ from support.web import (
     confirm_run,
     start_web_server,
     stop_web_server,
+    wait_prompt,
     wait_state,
 )
 
@@ -37,15 +37,6 @@ def status(page: Any) -> str:
     text = str(page.inner_text("#status-text"))
     assert not RAW.search(text), f"raw error text in the status bar: {text!r}"
     return text
-
-
-def wait_prompt(page: Any) -> None:
-    page.wait_for_function(
-        "(p) => { const b = window.wsepApp.term.buffer.active;"
-        " return b.getLine(b.baseY + b.cursorY).translateToString(true).trimEnd() === p; }",
-        arg=PROMPT.rstrip(),
-        timeout=WAIT_MS,
-    )
 
 
 def shell_pid(page: Any) -> str:

@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.web import PROMPT, SHELL_PARAMS, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import (
+    WAIT_MS,
+    WebServer,
+    open_shell,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -26,18 +30,6 @@ FIND = """(text) => {
   }
   return -1;
 }"""
-
-
-def open_shell(page: Any, server: WebServer, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-    page.goto(server.page_url([*SHELL_PARAMS, *extra]))
-    confirm_run(page)
-    wait_state(page, "running")
-    page.wait_for_function(
-        "(p) => { const b = window.wsepApp.term.buffer.active;"
-        " return b.getLine(b.baseY + b.cursorY).translateToString(true).trimEnd() === p; }",
-        arg=PROMPT.rstrip(),
-        timeout=WAIT_MS,
-    )
 
 
 def print_line(page: Any, text: str) -> int:
