@@ -5,7 +5,8 @@ Servers (all on 127.0.0.1, random ports, real processes):
 - ``make_server``: async factory. ``url = await make_server(**create_app_kwargs)``
   starts ``wsep_server.create_app(**kwargs)`` in this event loop and returns its
   ``ws://127.0.0.1:PORT/`` URL (``path=`` is honoured). Extra keyword
-  ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes).
+  ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes);
+  ``runner_kwargs=`` and ``backlog=`` go to aiohttp's ``AppRunner`` and ``TCPSite``.
   Everything is shut down (sessions ended, processes reaped) after the test.
   By default the session log line is off (``log_sessions=False``) and the
   execer is ``LocalExecer(grace_period=2.0, output_linger=0.5)``.
@@ -58,11 +59,13 @@ async def make_server() -> AsyncIterator[MakeServer]:
         if "execer" not in kwargs:
             kwargs["execer"] = LocalExecer(grace_period=2.0, output_linger=0.5)
         path = kwargs.get("path", "/")
+        runner_kwargs = {"shutdown_timeout": 10.0, **kwargs.pop("runner_kwargs", {})}
+        backlog = kwargs.pop("backlog", 128)
         app = app_factory(**kwargs)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)
+        runner = web.AppRunner(app, handle_signals=False, **runner_kwargs)
         await runner.setup()
         runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=backlog)
         await site.start()
         port = runner.addresses[0][1]
         return f"ws://127.0.0.1:{port}{path}"

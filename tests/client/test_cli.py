@@ -10,13 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from support.cli import (
-    assert_ctrl_c_is_forwarded,
-    cli_env,
-    one_line,
-    start_wsep,
-    wsep,
-)
+from support.cli import assert_ctrl_c_is_forwarded, cli_env, one_line, start_wsep, wsep
 from support.client import CP_SIZE
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")

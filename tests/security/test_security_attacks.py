@@ -81,9 +81,14 @@ def handshake(
     return lambda layout: (headers or {}, params or {}, protocols or [], _ok_start(layout))
 
 
+def refused(name: str, build: Callable[[Layout], Any], reason: str) -> Attack:
+    """An attack the handshake answers with 401 and ``reason``."""
+    return Attack(name, build, status=401, reason=reason)
+
+
 def refused_token(name: str, make_token: Callable[[], str], reason: str) -> Attack:
     """A handshake with the bearer token ``make_token()`` (made when the attack runs): 401."""
-    return Attack(name, lambda lay: handshake(auth(make_token()))(lay), status=401, reason=reason)
+    return refused(name, lambda lay: handshake(auth(make_token()))(lay), reason)
 
 
 def session(token: str, make_start: Callable[[Layout], str | bytes]) -> Callable[..., Any]:
@@ -92,17 +97,11 @@ def session(token: str, make_start: Callable[[Layout], str | bytes]) -> Callable
 
 ATTACKS = [
     Attack("no token", handshake(), status=401, reason="authentication required"),
-    Attack(
-        "wrong token",
-        handshake(auth("wrong-token-0123456789abcdef")),
-        status=401,
-        reason="invalid token",
-    ),
-    Attack(
+    refused("wrong token", handshake(auth("wrong-token-0123456789abcdef")), "invalid token"),
+    refused(
         "wrong token in query",
         handshake(params={"token": "nope-0123456789abcdef"}),
-        status=401,
-        reason="invalid token",
+        "invalid token",
     ),
     refused_token("expired JWT", lambda: make_jwt(ttl=-60), "token expired"),
     refused_token("JWT with alg none", _none_jwt, "'none' not allowed"),
@@ -117,35 +116,28 @@ ATTACKS = [
         "'HS512' not allowed",
     ),
     refused_token("JWT signed with another algorithm (RS256)", _rsa_jwt, "'RS256' not allowed"),
-    Attack(
+    refused(
         "JWT in the query, expired",
         lambda lay: handshake(params={"token": make_jwt(ttl=-60)})(lay),
-        status=401,
-        reason="token expired",
+        "token expired",
     ),
-    Attack(
+    refused(
         "token in a cookie (unsupported place)",
         handshake({"Cookie": f"token={ALICE}"}),
-        status=401,
-        reason="authentication required",
+        "authentication required",
     ),
-    Attack(
-        "token in an unsupported header",
-        handshake({"X-Token": ALICE}),
-        status=401,
-        reason="authentication required",
+    refused(
+        "token in an unsupported header", handshake({"X-Token": ALICE}), "authentication required"
     ),
-    Attack(
+    refused(
         "token under an unsupported scheme",
         handshake({"Authorization": f"Token {ALICE}"}),
-        status=401,
-        reason="unsupported authorization scheme",
+        "unsupported authorization scheme",
     ),
-    Attack(
+    refused(
         "basic auth with a wrong password",
         handshake(_basic("bob", "wrong")),
-        status=401,
-        reason="invalid user or password",
+        "invalid user or password",
     ),
     Attack(
         "proxy user header from an untrusted address",

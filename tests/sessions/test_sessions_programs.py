@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 from support import FULL
-from support.sessions import ServerFactory
+from support.sessions import UNSUPPORTED, ServerFactory
 from support.termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
 from support.wsclient import ClientPool, WsClient
-from test_sessions_emulation import UNSUPPORTED
 from wsep_protocol import ExitCode, Pid
 from wsep_server.sessions import SessionManager, TerminalState
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,15 +18,20 @@ from typing import Any
 __all__ = [
     "CURSOR_LINE",
     "PROMPT",
+    "RENDERED",
     "SHELL_PARAMS",
     "TOKEN",
     "WAIT_MS",
     "WebServer",
     "confirm_run",
+    "enter",
     "open_shell",
+    "rendered",
     "start_web_server",
     "stop_web_server",
+    "wait_match",
     "wait_prompt",
+    "wait_rendered",
     "wait_state",
 ]
 
@@ -78,6 +84,44 @@ CURSOR_LINE = """() => {
 def wait_prompt(page: Any) -> None:
     """Wait until the cursor stands on a fresh prompt (the shell reads a line)."""
     page.wait_for_function(f"(p) => ({CURSOR_LINE})() === p", arg=PROMPT.rstrip(), timeout=WAIT_MS)
+
+
+#: JS: the text xterm.js rendered.
+RENDERED = "() => document.querySelector('.xterm-rows').innerText"
+
+
+def rendered(page: Any) -> str:
+    """The text xterm.js rendered (no-break spaces as spaces)."""
+    return str(page.evaluate(RENDERED)).replace("\xa0", " ")
+
+
+def wait_rendered(page: Any, text: str) -> None:
+    """Wait until ``text`` is among what xterm.js rendered."""
+    page.wait_for_function(
+        "(t) => document.querySelector('.xterm-rows').innerText.replace(/\\u00a0/g, ' ')"
+        ".includes(t)",
+        arg=text,
+        timeout=WAIT_MS,
+    )
+
+
+def wait_match(page: Any, pattern: str) -> re.Match[str]:
+    """Wait until the rendered text matches ``pattern`` (a JS-compatible regex)."""
+    handle = page.wait_for_function(
+        "(p) => { const t = document.querySelector('.xterm-rows').innerText;"
+        " const m = new RegExp(p).exec(t.replace(/\\u00a0/g, ' ')); return m ? m[0] : null; }",
+        arg=pattern,
+        timeout=WAIT_MS,
+    )
+    match = re.search(pattern, str(handle.json_value()))
+    assert match is not None
+    return match
+
+
+def enter(page: Any, command: str) -> None:
+    """Type ``command`` and Enter, as a person would."""
+    page.keyboard.type(command)
+    page.keyboard.press("Enter")
 
 
 def open_shell(page: Any, server: WebServer, params: Sequence[tuple[str, str]] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "body",
     "collect",
     "expect_close",
+    "free_port",
     "header",
     "pid_of",
     "port_of",
@@ -130,6 +132,14 @@ async def run(
         return await asyncio.wait_for(collect(ws), TIMEOUT)
     finally:
         await ws.aclose()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a program that needs one named)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def port_of(url: str) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from support.web import (
     wait_prompt,
     wait_state,
 )
+from support.wire import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -158,12 +158,6 @@ def test_foreign_origin_is_named(page: Any, web_server: WebServer) -> None:
         assert page.evaluate("() => window.wsepApp.retryAt") == 0
     finally:
         proxy.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

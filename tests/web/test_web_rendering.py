@@ -8,11 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.web import (
-    WAIT_MS,
-    WebServer,
-    open_shell,
-)
+from support.web import WAIT_MS, WebServer, open_shell
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
