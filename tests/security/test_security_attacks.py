@@ -81,9 +81,9 @@ def handshake(
     return lambda layout: (headers or {}, params or {}, protocols or [], _ok_start(layout))
 
 
-def refused(name: str, build: Callable[[Layout], Any], reason: str) -> Attack:
-    """An attack the handshake answers with 401 and ``reason``."""
-    return Attack(name, build, status=401, reason=reason)
+def refused(name: str, build: Callable[[Layout], Any], reason: str, status: int = 401) -> Attack:
+    """An attack the handshake answers with ``status`` and ``reason``."""
+    return Attack(name, build, status=status, reason=reason)
 
 
 def refused_token(name: str, make_token: Callable[[], str], reason: str) -> Attack:
@@ -139,29 +139,29 @@ ATTACKS = [
         handshake(_basic("bob", "wrong")),
         "invalid user or password",
     ),
-    Attack(
+    refused(
         "proxy user header from an untrusted address",
         handshake({"X-Remote-User": "alice"}),
-        status=403,
-        reason="only from trusted proxies",
+        "only from trusted proxies",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin browser request (valid token)",
         handshake({**auth(ALICE), "Origin": "https://evil.example"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin: same host, other port",
         handshake({**auth(ALICE), "Origin": "http://127.0.0.1:1"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin: null origin",
         handshake({**auth(ALICE), "Origin": "null"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
     Attack(
         "working_dir escaping its root with ..",

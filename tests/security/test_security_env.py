@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import write_executable
 from support.security import RUNNING_AS_ROOT, Outcome, attempt, start_message
 
 ADMIN_SECRET = "admin-secret-token-0123456789abcdef"
@@ -38,14 +39,12 @@ def visible() -> Iterator[Path]:
     for sub in ("bin", "work", "private-place"):
         (path / sub).mkdir(mode=0o755)
     prog = path / "private-place" / "prog"
-    prog.write_text("#!/bin/sh\necho private\n")
-    prog.chmod(0o755)
+    write_executable(prog, "#!/bin/sh\necho private\n")
     (path / "bin" / "innocent").symlink_to(prog)
     (path / "work" / "escape").symlink_to(path / "private-place")
     hidden = path / "hidden"
     hidden.mkdir(mode=0o700)  # owned by the server's user: others cannot look inside
-    (hidden / "tool").write_text("#!/bin/sh\necho secret tool\n")
-    (hidden / "tool").chmod(0o755)
+    write_executable((hidden / "tool"), "#!/bin/sh\necho secret tool\n")
     (hidden / "data").write_text("not a program\n")
     try:
         yield path

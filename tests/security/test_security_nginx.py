@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,65 +37,53 @@ def _auth() -> dict[str, str]:
 
 
 async def test_commands_through_nginx(nginx: Nginx) -> None:
-    out = await attempt(
-        nginx.url,
+    through = functools.partial(attempt, nginx.url, ssl_context=nginx.ctx)
+    out = await through(
         start_message("/usr/bin/echo", "through nginx"),
         headers=_auth(),
-        ssl_context=nginx.ctx,
     )
     assert out.stdout == b"through nginx\n", out
     assert out.exit is not None
     assert out.exit["exit_code"] == 0
     # stdin both ways, v2 negotiated through the proxy, 1 MiB each way
     data = os.urandom(1 << 20)
-    out = await attempt(
-        nginx.url,
+    out = await through(
         start_message("/usr/bin/cat", stdin=True),
         headers=_auth(),
         protocols=["wsep.v2"],
-        ssl_context=nginx.ctx,
         stdin=data,
     )
     assert out.protocol == "wsep.v2"
     assert out.stdout == data
     # a TTY session
-    out = await attempt(
-        nginx.url, start_message("/usr/bin/tty", tty=True), headers=_auth(), ssl_context=nginx.ctx
-    )
+    out = await through(start_message("/usr/bin/tty", tty=True), headers=_auth())
     assert out.stdout.startswith(b"/dev/pts/"), out
     # a non-zero exit comes back as such
-    out = await attempt(
-        nginx.url, start_message("/usr/bin/env", "false"), headers=_auth(), ssl_context=nginx.ctx
-    )
+    out = await through(start_message("/usr/bin/env", "false"), headers=_auth())
     assert out.exit is not None
     assert out.exit["exit_code"] == 1
 
 
 async def test_browser_style_through_nginx(nginx: Nginx) -> None:
     """Token in the query and a same-origin Origin: accepted; the token is not logged."""
+    through = functools.partial(attempt, nginx.url, ssl_context=nginx.ctx)
     origin = nginx.url.replace("wss://", "https://").rstrip("/")
-    out = await attempt(
-        nginx.url,
+    out = await through(
         start_message("/usr/bin/echo", "browser"),
         params={"token": TOKEN},
         headers={"Origin": origin},
-        ssl_context=nginx.ctx,
     )
     assert out.stdout == b"browser\n", out
-    out = await attempt(
-        nginx.url,
+    out = await through(
         start_message("/usr/bin/echo", "subprotocol"),
         protocols=["wsep.v2", f"wsep.token.{TOKEN}"],
         headers={"Origin": origin},
-        ssl_context=nginx.ctx,
     )
     assert out.stdout == b"subprotocol\n", out
-    out = await attempt(
-        nginx.url,
+    out = await through(
         start_message("/usr/bin/echo", "evil"),
         params={"token": TOKEN},
         headers={"Origin": "https://evil.example"},
-        ssl_context=nginx.ctx,
     )
     assert out.status == 403
     # nginx writes its access log line when the connection ends; the WebSocket ones
@@ -110,15 +99,14 @@ async def test_browser_style_through_nginx(nginx: Nginx) -> None:
 
 
 async def test_refusals_through_nginx(nginx: Nginx) -> None:
-    out = await attempt(nginx.url, start_message("/usr/bin/echo", "x"), ssl_context=nginx.ctx)
+    through = functools.partial(attempt, nginx.url, ssl_context=nginx.ctx)
+    out = await through(start_message("/usr/bin/echo", "x"))
     assert out.status == 401
     assert "authentication required" in out.reason
     # nginx strips a client's own user header, so it cannot impersonate through the proxy
-    out = await attempt(
-        nginx.url,
+    out = await through(
         start_message("/usr/bin/echo", "x"),
         headers={"X-Remote-User": "root"},
-        ssl_context=nginx.ctx,
     )
     assert out.status == 401
     # plain HTTP to the TLS port is refused by nginx

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["FULL", "REPO", "TIMEOUT", "scaled"]
+__all__ = ["FULL", "REPO", "TIMEOUT", "scaled", "write_executable"]
 
 T = TypeVar("T")
 
@@ -36,3 +36,10 @@ FULL = os.environ.get("WSEP_FULL") == "1"
 def scaled(ci: T, full: T) -> T:
     """``full`` under ``WSEP_FULL=1``, else ``ci``."""
     return full if FULL else ci
+
+
+def write_executable(path: Path, text: str) -> Path:
+    """A script at ``path`` (``text`` starts with its ``#!`` line), mode 0755."""
+    path.write_text(text)
+    path.chmod(0o755)
+    return path

@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from support import FULL, TIMEOUT
+from support import FULL, TIMEOUT, write_executable
 from support.localexec import read_stdout_until, run
 from support.streams import read_all
 from wsep_protocol import Command, Execer, Process
@@ -83,8 +83,7 @@ async def test_default_working_dir_is_servers(execer: LocalExecer) -> None:
 
 async def test_relative_command_runs_in_working_dir(execer: LocalExecer, tmp_path: Path) -> None:
     script = tmp_path / "hello.sh"
-    script.write_text('#!/bin/sh\necho relative "$0"\n')
-    script.chmod(0o755)
+    write_executable(script, '#!/bin/sh\necho relative "$0"\n')
     out, _, _ = await run(execer, Command("./hello.sh", working_dir=str(tmp_path)))
     assert out == f"relative {script}\n".encode()
 
@@ -217,7 +216,6 @@ async def test_resolve_gives_absolute_path(execer: LocalExecer, tmp_path: Path) 
     assert os.path.isabs(sh)
     assert os.path.basename(sh) == "sh"
     script = tmp_path / "x"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
+    write_executable(script, "#!/bin/sh\n")
     assert execer.resolve(Command("./x", working_dir=str(tmp_path))) == str(script)
     assert execer.resolve(Command(str(script))) == str(script)

@@ -61,6 +61,17 @@ async def test_resize_without_tty_is_noop(execer: LocalExecer) -> None:
         await proc.close()
 
 
+async def _tty_lines(execer: LocalExecer, script: str, **size: int) -> tuple[list[bytes], int]:
+    """The lines ``sh -c script`` printed on its terminal, and its pid."""
+    proc = await execer.start(Command("sh", ("-c", script), tty=True, **size))
+    try:
+        out = await read_all(proc.stdout)
+        await proc.wait()
+    finally:
+        await proc.close()
+    return out.split(b"\r\n"), proc.pid
+
+
 async def test_tty_name_is_a_pts(execer: LocalExecer) -> None:
     out, _, _ = await run(execer, Command("tty", tty=True))
     assert re.fullmatch(rb"/dev/pts/\d+\r\n", out), out
@@ -69,16 +80,10 @@ async def test_tty_name_is_a_pts(execer: LocalExecer) -> None:
 async def test_tty_is_the_controlling_terminal(execer: LocalExecer) -> None:
     # /dev/tty opens only with a controlling terminal; the child leads its own session.
     script = "echo via-dev-tty > /dev/tty; ps -o sid=,pgid=,tpgid= -p $$"
-    proc = await execer.start(Command("sh", ("-c", script), tty=True))
-    try:
-        out = await read_all(proc.stdout)
-        await proc.wait()
-    finally:
-        await proc.close()
-    lines = out.split(b"\r\n")
+    lines, pid = await _tty_lines(execer, script)
     assert lines[0] == b"via-dev-tty"
     sid, pgid, tpgid = (int(x) for x in lines[1].split())
-    assert sid == pgid == tpgid == proc.pid
+    assert sid == pgid == tpgid == pid
 
 
 async def test_wsep_tty_env(execer: LocalExecer) -> None:
@@ -145,15 +150,9 @@ async def test_tty_without_posix_spawn(
     monkeypatch.setattr(pspawn, "_checked", True)
     monkeypatch.setattr(pspawn, "_libc", None)
     script = "echo via-dev-tty > /dev/tty; ps -o sid=,pgid=,tpgid= -p $$; stty size"
-    proc = await execer.start(Command("sh", ("-c", script), tty=True, rows=5, cols=70))
-    try:
-        out = await read_all(proc.stdout)
-        await proc.wait()
-    finally:
-        await proc.close()
-    lines = out.split(b"\r\n")
+    lines, pid = await _tty_lines(execer, script, rows=5, cols=70)
     assert lines[0] == b"via-dev-tty"
-    assert [int(x) for x in lines[1].split()] == [proc.pid] * 3
+    assert [int(x) for x in lines[1].split()] == [pid] * 3
     assert lines[2] == b"5 70"
 
 
