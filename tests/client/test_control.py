@@ -263,22 +263,10 @@ async def test_an_idle_master_exits_by_itself(control: Control) -> None:
     assert not [n for n in os.listdir(control.dir) if n.endswith(".sock")]
 
 
-async def test_a_master_that_dies_mid_command_is_one_line(control: Control) -> None:
-    await control.run("control", "start")
+async def test_a_master_that_dies_mid_command_is_one_line(control: Control, tmp_path: Path) -> None:
+    proc, _ = await _run_remote_sleep(control, tmp_path)
     status = await control.status()
     assert status is not None
-    proc = await start_wsep(
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 60",
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=control.env,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
     os.kill(status["pid"], signal.SIGKILL)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 255

@@ -17,6 +17,7 @@ from support import scaled
 from support.proc import (
     descendants,
     fd_count,
+    fds_settled,
     live_in_session,
     proc_stat,
     wait_for_no_children,
@@ -98,10 +99,7 @@ async def test_client_sigkilled_mid_stream(no_leaked_children: None, serve: Serv
         worst = max(worst, time.monotonic() - t0)
     assert await wait_for_no_children() == []
     assert zombies() == []
-    deadline = time.monotonic() + 30
-    while fd_count() > fds_before + 3 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    fds_after = fd_count()
+    fds_after = await fds_settled(fds_before, 3)
     assert fds_after <= fds_before + 3, (fds_before, fds_after)
     record(
         "faults:client_sigkill",

@@ -486,7 +486,7 @@ async def test_cli_server_cuts_off_slow_upgrades(
 
 async def test_many_connections_opened_and_dropped(no_leaked_children: None, serve: Serve) -> None:
     """Thousands of connections dropped at every stage; the server serves as before."""
-    from support.proc import fd_count
+    from support.proc import fd_count, fds_settled
 
     url = await serve()
     port = port_of(url)
@@ -530,10 +530,7 @@ async def test_many_connections_opened_and_dropped(no_leaked_children: None, ser
 
     assert await wait_for_no_children() == []
     # Let the server finish closing the dropped connections, then compare fds.
-    deadline = time.monotonic() + 30
-    while fd_count() > fds_before + 5 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    fds_after = fd_count()
+    fds_after = await fds_settled(fds_before, 5)
     assert fds_after <= fds_before + 5, (fds_before, fds_after)
     for phase in ("before", "during", "after"):
         assert max(probe.samples[phase]) < LATENCY_BOUND, probe.summary()

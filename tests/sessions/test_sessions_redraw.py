@@ -13,10 +13,12 @@ import re
 import threading
 
 import pytest
-from support.sessions import ServerFactory, script
+from support.sessions import ServerFactory
 from support.termclient import (
+    ALT_TOGGLE,
     in_alternate_screen,
     more_output_arrives_whole,
+    reattach,
     redraw,
     shell,
     start_shell,
@@ -75,11 +77,8 @@ async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
     server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
-    all_along = await in_alternate_screen(clients, url, start)
-    late = await clients.connect(url)
-    await late.send(start)
-    screen = await redraw(late)
+    all_along = await in_alternate_screen(clients, url)
+    late, screen = await reattach(clients, url, ALT_TOGGLE)
     assert b"\x1b[?1049h" in screen
     assert b"ALT SCREEN 0" in screen
     assert b"main line" not in screen  # nothing of the main screen
@@ -189,9 +188,7 @@ async def test_a_session_survives_a_broken_emulator_and_reattaches(
     await a.type("echo BOOM; printf '\\033[?4m'; echo ok-$((40+2))\n")
     await a.until_output(b"ok-42\r\n# ")
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("boom"))
-    screen = await redraw(b)
+    b, screen = await reattach(clients, url, shell("boom"))
     assert b"ok-42" in screen
     await more_output_arrives_whole(b)
     await b.type("exit 5\n")
@@ -226,9 +223,8 @@ async def test_emulation_runs_on_its_own_threads_one_at_a_time(
     await a.type("seq 1 20000 | sed 's/^/\\x1b[1m/'; echo end-$((1+1))\n")
     await a.until_output(b"end-2\r\n# ", timeout=120)
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("threads"))
-    assert b"end-2" in await redraw(b)
+    _, screen = await reattach(clients, url, shell("threads"))
+    assert b"end-2" in screen
     assert threads
     assert all(name.startswith("wsep-terminal") for name in threads), threads
     assert overlaps == 0

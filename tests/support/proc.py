@@ -12,6 +12,7 @@ __all__ = [
     "children_of",
     "descendants",
     "fd_count",
+    "fds_settled",
     "live_group_members",
     "live_in_session",
     "open_fds",
@@ -96,6 +97,15 @@ def fd_count(pid: int | None = None) -> int:
     if pid is None:
         return len(open_fds())
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def fds_settled(before: int, slack: int, timeout: float = TIMEOUT) -> int:
+    """This process's fd count once it is at most ``before + slack`` (closing takes a
+    moment), or after ``timeout``; the caller asserts on what it returns."""
+    deadline = time.monotonic() + timeout
+    while fd_count() > before + slack and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return fd_count()
 
 
 async def wait_until_gone(sid: int, timeout: float = 15.0) -> list[int]:

@@ -14,12 +14,15 @@ import re
 from wsep_protocol import Command, ExitCode, Pid, Start
 from wsep_server.sessions import TerminalState
 
+from support.sessions import script
 from support.wsclient import ClientPool, WsClient
 
 __all__ = [
+    "ALT_TOGGLE",
     "Answerer",
     "in_alternate_screen",
     "more_output_arrives_whole",
+    "reattach",
     "redraw",
     "shell",
     "start_shell",
@@ -64,10 +67,21 @@ async def start_shell(
     return a
 
 
-async def in_alternate_screen(clients: ClientPool, url: str, start: Start) -> WsClient:
-    """A client of ``start`` (``alt_toggle.py``) once its program is in the alternate screen."""
+async def reattach(clients: ClientPool, url: str, start: Start) -> tuple[WsClient, bytes]:
+    """A new client of the session ``start`` names, and the redraw it got."""
     client = await clients.connect(url)
     await client.send(start)
+    return client, await redraw(client)
+
+
+#: ``alt_toggle.py`` as session ``alt``: ``alt``/``main`` switch screens, ``exit`` ends it.
+ALT_TOGGLE = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
+
+
+async def in_alternate_screen(clients: ClientPool, url: str) -> WsClient:
+    """A client of ``ALT_TOGGLE`` once its program is in the alternate screen."""
+    client = await clients.connect(url)
+    await client.send(ALT_TOGGLE)
     await client.until_output(b"main> ")
     await client.type("alt\n")
     await client.until_output(b"alt> ")
