@@ -10,7 +10,7 @@ from wsep_server.local import LocalExecer, LocalProcess
 from support import TIMEOUT
 from support.streams import read_all
 
-__all__ = ["read_stdout_until", "run"]
+__all__ = ["read_stdout_until", "run", "start_until"]
 
 
 async def run(
@@ -42,3 +42,13 @@ async def read_stdout_until(proc: LocalProcess, marker: bytes, buf: bytearray) -
         if not chunk:
             raise AssertionError(f"EOF before {marker!r}; got {bytes(buf)!r}")
         buf += chunk
+
+
+async def start_until(
+    execer: LocalExecer, command: Command, marker: bytes
+) -> tuple[LocalProcess, bytes]:
+    """``command`` started, and its stdout read until ``marker`` (the child got there)."""
+    proc = await execer.start(command)
+    buf = bytearray()
+    await read_stdout_until(proc, marker, buf)
+    return proc, bytes(buf)

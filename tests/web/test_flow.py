@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.wire import start_bytes
 from wsep_protocol import (
     SUBPROTOCOL_V2,
     CloseCode,
@@ -164,12 +165,18 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def start_message(*argv: str, tty: bool = False, stdin: bool = False) -> bytes:
-    command = Command(argv[0], tuple(argv[1:]), stdin=stdin, tty=tty, rows=24, cols=80)
-    return encode(Start(command))
+    return start_bytes(*argv, stdin=stdin, tty=tty, rows=24, cols=80)
 
 
 #: The child waits for this line, so the server has the window before any output.
 GO = b'{"type":"stdin"}\ngo\n'
+
+
+async def start_in_window(ws: aiohttp.ClientWebSocketResponse, window: int, start: bytes) -> None:
+    """Start a child that waits for GO, give the window, then GO: all output is windowed."""
+    await ws.send_bytes(start)
+    await ws.send_bytes(encode(Flow(window)))
+    await ws.send_bytes(GO)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, Any], bytes]:
@@ -229,9 +236,7 @@ async def test_server_keeps_within_the_window(
     window = 32 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
         assert ws.protocol == SUBPROTOCOL_V2
-        await ws.send_bytes(start_message("sh", "-c", script, stdin=True))
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
+        await start_in_window(ws, window, start_message("sh", "-c", script, stdin=True))
         received, exit_head = await drain_lazily(ws, window)
     assert received == streams
     assert exit_head["exit_code"] == 0
@@ -244,9 +249,7 @@ async def test_tty_output_pauses_and_ctrl_c_still_works(
     url = await make_server()
     window = 16 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(start_message("sh", "-c", "read x; exec yes", tty=True))
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
+        await start_in_window(ws, window, start_message("sh", "-c", "read x; exec yes", tty=True))
         head, _ = await receive(ws)
         assert head["type"] == "pid"
         total = 0
@@ -342,11 +345,11 @@ async def test_server_keeps_within_the_window_with_plain_readers(
     url = await make_server(execer=_PlainExecer())
     window = 32 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(
-            start_message("sh", "-c", "read x; head -c 300000 /dev/zero >&2", stdin=True)
+        await start_in_window(
+            ws,
+            window,
+            start_message("sh", "-c", "read x; head -c 300000 /dev/zero >&2", stdin=True),
         )
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
         received, exit_head = await drain_lazily(ws, window)
     assert received == {"stdout": 0, "stderr": 300000}
     assert exit_head["exit_code"] == 0
