@@ -66,8 +66,7 @@ async def test_duration_limit_ends_the_session_not_only_the_connection(
     server: LimitedServer, clients: ClientPool, v2: bool
 ) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await clients.connect(url, v2=v2)
-    await c.send(echo())
+    c = await clients.start(url, echo(), v2=v2)
     pid, session = await started(c, manager)
     assert isinstance(await c.until(ExitCode), ExitCode)
     if v2:
@@ -86,8 +85,7 @@ async def test_duration_limit_ends_a_detached_session(
     server: LimitedServer, clients: ClientPool
 ) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await clients.connect(url)
-    await c.send(echo())
+    c = await clients.start(url, echo())
     pid, session = await started(c, manager)
     await c.drop()  # nobody attached; the idle timeout is far away
     await asyncio.wait_for(session.ended.wait(), 30)
@@ -99,14 +97,12 @@ async def test_reattaching_does_not_restart_the_clock(
     server: LimitedServer, clients: ClientPool
 ) -> None:
     url, manager = await server(SessionLimits(max_duration=4.0))
-    a = await clients.connect(url, v2=True)
-    await a.send(echo())
+    a = await clients.start(url, echo(), v2=True)
     pid, session = await started(a, manager)
     deadline = session.limit_deadline
     assert deadline is not None
     await a.drop()
-    b = await clients.connect(url, v2=True)
-    await b.send(echo())
+    b = await clients.start(url, echo(), v2=True)
     assert (await started(b, manager))[0] == pid  # the same session ...
     assert session.limit_deadline == deadline  # ... on the same clock
     assert isinstance(await b.until(ExitCode), ExitCode)
@@ -117,8 +113,9 @@ async def test_reattaching_does_not_restart_the_clock(
 
 async def test_output_limit_ends_the_session(server: LimitedServer, clients: ClientPool) -> None:
     url, manager = await server(SessionLimits(max_output_bytes=50_000))
-    c = await clients.connect(url, v2=True)
-    await c.send(Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"))
+    c = await clients.start(
+        url, Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"), v2=True
+    )
     pid = (await c.recv()).pid
     session = manager.get(None, "flood")  # looked up before the flood can end it
     await c.type("go\n")
@@ -134,11 +131,9 @@ async def test_an_observers_limit_ends_only_the_observer(
     server: LimitedServer, clients: ClientPool
 ) -> None:
     url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
-    owner = await clients.connect(url, v2=True)
-    await owner.send(echo())
+    owner = await clients.start(url, echo(), v2=True)
     await started(owner, manager)
-    observer = await clients.connect(url, v2=True)
-    await observer.send(Attach("s", read_only=True))
+    observer = await clients.start(url, Attach("s", read_only=True), v2=True)
     assert [e.code for e in [await observer.until(Error)]] == ["limit_exceeded"]
     assert (await observer.closed()).data == 1008
     await owner.type("still-here\n")

@@ -38,8 +38,7 @@ def _need(program: str) -> None:
 
 async def _reattach(clients: ClientPool, url: str, session_id: str) -> tuple[WsClient, list[str]]:
     """Drop nothing: a second client attaches; returns it and the picture its redraw shows."""
-    b = await clients.connect(url)
-    await b.send(shell(session_id))
+    b = await clients.start(url, shell(session_id))
     assert isinstance(await b.recv(), Pid)
     screen = await redraw(b)
     picture = TerminalState(24, 80)
@@ -251,8 +250,9 @@ async def test_random_and_mutated_sequences_never_end_the_session(
         await a.until_output(b"written-%d." % i, timeout=60)
         if i % 20 == 19:  # now and then a reattach in the middle of it
             await a.drop()
-            a = await clients.connect(url)
-            await a.send(Start(Command(sys.executable, ("-u", str(writer)), tty=True), id="fuzz"))
+            a = await clients.start(
+                url, Start(Command(sys.executable, ("-u", str(writer)), tty=True), id="fuzz")
+            )
             await redraw(a)
     session = manager.get(None, "fuzz")
     assert session is not None

@@ -47,8 +47,7 @@ async def test_a_line_reader_sees_every_screen_line_whole_after_reattach(
     await a.type("echo test:$((123456+123456))\n")
     await a.until_output(b"test:246912\r\n# ")
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("lines", cols=cols))
+    b = await clients.start(url, shell("lines", cols=cols))
     assert isinstance(await b.recv(), Pid)
     screen = await redraw(b)
     # The logical lines, each whole (the 24-column one wrapped by the terminal alone).
@@ -152,8 +151,7 @@ async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_scree
     await b.until_output(b"NEW-4\r\n# ")
     assert b"OLD" not in b.stdout
     await b.drop()
-    c = await clients.connect(url)
-    await c.send(shell("t"))
+    c = await clients.start(url, shell("t"))
     assert isinstance(await c.recv(), Pid)
     screen = await redraw(c)
     assert b"OLD" not in screen

@@ -47,8 +47,7 @@ def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
 
 async def test_v1_no_size_given(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    c = await clients.connect(url)
-    await c.send(Start(Command("stty", ("size",), tty=True), id="nosize"))
+    c = await clients.start(url, Start(Command("stty", ("size",), tty=True), id="nosize"))
     assert isinstance(await c.recv(), Pid)
     status = await c.until(ExitCode)
     assert status.exit_code == 0
@@ -57,16 +56,14 @@ async def test_v1_no_size_given(server: ServerFactory, clients: ClientPool) -> N
 
 async def test_v1_reattach_after_disconnect(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(echo())
+    a = await clients.start(url, echo())
     pid = (await a.recv()).pid
     await a.until_output(b"started")
     await a.type("first\n")
     await a.until_output(b"echo:first")
     await a.drop()
     session = manager.get(None, "s")
-    b = await clients.connect(url)
-    await b.send(echo())
+    b = await clients.start(url, echo())
     assert (await b.recv()).pid == pid  # v1: no `attached`, just the same process
     await b.until_output(b"echo:first")  # the screen as it was
     await b.type("second\n")
@@ -97,8 +94,7 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
     server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(echo())
+    a = await clients.start(url, echo())
     old_pid = (await a.recv()).pid
     await a.until_output(b"started")
     await a.type("OLD-OUTPUT\n")
@@ -106,8 +102,7 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
     session = manager.get(None, "s")
     await a.close()
     await asyncio.wait_for(session.ended.wait(), 30)
-    b = await clients.connect(url)
-    await b.send(echo())
+    b = await clients.start(url, echo())
     assert (await b.recv()).pid != old_pid
     out = await b.until_output(b"started")
     assert b"OLD-OUTPUT" not in out
@@ -133,13 +128,11 @@ async def test_v1_full_screen_program_reattached(
     server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
-    a = await clients.connect(url)
-    await a.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
+    a = await clients.start(url, Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     first = await a.until_output(b"ready>")
     assert b"\x1b[6n" in first
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
+    b = await clients.start(url, Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     redraw = await b.until_output(b"ready>")
     assert b"\x1b[?1049h" in redraw
     assert b"FULL SCREEN TITLE" in redraw
@@ -151,8 +144,7 @@ async def test_v1_full_screen_program_reattached(
 
 async def test_v1_without_id_every_start_is_new(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(Start(script("echo_size.py")))
+    a = await clients.start(url, Start(script("echo_size.py")))
     await a.until_output(b"started")
     assert len(manager) == 0
     await a.close()
@@ -163,14 +155,12 @@ async def test_v1_without_id_every_start_is_new(server: ServerFactory, clients: 
 
 async def test_v2_attached_and_observer(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    owner = await clients.connect(url, v2=True)
-    await owner.send(echo())
+    owner = await clients.start(url, echo(), v2=True)
     await owner.recv()
     attached = await owner.recv()
     assert attached == Attached("s", created=True, tty=True)
     await owner.until_output(b"started")
-    observer = await clients.connect(url, v2=True)
-    await observer.send(Attach("s", read_only=True, rows=5, cols=5))
+    observer = await clients.start(url, Attach("s", read_only=True, rows=5, cols=5), v2=True)
     await observer.recv()
     assert await observer.recv() == Attached("s", created=False, tty=True, read_only=True)
     await owner.type("shared\n")
@@ -191,8 +181,7 @@ async def test_v2_attached_and_observer(server: ServerFactory, clients: ClientPo
 
 async def test_v2_observer_cannot_create(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    c = await clients.connect(url, v2=True)
-    await c.send(Attach("nope", script("echo_size.py"), read_only=True))
+    c = await clients.start(url, Attach("nope", script("echo_size.py"), read_only=True), v2=True)
     error = await c.until(Error)
     assert error.code == "no_such_session"
     assert (await c.closed()).data == 1008
@@ -203,30 +192,25 @@ async def test_v2_another_identity_cannot_attach(
     server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
-    alice = await clients.connect(url, v2=True, token=ALICE)
-    await alice.send(echo("private"))
+    alice = await clients.start(url, echo("private"), v2=True, token=ALICE)
     alice_pid = (await alice.recv()).pid
     await alice.until_output(b"started")
     for token in (BOB, None):
-        other = await clients.connect(url, v2=True, token=token)
-        await other.send(Attach("private"))
+        other = await clients.start(url, Attach("private"), v2=True, token=token)
         assert (await other.until(Error)).code == "no_such_session"
         assert (await other.closed()).data == 1008
     # Bob's start with the same id is a session of his own.
-    bob = await clients.connect(url, v2=True, token=BOB)
-    await bob.send(echo("private"))
+    bob = await clients.start(url, echo("private"), v2=True, token=BOB)
     assert (await bob.recv()).pid != alice_pid
     assert (await bob.recv()).created
 
 
 async def test_v2_list_inspect_end(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    a = await clients.connect(url, v2=True)
-    await a.send(echo("one", rows=30, cols=90))
+    a = await clients.start(url, echo("one", rows=30, cols=90), v2=True)
     pid = (await a.recv()).pid
     await a.until_output(b"started")
-    admin = await clients.connect(url, v2=True)
-    await admin.send(ListSessions())
+    admin = await clients.start(url, ListSessions(), v2=True)
     listing = await admin.recv()
     assert isinstance(listing, SessionList)
     assert [s.id for s in listing.sessions] == ["one"]
@@ -264,8 +248,7 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     os.mkfifo(fifo)
     writer = Path(__file__).parent / "scripts" / "gated_writer.py"
     job = Command(PY, ("-u", str(writer), str(total), str(total // 2), str(fifo)))
-    a = await clients.connect(url, v2=True)
-    await a.send(Attach("job", job, resumable=True))
+    a = await clients.start(url, Attach("job", job, resumable=True), v2=True)
     await a.recv()
     assert await a.recv() == Attached("job", created=True, tty=False, resumable=True)
     while len(a.stdout) < total // 4 or not a.stderr:
@@ -273,8 +256,9 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     await a.drop()  # in the middle: no close frame
     have_out, have_err = bytes(a.stdout), bytes(a.stderr)
 
-    b = await clients.connect(url, v2=True)
-    await b.send(Attach("job", stdout_offset=len(have_out), stderr_offset=len(have_err)))
+    b = await clients.start(
+        url, Attach("job", stdout_offset=len(have_out), stderr_offset=len(have_err)), v2=True
+    )
     await b.recv()
     attached = await b.recv()
     assert isinstance(attached, Attached)
@@ -308,15 +292,13 @@ async def test_v2_evicted_output_is_announced_as_a_gap(
 ) -> None:
     url, manager = await server(ring_bytes=50_000, timeout=30)
     code = "import sys; sys.stdout.write('a' * 400_000 + 'b' * 40_000); sys.stdout.flush()"
-    a = await clients.connect(url, v2=True)
-    await a.send(Attach("job", Command(PY, ("-c", code)), resumable=True))
+    a = await clients.start(url, Attach("job", Command(PY, ("-c", code)), resumable=True), v2=True)
     await a.recv()
     await a.recv()
     await a.drop()
     session = manager.get(None, "job")
     await asyncio.wait_for(session.exited.wait(), 30)
-    b = await clients.connect(url, v2=True)
-    await b.send(Attach("job", stdout_offset=0, stderr_offset=0))
+    b = await clients.start(url, Attach("job", stdout_offset=0, stderr_offset=0), v2=True)
     await b.recv()
     attached = await b.recv()
     assert attached.stdout_offset == 440_000 - 50_000

@@ -60,8 +60,7 @@ async def redraw(client: WsClient) -> bytes:
 async def start_shell(
     clients: ClientPool, url: str, session_id: str, cols: int = 80, rows: int = 24
 ) -> WsClient:
-    a = await clients.connect(url)
-    await a.send(shell(session_id, rows=rows, cols=cols))
+    a = await clients.start(url, shell(session_id, rows=rows, cols=cols))
     assert isinstance(await a.recv(), Pid)
     await a.until_output(b"# ")
     return a
@@ -69,8 +68,7 @@ async def start_shell(
 
 async def reattach(clients: ClientPool, url: str, start: Start) -> tuple[WsClient, bytes]:
     """A new client of the session ``start`` names, and the redraw it got."""
-    client = await clients.connect(url)
-    await client.send(start)
+    client = await clients.start(url, start)
     return client, await redraw(client)
 
 
@@ -80,8 +78,7 @@ ALT_TOGGLE = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
 
 async def in_alternate_screen(clients: ClientPool, url: str) -> WsClient:
     """A client of ``ALT_TOGGLE`` once its program is in the alternate screen."""
-    client = await clients.connect(url)
-    await client.send(ALT_TOGGLE)
+    client = await clients.start(url, ALT_TOGGLE)
     await client.until_output(b"main> ")
     await client.type("alt\n")
     await client.until_output(b"alt> ")
