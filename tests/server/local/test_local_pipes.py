@@ -82,8 +82,7 @@ async def test_default_working_dir_is_servers(execer: LocalExecer) -> None:
 
 
 async def test_relative_command_runs_in_working_dir(execer: LocalExecer, tmp_path: Path) -> None:
-    script = tmp_path / "hello.sh"
-    write_executable(script, '#!/bin/sh\necho relative "$0"\n')
+    script = write_executable(tmp_path / "hello.sh", '#!/bin/sh\necho relative "$0"\n')
     out, _, _ = await run(execer, Command("./hello.sh", working_dir=str(tmp_path)))
     assert out == f"relative {script}\n".encode()
 
@@ -215,7 +214,6 @@ async def test_resolve_gives_absolute_path(execer: LocalExecer, tmp_path: Path) 
     sh = execer.resolve(Command("sh"))
     assert os.path.isabs(sh)
     assert os.path.basename(sh) == "sh"
-    script = tmp_path / "x"
-    write_executable(script, "#!/bin/sh\n")
+    script = write_executable(tmp_path / "x", "#!/bin/sh\n")
     assert execer.resolve(Command("./x", working_dir=str(tmp_path))) == str(script)
     assert execer.resolve(Command(str(script))) == str(script)
