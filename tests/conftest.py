@@ -44,6 +44,7 @@ from typing import Any
 
 import pytest
 from support import REPO
+from support.proc import stop_process
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -146,13 +147,7 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
 
     yield factory
     for srv in started:
-        if srv.proc.poll() is None:
-            srv.proc.send_signal(signal.SIGTERM)
-            try:
-                srv.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                srv.proc.kill()
-                srv.proc.wait()
+        stop_process(srv.proc)
         for stream in (srv.proc.stdout, srv.proc.stderr):
             if stream is not None:
                 stream.close()

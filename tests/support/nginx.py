@@ -18,6 +18,7 @@ from pathlib import Path
 import trustme
 
 from support import REPO
+from support.proc import stop_process
 from support.wire import free_port
 
 __all__ = ["NGINX", "SITE", "Nginx", "nginx_in_front", "render_site"]
@@ -107,12 +108,7 @@ http {{
         ca.configure_trust(ctx)
         yield Nginx(f"wss://127.0.0.1:{port}/", ctx, logs, proc)
     finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful stop: workers finish, master exits
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGQUIT, 15)  # graceful: workers finish, master exits
         if proc.stderr is not None:
             proc.stderr.close()
 

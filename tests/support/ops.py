@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+
+from support.proc import stop_process
 
 TIMEOUT = 60.0
 TOKEN_A = "token-a-0123456789abcdef0123"
@@ -68,14 +69,7 @@ class Server:
         self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, timeout=timeout)
 
 
 def _read_banner(proc: subprocess.Popen[bytes], log: Path) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import time
 
 from support import TIMEOUT
@@ -17,6 +19,7 @@ __all__ = [
     "live_in_session",
     "open_fds",
     "proc_stat",
+    "stop_process",
     "wait_for_no_children",
     "wait_until_gone",
     "zombies",
@@ -106,6 +109,20 @@ async def fds_settled(before: int, slack: int, timeout: float = TIMEOUT) -> int:
     while fd_count() > before + slack and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     return fd_count()
+
+
+def stop_process(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0
+) -> int:
+    """``sig`` to a child still running, then its exit status; SIGKILL after ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 async def wait_until_gone(sid: int, timeout: float = 15.0) -> list[int]:

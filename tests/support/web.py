@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from support.proc import stop_process
 
 __all__ = [
     "CURSOR_LINE",
@@ -166,12 +167,7 @@ def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -
 
 def stop_web_server(server: WebServer) -> None:
     proc = server.proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
