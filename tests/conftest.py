@@ -24,7 +24,7 @@ Process hygiene:
   process has no child processes left (zombies included), then asserts it.
   List it before the server fixtures (``def test_x(no_leaked_children, wsep_server)``)
   so that it is torn down after them.
-  Helpers for finer checks live in ``tests/procutil.py``.
+  Helpers for finer checks live in ``tests/support/proc.py``.
 """
 
 from __future__ import annotations

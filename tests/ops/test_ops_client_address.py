@@ -16,11 +16,9 @@ import aiohttp
 import pytest
 import wsep_client
 from support.nginx import NGINX, nginx_in_front
-from support.ops import TOKEN_A, Server, run_server, wait_until
+from support.ops import TOKEN_A, Server, wait_until
 from wsep_server.auth import hash_token
 from wsep_server.client_address import forwarded_address
-
-__all__ = ["run_server"]
 
 PROXY, CLIENT = "127.0.0.5", "127.0.0.7"
 

@@ -7,6 +7,8 @@ import contextlib
 
 from support import scaled
 
+__all__ = ["BIG", "CP_SIZE", "Proxy"]
+
 #: Bytes each way for the SDK streaming test.
 BIG = scaled(12_000_000, 100_000_000)
 #: Bytes each way for ``wsep cp``.

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
-
+from support.cli import cli_env
 from support.proc import stop_process
+
+__all__ = ["TIMEOUT", "TOKEN_A", "TOKEN_B", "Server", "clean_env", "spawn_server", "wait_until"]
 
 TIMEOUT = 60.0
 TOKEN_A = "token-a-0123456789abcdef0123"
@@ -23,10 +23,7 @@ TOKEN_B = "token-b-0123456789abcdef0123"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without WSEP_* and systemd variables, plus ``extra``."""
-    drop = ("WSEP_", "NOTIFY_SOCKET", "LISTEN_", "WATCHDOG_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(extra)
-    return env
+    return cli_env(extra, drop=("NOTIFY_SOCKET", "LISTEN_", "WATCHDOG_"))
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> Any:
@@ -71,6 +68,16 @@ class Server:
     def stop(self, timeout: float = 30.0) -> int:
         return stop_process(self.proc, timeout=timeout)
 
+    def wait_started(self, *, healthy: bool = True) -> None:
+        """Read the banner (the URL it serves); over plain HTTP, wait for ``/healthz``."""
+        first = _read_banner(self.proc, self.log)
+        self.banner.append(first)
+        self.url = first.split()[-1]
+        hostport = self.url.split("://", 1)[1].split("/", 1)[0]
+        self.http_url = ("https" if self.url.startswith("wss") else "http") + "://" + hostport
+        if healthy and self.http_url.startswith("http:"):
+            wait_until(lambda: _healthy(self.http_url), "/healthz")
+
 
 def _read_banner(proc: subprocess.Popen[bytes], log: Path) -> str:
     out: IO[bytes] | None = proc.stdout
@@ -83,53 +90,34 @@ def _read_banner(proc: subprocess.Popen[bytes], log: Path) -> str:
     return first
 
 
-@pytest.fixture
-def run_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Factory: ``run_server(*args, env={...}, argv0=[...], pass_fds=(...))`` -> Server."""
-    started: list[Server] = []
-
-    def factory(
-        *args: str,
-        env: dict[str, str] | None = None,
-        command: Sequence[str] | None = None,
-        pass_fds: Sequence[int] = (),
-        wait_healthy: bool = True,
-        cwd: Path | None = None,
-        user: str | None = None,
-    ) -> Server:
-        log = tmp_path / f"server-{len(started)}.log"
-        cmd = list(command) if command else [sys.executable, "-m", "wsep_server"]
-        with open(log, "wb") as err:
-            proc = subprocess.Popen(
-                [*cmd, *args],
-                stdout=subprocess.PIPE,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                # Without authentication unless the test configures some: the
-                # server would otherwise make a token of its own.
-                env={"WSEP_INSECURE_NO_AUTH": "1", **(env if env is not None else clean_env())},
-                cwd=str(cwd or tmp_path),
-                pass_fds=tuple(pass_fds),
-                user=user,
-                group=None if user is None else _group_of(user),
-                extra_groups=None if user is None else [],
-            )
-        srv = Server(proc, log)
-        started.append(srv)
-        first = _read_banner(proc, log)
-        srv.banner.append(first)
-        srv.url = first.split()[-1]
-        hostport = srv.url.split("://", 1)[1].split("/", 1)[0]
-        srv.http_url = ("https" if srv.url.startswith("wss") else "http") + "://" + hostport
-        if wait_healthy and srv.http_url.startswith("http:"):
-            wait_until(lambda: _healthy(srv.http_url), "/healthz")
-        return srv
-
-    yield factory
-    for srv in started:
-        srv.stop()
-        if srv.proc.stdout is not None:
-            srv.proc.stdout.close()
+def spawn_server(
+    log: Path,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    command: Sequence[str] | None = None,
+    pass_fds: Sequence[int] = (),
+    user: str | None = None,
+) -> Server:
+    """``python -m wsep_server ARGS`` (or ``command ARGS``) with its stderr in ``log``;
+    :meth:`Server.wait_started` waits for it to serve."""
+    cmd = list(command) if command else [sys.executable, "-m", "wsep_server"]
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [*cmd, *args],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            # Without authentication unless the test configures some: the
+            # server would otherwise make a token of its own.
+            env={"WSEP_INSECURE_NO_AUTH": "1", **(env if env is not None else clean_env())},
+            cwd=str(cwd),
+            pass_fds=tuple(pass_fds),
+            user=user,
+            group=None if user is None else _group_of(user),
+            extra_groups=None if user is None else [],
+        )
+    return Server(proc, log)
 
 
 def _group_of(user: str) -> int:

@@ -18,6 +18,26 @@ from wsep_protocol import Command, Process
 
 from support import TIMEOUT
 
+__all__ = [
+    "JWT_SECRET",
+    "PASSWORD",
+    "RUNNING_AS_ROOT",
+    "TOKENS",
+    "CountingExecer",
+    "Layout",
+    "MakeSecure",
+    "Outcome",
+    "SecureServer",
+    "attempt",
+    "auth",
+    "handshake_refusal",
+    "make_jwt",
+    "raw_http",
+    "start_message",
+    "upgrade_head",
+    "wait_for",
+]
+
 
 class CountingExecer:
     """Wraps the real execer and counts every start (and every resolve)."""
@@ -244,8 +264,7 @@ def upgrade_head(path: str, host: str, **headers: str) -> str:
     return "\n".join(lines)
 
 
-# What the security tests share (imported by name, never from "conftest": each
-# test area has a conftest, and a bare "conftest" import may find another area's).
+# Credentials and test data the security tests share.
 
 JWT_SECRET = "s3cret-for-tests-only-" + "0123456789abcdef" * 4
 TOKENS = {

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+__all__ = ["DATA", "Connection", "TFrame", "load"]
+
 DATA = Path(__file__).resolve().parents[1] / "server" / "data"
 
 _FRAME = re.compile(
