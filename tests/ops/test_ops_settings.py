@@ -183,11 +183,9 @@ def test_tls_errors_name_the_file_and_the_fault(pair: dict[str, Path], tmp_path:
     assert done.stderr.strip() == f"wsep-server: --tls-cert {missing}: no such file"
 
 
+@pytest.mark.usefixtures("no_wsep_env")
 def test_check_config_reports_every_problem_one_line_each(
-    pair: dict[str, Path],
-    tmp_path: Path,
-    no_wsep_env: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("[default\ncommands = 1\n")
@@ -217,11 +215,9 @@ def test_check_config_reports_every_problem_one_line_each(
     assert len(lines) == 9, joined
 
 
+@pytest.mark.usefixtures("no_wsep_env")
 def test_check_config_passes_a_good_configuration(
-    pair: dict[str, Path],
-    tmp_path: Path,
-    no_wsep_env: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from wsep_server.auth import hash_token
 
