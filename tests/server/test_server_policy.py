@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rawws import RawWebSocket
-from srvutil import collect, run, start_bytes
+from support import TIMEOUT
+from support.rawws import RawWebSocket
+from support.wire import collect, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2, Command, PolicyViolation, Process
 from wsep_server import Identity, SessionLimits, SessionRecord, StartDecision, StartRequest
 from wsep_server.local import LocalExecer
 from wsep_server.policy import EnvironmentPlan, RunAs
 
 MakeServer = Callable[..., Awaitable[str]]
-TIMEOUT = 30.0
 
 
 class Deciding:
@@ -93,7 +93,7 @@ async def test_refusal_carries_reason_and_code_and_spawns_nothing(
     if version == "v2":
         assert [e["code"] for e in res.errors] == ["quota_exceeded"]
     else:
-        assert res.types() == []
+        assert res.types == []
     await asyncio.wait_for(ended.done.wait(), TIMEOUT)
     assert execer.started == []
     (record,) = ended.records

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from wsclient import ClientPool
+from support.wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach, Attached, ListSessions, SessionList
 from wsep_server import create_app
