@@ -10,7 +10,6 @@ a session too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,7 +53,7 @@ class SessionManager:
         self.execer = execer
         self.config = config or SessionConfig()
         self._sessions: dict[Key, Session] = {}
-        self._creating: dict[Key, asyncio.Future[Session]] = {}
+        self._creating: dict[Key, asyncio.Future[Session | None]] = {}
         self._closing = False
 
     def __len__(self) -> int:
@@ -140,9 +139,22 @@ class SessionManager:
         return attachment
 
     async def _create(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
-        pending = self._creating.get(key)
-        if pending is not None:  # someone is starting it right now: join them
-            return await asyncio.shield(pending), False
+        while True:
+            pending = self._creating.get(key)
+            if pending is None:
+                return await self._start(key, command, resumable)
+            # Someone is starting it right now: join them. Cancelling this task
+            # cancels only this wait (the shield), never their start.
+            session = await asyncio.shield(pending)
+            if session is not None:
+                return session, False
+            # Their start was cancelled: that cancellation was theirs, not ours.
+            # Start it ourselves (or join whoever got there first).
+            live = self._sessions.get(key)
+            if live is not None and live._ending is None and not live.ended.is_set():
+                return live, False
+
+    async def _start(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
         if self._closing:
             raise PolicyViolation("the server is shutting down")
         # Sessions being started count: the check and the reservation happen
@@ -152,7 +164,9 @@ class SessionManager:
         share = self.config.identity_share
         if self._held_by(key[0]) >= share:
             raise PolicyViolation(f"too many sessions for this identity (at most {share})")
-        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        # The result for those who joined: the session, the start's error, or
+        # None when this task was cancelled (they then start it themselves).
+        future: asyncio.Future[Session | None] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
             process = await self.execer.start(command)
@@ -168,12 +182,13 @@ class SessionManager:
             self._sessions[key] = session
             future.set_result(session)
             return session, True
-        except BaseException as exc:
+        except Exception as exc:
             future.set_exception(exc)
-            with contextlib.suppress(BaseException):
-                future.exception()  # retrieved: no "never retrieved" warning
+            future.exception()  # retrieved: no "never retrieved" warning without joiners
             raise
         finally:
+            if not future.done():  # cancelled (or interrupted): not an error of theirs
+                future.set_result(None)
             del self._creating[key]
 
     def _held_by(self, owner: str | None) -> int:
