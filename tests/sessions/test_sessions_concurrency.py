@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sessutil import py
+from sessutil import py, read_until
 from wsclient import ClientPool
 from wsep_protocol import Command, Pid, PolicyViolation, Process, Start
 from wsep_server import create_app
@@ -190,4 +190,29 @@ async def test_concurrent_starts_over_the_wire_against_a_cap_start_exactly_the_c
         assert len(manager) == cap
     finally:
         execer.gate.set()
+        await asyncio.wait_for(manager.close(), WAIT)
+
+
+async def test_a_background_redraw_is_cancelled_when_its_client_detaches(
+    no_leaked_children: None,
+) -> None:
+    """A client that fell behind gets its redraw from a background task: owned by the
+    client and cancelled when it detaches, never left waiting or running for nobody."""
+    manager = SessionManager(
+        LocalExecer(grace_period=2.0, output_linger=0.5), SessionConfig(timeout=60)
+    )
+    try:
+        client = await manager.open("s", py("print('up', flush=True); import time; time.sleep(60)"))
+        await read_until(client.stdout, b"up")
+        session = manager.get(None, "s")
+        before = asyncio.all_tasks()
+        async with session._terminal_lock:  # the redraw waits here for its turn
+            client._resynchronise()
+            [redraw] = asyncio.all_tasks() - before
+            await asyncio.sleep(0)
+            assert not redraw.done()
+            await asyncio.wait_for(client.close(), WAIT)
+            assert redraw.done()  # cancelled by the detach, not waiting for the lock
+        assert redraw.cancelled()
+    finally:
         await asyncio.wait_for(manager.close(), WAIT)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
 import logging
 import os
@@ -30,6 +29,8 @@ from typing import Any
 
 import aiofiles
 from wsep_protocol import Buffer, Command, Execer, ExitStatus, Process, ProcessReader, ProcessWriter
+
+from .tasks import settle
 
 __all__ = [
     "AsciicastEncoder",
@@ -171,8 +172,8 @@ class Recorder:
             for tail in self.encoder.flush():
                 await self._queue.put(tail)
             await self._queue.put(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        # Waiting does not cancel the writer; a cancellation of the caller propagates.
+        await settle(self._task, _log, f"recording {self.path}")
 
 
 class _TeeReader:
