@@ -60,11 +60,15 @@ class OwnedTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def spawn(self, coro: Coroutine[Any, Any, T], what: str) -> asyncio.Task[T]:
-        """Run ``coro`` as a task held here until it is done; its failure is logged."""
+    def spawn(self, coro: Coroutine[Any, Any, T], what: str) -> asyncio.Task[T] | None:
+        """Run ``coro`` as a task held here until it is done; its failure is logged.
+
+        After :meth:`close` nothing starts (a timer may still fire for an owner
+        that is gone): ``coro`` is closed unrun and None returned.
+        """
         if self._closed:
             coro.close()
-            raise RuntimeError(f"{self._owner}: closed, no new tasks")
+            return None
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         label = f"{self._owner}: {what}"
