@@ -14,7 +14,7 @@ from wsep_protocol import Command, Pid, PolicyViolation, Process, Start
 from wsep_server import create_app
 from wsep_server.auth import make_identity
 from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager
+from wsep_server.sessions import SessionConfig, SessionManager, SessionProcess
 
 WAIT = 30
 
@@ -62,15 +62,23 @@ async def _settled() -> None:
         await asyncio.sleep(0)
 
 
+async def _start_and_join(
+    execer: GatedExecer, manager: SessionManager, joiners: int, command: Command = SLEEPER
+) -> tuple[asyncio.Task[SessionProcess], list[asyncio.Task[SessionProcess]]]:
+    """One start of session "s" held at the gate, and ``joiners`` more that joined it."""
+    starter = asyncio.create_task(manager.open("s", command))
+    await _all_waiting(execer, 1)
+    joined = [asyncio.create_task(manager.open("s", command)) for _ in range(joiners)]
+    await _settled()
+    assert execer.waiting == 1  # they joined the start in flight
+    return starter, joined
+
+
 async def test_cancelling_the_starter_does_not_cancel_who_joined_it(
     gated: tuple[GatedExecer, SessionManager],
 ) -> None:
     execer, manager = gated
-    starter = asyncio.create_task(manager.open("s", SLEEPER))
-    await _all_waiting(execer, 1)
-    joiners = [asyncio.create_task(manager.open("s", SLEEPER)) for _ in range(3)]
-    await _settled()
-    assert execer.waiting == 1  # they joined the start in flight
+    starter, joiners = await _start_and_join(execer, manager, 3)
     starter.cancel()
     execer.gate.set()
     done = await asyncio.wait_for(asyncio.gather(*joiners, return_exceptions=True), WAIT)
@@ -88,11 +96,7 @@ async def test_a_cancelled_joiner_keeps_its_own_cancellation(
     gated: tuple[GatedExecer, SessionManager],
 ) -> None:
     execer, manager = gated
-    starter = asyncio.create_task(manager.open("s", SLEEPER))
-    await _all_waiting(execer, 1)
-    joiner = asyncio.create_task(manager.open("s", SLEEPER))
-    other = asyncio.create_task(manager.open("s", SLEEPER))
-    await _settled()
+    starter, (joiner, other) = await _start_and_join(execer, manager, 2)
     joiner.cancel()
     with pytest.raises(asyncio.CancelledError):
         await joiner
@@ -110,10 +114,7 @@ async def test_a_failed_start_fails_who_joined_it_with_the_same_error(
 ) -> None:
     execer, manager = gated
     missing = Command("/nonexistent/program", tty=True)
-    starter = asyncio.create_task(manager.open("s", missing))
-    await _all_waiting(execer, 1)
-    joiner = asyncio.create_task(manager.open("s", missing))
-    await _settled()
+    starter, (joiner,) = await _start_and_join(execer, manager, 1, missing)
     execer.gate.set()
     outcomes = await asyncio.wait_for(asyncio.gather(starter, joiner, return_exceptions=True), WAIT)
     assert all(isinstance(o, Exception) for o in outcomes), outcomes
