@@ -4,19 +4,17 @@ still ends the remote command while its output waits."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from support.cli import start_wsep
 from wsep_server import ServerConfig
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
 WAIT = 60.0
 
 
@@ -43,12 +41,7 @@ async def test_a_signal_gets_through_while_stdout_is_not_read(
         f"trap 'echo term > {mark}; exit 3' TERM; "
         f"head -c 4000000 /dev/zero; echo > {ready}; while :; do sleep 1; done"
     )
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-    proc = await asyncio.create_subprocess_exec(
-        *cmd, "run", "--url", url, "--", "sh", "-c", script,
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    proc = await start_wsep("run", "--url", url, "--", "sh", "-c", script, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     try:
         # Much more than the pipe (and this side's buffer) holds: `wsep` waits to write.

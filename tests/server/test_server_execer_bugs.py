@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from srvutil import TIMEOUT, header, start_bytes
+from support import TIMEOUT
+from support.wire import header, start_bytes
 from wsep_protocol import Command, Process, Resize, encode
 from wsep_server.local import LocalExecer
 

@@ -8,8 +8,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sessutil import py, read_until
-from wsclient import ClientPool
+from support.sessions import py
+from support.streams import read_until
+from support.wsclient import ClientPool
 from wsep_protocol import Command, Pid, PolicyViolation, Process, Start
 from wsep_server import create_app
 from wsep_server.auth import make_identity

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from local_helpers import TIMEOUT, live_group_members, read_all
+from support import TIMEOUT
+from support.proc import live_group_members
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
