@@ -31,6 +31,7 @@ from wsep_protocol import (
 from wsep_server import create_app
 from wsep_server.local import LocalExecer
 from wsep_server.policy import FilePolicy, default_resolver, load_policy_file
+from wsep_server.recording import RecordingExecer
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -265,11 +266,19 @@ class ClosingExecer(WrappingExecer):
         self.closed += 1
 
 
-@pytest.mark.parametrize("closable", [False, True], ids=["no-close", "close"])
-async def test_server_shutdown_closes_a_closable_execer(closable: bool) -> None:
+@pytest.mark.parametrize(
+    ("closable", "recorded"),
+    [(False, False), (True, False), (False, True), (True, True)],
+    ids=["no-close", "close", "recorded-no-close", "recorded-close"],
+)
+async def test_server_shutdown_closes_a_closable_execer(
+    closable: bool, recorded: bool, tmp_path: Path
+) -> None:
     execer = ClosingExecer() if closable else WrappingExecer()
     assert isinstance(execer, ClosableExecer) is closable
-    runner = web.AppRunner(create_app(execer=execer, log_sessions=False), handle_signals=False)
+    # Recording wraps the execer (--record-dir): the inner one is closed all the same.
+    served: Execer = RecordingExecer(execer, tmp_path / "casts") if recorded else execer
+    runner = web.AppRunner(create_app(execer=served, log_sessions=False), handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

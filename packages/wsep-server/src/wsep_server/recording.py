@@ -31,6 +31,7 @@ from typing import Any
 import aiofiles
 from wsep_protocol import (
     Buffer,
+    ClosableExecer,
     Command,
     Execer,
     ExitStatus,
@@ -299,6 +300,11 @@ class RecordingExecer:
         from .local import spawn
 
         return spawn.resolve(command)
+
+    async def close(self) -> None:
+        """Close the inner execer if it holds resources (a chained server's connection)."""
+        if isinstance(self.inner, ClosableExecer):
+            await self.inner.close()
 
     def file_for(self, pending: RecordingRequest, pid: int) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
