@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 import wsep_protocol as wp
+from protocol_typing import strict_mypy
 from wsep_protocol import ConnectionState as S
 from wsep_protocol import Extension, Phase, Registry
 from wsep_protocol.flow import FLOW
@@ -237,32 +238,20 @@ def test_encode_refuses_unregistered_extension_messages() -> None:
 
 def test_receive_is_a_closed_union(tmp_path: Path) -> None:
     """Under mypy --strict ``receive`` names every built-in class; look-alikes are refused."""
-    api = pytest.importorskip("mypy.api")
-    snippet = tmp_path / "closed_union.py"
-    snippet.write_text(
+    out, errors, status = strict_mypy(
+        tmp_path,
+        "closed_union.py",
         "from typing import ClassVar\n"
         "from wsep_protocol import Connection, Role\n"
         "class LookAlike:\n"
         "    TYPE: ClassVar[str] = 'stdin'\n"
         "conn = Connection(Role.CLIENT)\n"
         "reveal_type(conn.receive(b''))\n"
-        "conn.send(LookAlike())\n"
+        "conn.send(LookAlike())\n",
     )
-    out, err, status = api.run(
-        [
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-error-summary",
-            str(snippet),
-        ]
-    )
-    lines = out.splitlines()
-    revealed = next(line for line in lines if "Revealed type" in line)
+    revealed = next(line for line in out.splitlines() if "Revealed type" in line)
     for name in ("Start", "Stdout", "ExitCode", "Error", "UnknownMessage", "ExtensionMessage"):
         assert f"wsep_protocol.messages.{name}" in revealed, revealed
-    errors = [line for line in lines if ": error:" in line]
-    assert len(errors) == 1, out + err
+    assert len(errors) == 1, out
     assert "closed_union.py:7:" in errors[0]
     assert status == 1
