@@ -304,13 +304,13 @@ async def test_cleanup_closes_a_chained_remote_execer(wsep_server: str) -> None:
         port = runner.addresses[0][1]
         res = await run(f"ws://127.0.0.1:{port}/", "echo", "chained")
         assert res.stdout == b"chained\n"
-        session = execer._session
+        session = execer._http_session
         assert session is not None
         assert not session.closed
     finally:
         await runner.cleanup()
     assert session.closed
-    assert execer._session is None
+    assert execer._http_session is None
 
 
 def test_unix_socket_path_too_long_is_refused_by_name() -> None:

@@ -1,6 +1,6 @@
 """``wsep-server`` / ``python -m wsep_server``: serve until SIGTERM or SIGINT.
 
-On a signal: stop accepting, end running sessions with close 1001 and a
+On a signal: stop accepting, end running connections with close 1001 and a
 reason, terminate and reap their processes, exit within the grace period.
 """
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from .auth.base import Authenticator
     from .hooks import Identity
-    from .security import Security, SecurityOptions
+    from .security import Security
+    from .security_options import SecurityOptions
 
 __all__ = ["ReloadableAuthenticator", "Reloader", "reloadable"]
 

@@ -357,9 +357,6 @@ class Session:
         finally:
             self.ended.set()
 
-    async def wait_ended(self) -> None:
-        await self.ended.wait()
-
     # --- inspection ------------------------------------------------------------
 
     def describe(self) -> SessionDescription:
