@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ._process_state import _consume
+
 if TYPE_CHECKING:
     from aiohttp import ClientWebSocketResponse
 
@@ -39,8 +41,3 @@ def connection_lost_future(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[N
         return None
     closed.add_done_callback(_consume)
     return closed
-
-
-def _consume(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
