@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import wsep_protocol as wp
-from protocol_typing import strict_mypy
+from support.typecheck import strict_mypy
 from wsep_protocol import ConnectionState as S
 
 V1, V2 = wp.ProtocolVersion.V1, wp.ProtocolVersion.V2

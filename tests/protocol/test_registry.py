@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 import wsep_protocol as wp
-from protocol_typing import strict_mypy
+from support.typecheck import strict_mypy
 from wsep_protocol import ConnectionState as S
 from wsep_protocol import Extension, Phase, Registry
 from wsep_protocol.flow import FLOW

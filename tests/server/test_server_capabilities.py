@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from srvutil import TIMEOUT, header, start_bytes
+from support import TIMEOUT
+from support.wire import header, start_bytes
 from wsep_protocol import (
     ClosableExecer,
     Command,

@@ -1,10 +1,12 @@
-"""Helper shared by the protocol tests that check types: mypy --strict on a snippet."""
+"""mypy --strict on a snippet: for the tests of what the type checker accepts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+__all__ = ["strict_mypy"]
 
 
 def strict_mypy(tmp_path: Path, name: str, source: str) -> tuple[str, list[str], int]:
