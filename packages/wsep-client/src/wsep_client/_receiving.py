@@ -74,8 +74,7 @@ class _Receiving(_Resuming):
                     await self._wait_for_room()
                 msg = await ws.receive()
                 if msg.type in _DATA:
-                    # Any: extension messages are not in the closed ``Message`` union.
-                    message: Any = conn.receive(msg.data)
+                    message = conn.receive(msg.data)
                     if isinstance(message, Stdout):
                         stdout.feed_data(message.data)
                     elif isinstance(message, Stderr):

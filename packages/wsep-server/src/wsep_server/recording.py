@@ -21,14 +21,25 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiofiles
-from wsep_protocol import Buffer, Command, Execer, ExitStatus, Process, ProcessReader, ProcessWriter
+from wsep_protocol import (
+    Buffer,
+    ClosableExecer,
+    Command,
+    Execer,
+    ExitStatus,
+    FramedReader,
+    Process,
+    ProcessReader,
+    ProcessWriter,
+    ResolvingExecer,
+)
 
 from .tasks import settle
 
@@ -189,6 +200,8 @@ class _TeeReader:
         self, inner: ProcessReader, recorder: Recorder, kind: str, open_streams: list[str]
     ) -> None:
         self._inner = inner
+        #: The inner reader's fast path, if it has one (asked once, not per message).
+        self._read_message = inner.read_message if isinstance(inner, FramedReader) else None
         self._recorder: Recorder | None = recorder
         self._kind = kind
         self._open = open_streams
@@ -215,7 +228,7 @@ class _TeeReader:
         return data
 
     async def read_message(self, header: bytes, max_size: int) -> Buffer:
-        read_message = getattr(self._inner, "read_message", None)
+        read_message = self._read_message
         if read_message is None:
             data = await self.read(max_size - len(header))
             return header + data if data else b""
@@ -283,12 +296,16 @@ class RecordingExecer:
 
     def resolve(self, command: Command) -> str:
         """What the inner execer would run (the policy checks this)."""
-        resolve: Callable[[Command], str] | None = getattr(self.inner, "resolve", None)
-        if resolve is None:
-            from .local import spawn
+        if isinstance(self.inner, ResolvingExecer):
+            return self.inner.resolve(command)
+        from .local import spawn
 
-            return spawn.resolve(command)
-        return resolve(command)
+        return spawn.resolve(command)
+
+    async def close(self) -> None:
+        """Close the inner execer if it holds resources (a chained server's connection)."""
+        if isinstance(self.inner, ClosableExecer):
+            await self.inner.close()
 
     def file_for(self, pending: RecordingRequest, pid: int) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

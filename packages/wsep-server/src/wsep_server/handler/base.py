@@ -14,14 +14,17 @@ from wsep_protocol import (
     Buffer,
     CloseCode,
     Connection,
+    DrainAwareWriter,
     Error,
     Execer,
     ExitStatus,
     Process,
+    ProcessWriter,
     ProtocolVersion,
     Role,
     truncate_reason,
 )
+from wsep_protocol.sessions import Attach
 
 from ..client_address import CLIENT_ADDRESS_KEY
 from ..config import ServerConfig
@@ -66,7 +69,8 @@ class ConnectionBase:
         self.observers = observers
         #: Reattachable sessions (None: every start is a new process).
         self.session_manager = session_manager
-        self._attach: Any = None
+        #: The ``attach`` this connection started with (v2 sessions), if any.
+        self._attach: Attach | None = None
         self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
         identity = request.get(IDENTITY_KEY)
         self.record = SessionRecord(
@@ -77,6 +81,9 @@ class ConnectionBase:
         )
         self.limits = SessionLimits()
         self.process: Process | None = None
+        #: The stdin writer last written to, and the same if it says when to drain.
+        self._stdin: ProcessWriter | None = None
+        self._stdin_hint: DrainAwareWriter | None = None
         self.status: ExitStatus | None = None
         self._pump: OutputPump | None = None
         self.flow = OutputGate()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wsep_protocol import Command, Execer, PolicyViolation
 from wsep_protocol.sessions import NoSuchSession
@@ -20,12 +20,15 @@ from .attachment import SessionProcess
 from .config import SessionConfig
 from .session import Session
 
+if TYPE_CHECKING:
+    from ..hooks import Identity
+
 __all__ = ["SessionManager", "identity_name"]
 
 Key = tuple[str | None, str]
 
 
-def identity_name(identity: Any) -> str | None:
+def identity_name(identity: Identity | None) -> str | None:
     """The name sessions are scoped by, or None for anonymous.
 
     It is ``<auth>:<name>`` (``jwt:alice``, ``token:alice``) when the identity
@@ -35,15 +38,12 @@ def identity_name(identity: Any) -> str | None:
     """
     if identity is None:
         return None
-    name = getattr(identity, "name", None)
-    if not isinstance(name, str):
-        return str(identity)
-    attributes = getattr(identity, "attributes", None) or {}
+    attributes = identity.attributes
     principal = attributes.get("principal")
     if principal:
-        return str(principal)
+        return principal
     method = attributes.get("auth")
-    return f"{method}:{name}" if method else name
+    return f"{method}:{identity.name}" if method else identity.name
 
 
 class SessionManager:
@@ -61,7 +61,7 @@ class SessionManager:
 
     # --- lookup ------------------------------------------------------------------
 
-    def find(self, identity: Any, session_id: str) -> Session | None:
+    def find(self, identity: Identity | None, session_id: str) -> Session | None:
         """The session ``session_id`` that ``identity`` may reach (its own first)."""
         name = identity_name(identity)
         own = self._sessions.get((name, session_id))
@@ -74,7 +74,7 @@ class SessionManager:
                 return session
         return None
 
-    def list(self, identity: Any) -> list[Session]:
+    def list(self, identity: Identity | None) -> list[Session]:
         """The sessions ``identity`` may reach, oldest first."""
         name = identity_name(identity)
         found = [
@@ -84,13 +84,13 @@ class SessionManager:
         ]
         return sorted(found, key=lambda s: s.created)
 
-    def get(self, identity: Any, session_id: str) -> Session:
+    def get(self, identity: Identity | None, session_id: str) -> Session:
         session = self.find(identity, session_id)
         if session is None:
             raise NoSuchSession(f"no session {session_id!r}")
         return session
 
-    def grant(self, session: Session, identity: Any) -> None:
+    def grant(self, session: Session, identity: Identity | None) -> None:
         """Let ``identity`` reach ``session`` as its owner does."""
         name = identity_name(identity)
         if name is not None:
@@ -103,7 +103,7 @@ class SessionManager:
         session_id: str,
         command: Command | None,
         *,
-        identity: Any = None,
+        identity: Identity | None = None,
         peer: str = "",
         read_only: bool = False,
         resumable: bool = False,
@@ -204,7 +204,7 @@ class SessionManager:
 
     # --- ending -----------------------------------------------------------------
 
-    async def end(self, identity: Any, session_id: str) -> Session:
+    async def end(self, identity: Identity | None, session_id: str) -> Session:
         """End a session as a management request does; returns once it has ended."""
         session = self.get(identity, session_id)
         session.end("ended by request")
