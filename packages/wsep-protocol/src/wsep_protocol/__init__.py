@@ -6,8 +6,8 @@ I/O layer share one definition of what is on the wire and what is legal.
 
 from __future__ import annotations
 
-from . import sessions  # noqa: F401  (registers the session extension's messages)
-from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, decode, encode, encode_json
+from . import sessions  # noqa: F401  (wsep_protocol.sessions, the session extension)
+from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, encode_json
 from .command import Command
 from .connection import Connection, ConnectionState, Role
 from .errors import (
@@ -24,7 +24,17 @@ from .errors import (
     WsepError,
     truncate_reason,
 )
-from .execer import Execer, Process, ProcessReader, ProcessWriter
+from .execer import (
+    ClosableExecer,
+    DrainAwareWriter,
+    Execer,
+    FramedReader,
+    Process,
+    ProcessReader,
+    ProcessWriter,
+    ResolvingExecer,
+)
+from .extensions import DEFAULT_EXTENSIONS, DEFAULT_REGISTRY, decode, encode
 from .flow import Flow, FlowAck, FlowWindow
 from .messages import (
     AnyMessage,
@@ -35,16 +45,19 @@ from .messages import (
     ExitCode,
     ExtensionMessage,
     Message,
+    Phase,
     Pid,
     Resize,
     ServerMessage,
     Signal,
     Start,
+    StartingMessage,
     Stderr,
     Stdin,
     Stdout,
     UnknownMessage,
 )
+from .registry import Extension, Registry
 from .status import ExitStatus, signal_description, signal_name, signal_number
 from .versions import (
     MAX_HEADER_SIZE,
@@ -65,6 +78,8 @@ from .versions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_EXTENSIONS",
+    "DEFAULT_REGISTRY",
     "MAX_HEADER_SIZE",
     "MAX_REASON_BYTES",
     "STDERR_HEADER",
@@ -78,24 +93,29 @@ __all__ = [
     "AnyMessage",
     "Buffer",
     "ClientMessage",
+    "ClosableExecer",
     "CloseCode",
     "CloseStdin",
     "Command",
     "Connection",
     "ConnectionState",
+    "DrainAwareWriter",
     "Error",
     "Execer",
     "ExitCode",
     "ExitStatus",
+    "Extension",
     "ExtensionMessage",
     "Flow",
     "FlowAck",
     "FlowWindow",
+    "FramedReader",
     "Limits",
     "LocalProtocolError",
     "MalformedMessage",
     "Message",
     "MessageTooBig",
+    "Phase",
     "Pid",
     "PolicyViolation",
     "Process",
@@ -103,14 +123,17 @@ __all__ = [
     "ProcessWriter",
     "ProtocolVersion",
     "ProtocolViolation",
+    "Registry",
     "RemoteProtocolError",
     "Resize",
+    "ResolvingExecer",
     "Role",
     "ServerMessage",
     "Signal",
     "Start",
     "StartError",
     "StartErrorKind",
+    "StartingMessage",
     "Stderr",
     "Stdin",
     "Stdout",

@@ -5,9 +5,10 @@ read (so a client that stops reading makes the child block on a full pipe,
 never the server's memory grow), and the exit status is returned only after
 both streams reached EOF and the process was waited for: output is never lost.
 
-When a reader offers ``read_message(header, max_size)`` (the local execer's
-``FramedReader``), the message is read straight into one buffer that already
-holds the header; otherwise ``read(n)`` is used and the header prepended.
+When a reader is a :class:`~wsep_protocol.FramedReader` (the local execer's
+are), the message is read straight into one buffer that already holds the
+header; otherwise ``read(n)`` is used and the header prepended. Which of the
+two is decided once per stream, not per message.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Buffer, ExitStatus, Process, ProcessReader
+from wsep_protocol import (
+    STDERR_HEADER,
+    STDOUT_HEADER,
+    Buffer,
+    ExitStatus,
+    FramedReader,
+    Process,
+    ProcessReader,
+)
 
 from .flow import OutputGate
 
@@ -72,7 +81,7 @@ class OutputPump:
     async def _copy(self, reader: ProcessReader, header: bytes) -> None:
         max_size = self._max_size
         hlen = len(header)
-        read_message = getattr(reader, "read_message", None)
+        read_message = reader.read_message if isinstance(reader, FramedReader) else None
         discarding = False
         flow = self._flow
         while True:

@@ -17,6 +17,7 @@ from wsep_protocol import (
     Start,
     StartError,
 )
+from wsep_protocol.sessions import NoSuchSession
 
 from ..hooks import notify_observers
 from ..policy.decision import (
@@ -131,7 +132,9 @@ class Starting(OutputSending):
         try:
             outcome = await self.sessions.handle(message)
         except PolicyViolation as exc:
-            await self._refuse(str(exc), getattr(exc, "code", POLICY_VIOLATION))
+            await self._refuse(
+                str(exc), exc.code if isinstance(exc, NoSuchSession) else POLICY_VIOLATION
+            )
             return
         if isinstance(outcome, Start):  # an attach: checked and started like a start
             await self._start(outcome)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from wsep_protocol import Command, PolicyViolation
+from wsep_protocol import Command, PolicyViolation, ResolvingExecer
 
 from ..hooks import IDENTITY_KEY, Identity, SessionLimits
 from ..local.environ import EnvironmentPlan
@@ -50,9 +50,8 @@ _TRACKED: Any = _RequestKey("wsep_policy_tracked", bool) if _RequestKey else "ws
 
 def default_resolver(execer: Execer | None = None) -> Callable[[Command], str]:
     """The execer's own ``resolve`` when it has one, else the local execer's lookup."""
-    resolve = getattr(execer, "resolve", None)
-    if callable(resolve):
-        return resolve  # type: ignore[no-any-return]
+    if isinstance(execer, ResolvingExecer):
+        return execer.resolve
     from ..local import spawn
 
     return spawn.resolve
