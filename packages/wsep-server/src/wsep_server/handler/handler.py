@@ -90,8 +90,6 @@ class ConnectionHandler(Starting, StdinWriting):
     async def _cleanup(self) -> None:
         for timer in self._timers:
             timer.cancel()
-        if self.decision is not None:
-            self.sessions.release_after(self.decision.lease)
         try:
             if self.process is not None:
                 try:
@@ -114,12 +112,18 @@ class ConnectionHandler(Starting, StdinWriting):
                 self._set_reason("exited")
                 await self._close_ws(code, "session ended")
         finally:
-            if self.record.argv:
-                self.record.ended = time.time()
-                self.record.exit_status = self.status
-                if self._pump is not None:
-                    self.record.bytes_out = self._pump.bytes_out
-                await notify_observers(self.observers, "on_end", self.record)
+            try:
+                if self.record.argv:
+                    self.record.ended = time.time()
+                    self.record.exit_status = self.status
+                    if self._pump is not None:
+                        self.record.bytes_out = self._pump.bytes_out
+                    await notify_observers(self.observers, "on_end", self.record)
+            finally:
+                # Last, once the process is reaped: a per-identity count never
+                # lets a new start overlap the process this one allowed.
+                if self.decision is not None:
+                    self.sessions.release_after(self.decision.lease)
             self._ended.set()
 
     # --- receiving ---------------------------------------------------------
