@@ -409,7 +409,13 @@ async def test_deprecated_policy_still_gets_its_request_keys(
         url = await make_server(
             policy=Counting(), middlewares=[release], session_manager=SessionManager(_local())
         )
+
+    async def ended(count: int) -> None:
+        while len(at_request_end) < count:
+            await asyncio.sleep(0.05)
+
     await run(url, "true", id="plain")
+    await asyncio.wait_for(ended(1), TIMEOUT)  # in order: the client may see its end first
     first = await RawWebSocket.connect(url)
     await first.send_message(start_bytes("sh", "-c", "read x", tty=True, id="kept"))
     await first.recv_message()  # pid
@@ -418,11 +424,6 @@ async def test_deprecated_policy_still_gets_its_request_keys(
     again = await RawWebSocket.connect(url)
     await again.send_message(start_bytes("sh", "-c", "read x", tty=True, id="kept"))
     await again.recv_message()  # pid
-
-    async def ended(count: int) -> None:
-        while len(at_request_end) < count:
-            await asyncio.sleep(0.05)
-
     await asyncio.wait_for(ended(2), TIMEOUT)
     plain, kept = at_request_end
     assert plain.is_set()  # a process: its slot ends with the request
