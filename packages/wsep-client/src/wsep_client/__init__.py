@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ProcessError,
         ProcessTimeout,
         StartFailed,
+        StartRefused,
         TransferError,
     )
     from .execer import RemoteExecer, WebSocketExecer, build_command
@@ -71,6 +72,7 @@ _LAZY = {
     "ProcessError": "errors",
     "ProcessTimeout": "errors",
     "StartFailed": "errors",
+    "StartRefused": "errors",
     "TransferError": "errors",
     "RemoteExecer": "execer",
     "WebSocketExecer": "execer",
@@ -131,6 +133,7 @@ __all__ = [
     "ResumeOptions",
     "SessionDescription",
     "StartFailed",
+    "StartRefused",
     "Target",
     "TargetResult",
     "TextProcess",

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
 import aiohttp
 from wsep_protocol import (
-    SUBPROTOCOL_V2,
     Command,
     Connection,
     Execer,
@@ -36,7 +35,7 @@ from .errors import (
     NotSupported,
     StartFailed,
 )
-from .handshake import SSLArg, open_websocket
+from .handshake import SSLArg, negotiated_version, open_websocket
 from .process import ExecerProcess, ProcessBase, RemoteProcess
 from .result import CompletedProcess
 from .resume import Reconnect, ResumeOptions
@@ -513,7 +512,7 @@ async def start_on(
     ``timeout`` bounds the wait for the pid (a server that accepted the
     connection but never answers raises :class:`StartFailed`).
     """
-    version = ProtocolVersion.V2 if ws.protocol == SUBPROTOCOL_V2 else ProtocolVersion.V1
+    version = negotiated_version(ws)
     if attach is not None:
         try:
             require_v2(ws, "resumable jobs and attaching to sessions")

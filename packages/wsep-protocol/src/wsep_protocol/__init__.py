@@ -7,12 +7,23 @@ I/O layer share one definition of what is on the wire and what is legal.
 from __future__ import annotations
 
 from . import sessions  # noqa: F401  (registers the session extension's messages)
-from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, decode, encode, encode_json
-from .command import Command
+from .codec import (
+    DATA_HEADERS,
+    STDERR_HEADER,
+    STDIN_HEADER,
+    STDOUT_HEADER,
+    FrameBuffer,
+    decode,
+    encode,
+    encode_json,
+    frame_data,
+)
+from .command import DEFAULT_COLS, DEFAULT_ROWS, Command
 from .connection import Connection, ConnectionState, Role
 from .errors import (
     MAX_REASON_BYTES,
     CloseCode,
+    ErrorCode,
     LocalProtocolError,
     MalformedMessage,
     MessageTooBig,
@@ -48,6 +59,7 @@ from .messages import (
 from .status import ExitStatus, signal_description, signal_name, signal_number
 from .versions import (
     MAX_HEADER_SIZE,
+    SUBPROTOCOL_PREFIX,
     SUBPROTOCOL_V1,
     SUBPROTOCOL_V2,
     TOKEN_SUBPROTOCOL_PREFIX,
@@ -56,20 +68,27 @@ from .versions import (
     Limits,
     ProtocolVersion,
     SubprotocolRefused,
+    client_offer,
     limits_for,
     negotiate,
+    offered_subprotocols,
     select_version,
+    selected_version,
     subprotocols_for,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DATA_HEADERS",
+    "DEFAULT_COLS",
+    "DEFAULT_ROWS",
     "MAX_HEADER_SIZE",
     "MAX_REASON_BYTES",
     "STDERR_HEADER",
     "STDIN_HEADER",
     "STDOUT_HEADER",
+    "SUBPROTOCOL_PREFIX",
     "SUBPROTOCOL_V1",
     "SUBPROTOCOL_V2",
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -84,6 +103,7 @@ __all__ = [
     "Connection",
     "ConnectionState",
     "Error",
+    "ErrorCode",
     "Execer",
     "ExitCode",
     "ExitStatus",
@@ -91,6 +111,7 @@ __all__ = [
     "Flow",
     "FlowAck",
     "FlowWindow",
+    "FrameBuffer",
     "Limits",
     "LocalProtocolError",
     "MalformedMessage",
@@ -117,12 +138,16 @@ __all__ = [
     "SubprotocolRefused",
     "UnknownMessage",
     "WsepError",
+    "client_offer",
     "decode",
     "encode",
     "encode_json",
+    "frame_data",
     "limits_for",
     "negotiate",
+    "offered_subprotocols",
     "select_version",
+    "selected_version",
     "signal_description",
     "signal_name",
     "signal_number",

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from . import codec
 from .codec import INT64_MAX, UINT16_MAX, _get_bool, _get_int, _get_str, _parse_command, encode_json
 from .command import Command
-from .errors import MalformedMessage, PolicyViolation
+from .errors import ErrorCode, MalformedMessage, PolicyViolation
 from .messages import CLIENT_MESSAGES, SERVER_MESSAGES
 
 __all__ = [
@@ -55,7 +55,9 @@ class NoSuchSession(PolicyViolation):
     ids of other identities' sessions cannot be probed.
     """
 
-    code = "no_such_session"
+    error_code = ErrorCode.NO_SUCH_SESSION
+    #: The same code under its older name.
+    code = ErrorCode.NO_SUCH_SESSION.value
 
 
 # --- client messages -------------------------------------------------------------

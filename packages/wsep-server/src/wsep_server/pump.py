@@ -5,9 +5,11 @@ read (so a client that stops reading makes the child block on a full pipe,
 never the server's memory grow), and the exit status is returned only after
 both streams reached EOF and the process was waited for: output is never lost.
 
-When a reader offers ``read_message(header, max_size)`` (the local execer's
-``FramedReader``), the message is read straight into one buffer that already
-holds the header; otherwise ``read(n)`` is used and the header prepended.
+Framing is the connection's (:meth:`wsep_protocol.Connection.data_header`,
+``frame_data``). When a reader offers ``read_message(header, max_size)`` (the
+local execer's ``FramedReader``), the message is read straight into one
+buffer that already holds the header; otherwise ``read(n)`` is used and the
+header prepended.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from wsep_protocol import STDERR_HEADER, STDOUT_HEADER, Buffer, ExitStatus, Process, ProcessReader
+from wsep_protocol import (
+    Buffer,
+    Connection,
+    ExitStatus,
+    Process,
+    ProcessReader,
+    Role,
+    Stderr,
+    Stdout,
+)
 
 from .flow import OutputGate
 
@@ -38,15 +49,19 @@ class OutputPump:
         process: Process,
         send: SendFn,
         *,
-        max_size: int,
+        connection: Connection | None = None,
+        max_size: int | None = None,
         tty: bool,
         allow: AllowFn | None = None,
         flow: OutputGate | None = None,
     ) -> None:
+        """``connection`` frames the output and bounds its messages (``max_size``
+        instead of its limit; a v1 server connection if None)."""
         self.process = process
         self._flow = flow
         self._send = send
-        self._max_size = max_size
+        self._conn = connection if connection is not None else Connection(Role.SERVER)
+        self._max_size = self._conn.max_message_size if max_size is None else max_size
         self._tty = tty
         self._allow = allow
         self.bytes_out = 0
@@ -63,14 +78,16 @@ class OutputPump:
 
     async def run(self) -> ExitStatus:
         """Pump both streams to EOF, then wait for the exit; returns the status."""
-        streams = [self._copy(self.process.stdout, STDOUT_HEADER)]
+        conn = self._conn
+        streams = [self._copy(self.process.stdout, conn.data_header(Stdout))]
         if not self._tty:
-            streams.append(self._copy(self.process.stderr, STDERR_HEADER))
+            streams.append(self._copy(self.process.stderr, conn.data_header(Stderr)))
         await asyncio.gather(*streams)
         return await self.process.wait()
 
     async def _copy(self, reader: ProcessReader, header: bytes) -> None:
         max_size = self._max_size
+        frame = self._conn.frame_data
         hlen = len(header)
         read_message = getattr(reader, "read_message", None)
         discarding = False
@@ -93,7 +110,7 @@ class OutputPump:
                     if flow is not None:
                         flow.commit(header, 0)
                     return
-                message = header + data
+                message = frame(header, data)
                 n = len(data)
             if discarding:
                 continue  # over the output limit: drain the pipe so the child is not stuck

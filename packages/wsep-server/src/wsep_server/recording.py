@@ -29,7 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import aiofiles
-from wsep_protocol import Buffer, Command, Execer, ExitStatus, Process, ProcessReader, ProcessWriter
+from wsep_protocol import (
+    DEFAULT_COLS,
+    DEFAULT_ROWS,
+    Buffer,
+    Command,
+    Execer,
+    ExitStatus,
+    Process,
+    ProcessReader,
+    ProcessWriter,
+)
 
 __all__ = [
     "AsciicastEncoder",
@@ -299,8 +309,8 @@ class RecordingExecer:
         process = await self.inner.start(command)
         if pending is None:
             return process
-        rows = command.rows if 0 < command.rows < 65535 else 24
-        cols = command.cols if 0 < command.cols < 65535 else 80
+        rows = command.rows if 0 < command.rows < 65535 else DEFAULT_ROWS
+        cols = command.cols if 0 < command.cols < 65535 else DEFAULT_COLS
         encoder = AsciicastEncoder()
         header = encoder.header(
             width=cols,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from wsep_protocol import Command
+from wsep_protocol import DEFAULT_COLS, DEFAULT_ROWS, Command
 
 from . import environ, spawn
 from .containment import Containment, SessionScope, tag_environment
@@ -13,10 +13,8 @@ from .process import LocalProcess, set_winsize
 from .reader import PipeReader
 from .writer import PipeWriter
 
+# DEFAULT_ROWS/DEFAULT_COLS: wsep_protocol's, under their older import path.
 __all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
-
-DEFAULT_ROWS = 24
-DEFAULT_COLS = 80
 
 
 class LocalExecer:
@@ -129,7 +127,7 @@ class LocalExecer:
         master, slave = os.openpty()
         ours = [master]
         try:
-            set_winsize(master, command.rows or DEFAULT_ROWS, command.cols or DEFAULT_COLS)
+            set_winsize(master, *command.terminal_size)
             ours.append(writer_fd := os.dup(master))
             ours.append(control_fd := os.dup(master))
             if creds.uid is not None:
