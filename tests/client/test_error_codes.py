@@ -35,6 +35,7 @@ def test_every_code_before_the_start_is_a_start_failure(code: ErrorCode) -> None
     assert error.kind is (code.start_error_kind or StartErrorKind.OTHER)
     assert isinstance(error, StartRefused) is (code is ErrorCode.POLICY_VIOLATION)
     assert isinstance(error, PolicyViolation) is (code is ErrorCode.POLICY_VIOLATION)
+    assert error.error_code is code  # what a chaining server passes on
     assert "tool" in str(error)
     if code is not ErrorCode.COMMAND_NOT_FOUND:  # that one says "tool: command not found"
         assert MISLEADING in str(error)

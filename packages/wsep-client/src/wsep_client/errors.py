@@ -35,7 +35,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wsep_protocol import CloseCode, PolicyViolation, StartError, StartErrorKind, WsepError
+from wsep_protocol import (
+    CloseCode,
+    ErrorCode,
+    PolicyViolation,
+    StartError,
+    StartErrorKind,
+    WsepError,
+)
 from wsep_protocol import LocalProtocolError as ProtocolUsageError
 from wsep_protocol.sessions import NoSuchSession as SessionNotFound
 
@@ -121,6 +128,8 @@ class StartFailed(ClientError, StartError):
     ) -> None:
         StartError.__init__(self, message, kind=kind)
         self.code = code or kind.value
+        # What a server serving this client's execer (chaining) passes on.
+        self.error_code = ErrorCode.parse(self.code) or self.error_code
         self.remote_close_code = close_code
         self.close_reason = close_reason
 
