@@ -58,7 +58,7 @@ async def _remote(p: Params, *, many: bool = False) -> AsyncIterator[RemoteExece
     connector = aiohttp.TCPConnector(limit=0)
     async with (
         aiohttp.ClientSession(connector=connector) as session,
-        wsep_client.connect(p["url"], version=version, session=session, ssl=ssl) as remote,
+        wsep_client.connect(p["url"], version=version, http_session=session, ssl=ssl) as remote,
     ):
         yield remote
 

@@ -98,7 +98,7 @@ async def worker(url: str, stop: float, stats: Stats, rng: random.Random) -> Non
     from wsep_client import RemoteExecer
 
     async with aiohttp.ClientSession() as session:
-        execer = RemoteExecer(url, session=session)
+        execer = RemoteExecer(url, http_session=session)
         while time.monotonic() < stop:
             kind = rng.choice(
                 ["short", "short", "short", "bulk", "stdin", "tty", "abandon", "hostile", "drop"]

@@ -29,13 +29,16 @@ Process hygiene:
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,6 +159,18 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def server_process(start_server_process: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server_process()
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A short private directory for Unix sockets.
+
+    ``tmp_path`` can be deeper than a socket path may be long (107 bytes):
+    under nox on CI it already is.
+    """
+    path = Path(tempfile.mkdtemp(prefix="wsep-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

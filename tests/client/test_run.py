@@ -135,14 +135,32 @@ async def test_terminate_and_kill_with_v2(url: str) -> None:
         await proc.close()
 
 
-async def test_many_sequential_runs_share_a_callers_session(url: str) -> None:
+async def test_many_sequential_runs_share_a_callers_http_session(url: str) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
-        async with wsep_client.connect(url, session=session) as remote:
+    async with aiohttp.ClientSession() as http_session:
+        async with wsep_client.connect(url, http_session=http_session) as remote:
             results = await asyncio.gather(*(remote.run("echo", str(i)) for i in range(20)))
-        assert not session.closed  # a caller's session is never closed by the client
+        assert not http_session.closed  # a caller's http_session is never closed by the client
     assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(20)]
+
+
+async def test_session_is_a_deprecated_keyword_for_the_http_session(url: str) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http_session:
+        with pytest.deprecated_call():
+            connecting = wsep_client.connect(url, session=http_session)
+        async with connecting as remote:
+            assert (await remote.run("true")).returncode == 0
+        with pytest.deprecated_call():
+            execer = wsep_client.RemoteExecer(url, session=http_session, share_session=False)
+        async with execer:
+            assert (await execer.run("true")).returncode == 0
+        with pytest.deprecated_call():
+            fleet = wsep_client.Fleet([], session=http_session)
+        await fleet.close()
+        assert not http_session.closed
 
 
 async def _wait_gone(pid: int) -> None:

@@ -41,7 +41,7 @@ async def _run_from(url: str, source: str, headers: dict[str, str], **kw: Any) -
     connector = aiohttp.TCPConnector(local_addr=(source, 0))
     async with (
         aiohttp.ClientSession(connector=connector) as http,
-        wsep_client.connect(url, session=http, headers=headers, **kw) as remote,
+        wsep_client.connect(url, http_session=http, headers=headers, **kw) as remote,
     ):
         return (await remote.run("echo", "hi", timeout=60)).stdout
 

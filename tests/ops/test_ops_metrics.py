@@ -57,7 +57,7 @@ async def test_metrics_after_real_sessions(
     assert found is not None
     metrics_url = found.group(1)
     before = scrape(metrics_url)
-    assert value(before, "wsep_sessions_active") == 0
+    assert value(before, "wsep_processes_active") == 0
 
     async with wsep_client.connect(srv.url, token=TOKEN_A) as remote:
         assert (await remote.run("echo", "hello", timeout=60)).stdout == b"hello\n"
@@ -88,14 +88,17 @@ async def test_metrics_after_real_sessions(
 
     def settled() -> dict[Any, float] | None:
         now = scrape(metrics_url)
-        return now if value(now, "wsep_sessions_ended_total", reason="exited") >= 1 else None
+        return now if value(now, "wsep_connections_ended_total", reason="exited") >= 1 else None
 
-    got = await asyncio.to_thread(wait_until, settled, "ended sessions in the metrics")
-    assert value(got, "wsep_sessions_started_total") >= 2
-    assert value(got, "wsep_sessions_active") == 0
+    got = await asyncio.to_thread(wait_until, settled, "ended connections in the metrics")
+    assert value(got, "wsep_processes_started_total") >= 2
+    assert value(got, "wsep_processes_active") == 0
     assert value(got, "wsep_policy_refusals_total") == 1
-    assert value(got, "wsep_sessions_ended_total", reason="policy") == 1
+    assert value(got, "wsep_connections_ended_total", reason="policy") == 1
     assert value(got, "wsep_close_codes_total", code="1008") >= 1
+    # The old names stay served, with the same counts, until they are removed.
+    assert value(got, "wsep_sessions_started_total") == value(got, "wsep_processes_started_total")
+    assert value(got, "wsep_sessions_ended_total", reason="policy") == 1
     assert value(got, "wsep_bytes_out_total") >= 6 + len(out)
     assert value(got, "wsep_spawn_seconds_count") >= 2
     assert value(got, "wsep_spawn_seconds_bucket", le="+Inf") == value(

@@ -44,9 +44,9 @@ class NotifyListener:
 
 
 @pytest.fixture(params=["path", pytest.param("abstract", marks=pytest.mark.once)])
-def listener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[NotifyListener]:
+def listener(request: pytest.FixtureRequest, socket_dir: Path) -> Iterator[NotifyListener]:
     if request.param == "path":
-        address = str(tmp_path / "notify.sock")
+        address = str(socket_dir / "notify.sock")
     else:
         address = f"@wsep-test-notify-{os.getpid()}-{time.monotonic_ns()}"
     found = NotifyListener(address)
@@ -74,9 +74,9 @@ def test_ready_reloading_and_stopping_reach_the_notify_socket(
 
 
 async def test_watchdog_pings_while_serving(
-    tmp_path: Path, run_server: Callable[..., Server]
+    socket_dir: Path, run_server: Callable[..., Server]
 ) -> None:
-    listener = NotifyListener(str(tmp_path / "notify.sock"))
+    listener = NotifyListener(str(socket_dir / "notify.sock"))
     try:
         srv = run_server(
             "--port", "0",

@@ -160,20 +160,20 @@ async def test_drop_right_after_start_is_a_disconnect_not_an_internal_error(
 
 
 async def test_a_ping_flood_yields_to_other_clients(no_leaked_children: None, serve: Serve) -> None:
-    """A burst of pings must not hold the event loop either: the session answers
+    """A burst of pings must not hold the event loop either: the connection handler answers
     them itself (aiohttp's autoping is off), each pong counted in the yield budget.
 
     Measured like the tiny-message burst above: the longest run of pongs sent
     within one event-loop turn. Every ping still gets its pong, same payload.
     """
     from rawws import OP_PONG
-    from wsep_server import Session
+    from wsep_server import ConnectionHandler
 
     ticks: list[int] = [0]
     seen: list[int] = []
     stop = asyncio.Event()
 
-    class CountingSession(Session):
+    class CountingHandler(ConnectionHandler):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             pong = self.ws.pong
@@ -189,7 +189,7 @@ async def test_a_ping_flood_yields_to_other_clients(no_leaked_children: None, se
             ticks[0] += 1
             await asyncio.sleep(0)
 
-    url = await serve(session_class=CountingSession)
+    url = await serve(handler_class=CountingHandler)
     task = asyncio.ensure_future(ticker())
     n = 5_000
     try:

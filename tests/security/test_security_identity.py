@@ -340,9 +340,9 @@ async def test_concurrent_creates_never_exceed_the_server_cap(
 
 
 async def test_unix_socket_users_are_known_by_peer_credentials(
-    no_leaked_children: None, tmp_path: Path, unix_server: Callable[..., Any]
+    no_leaked_children: None, socket_dir: Path, unix_server: Callable[..., Any]
 ) -> None:
-    sock = str(tmp_path / "wsep.sock")
+    sock = str(socket_dir / "wsep.sock")
     proc = unix_server(sock, "--log-format", "json")
     async with (
         aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as http,
@@ -378,12 +378,12 @@ async def test_proxy_header_needs_the_shared_secret(
 
 @pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_proxy_over_a_unix_socket_is_believed_only_from_its_user(
-    no_leaked_children: None, tmp_path: Path, unix_server: Callable[..., Any]
+    no_leaked_children: None, socket_dir: Path, unix_server: Callable[..., Any]
 ) -> None:
     me = str(os.getuid())
     other = "65534" if os.getuid() != 65534 else "0"
     for trusted, allowed in ((f"unix:{me}", True), (f"unix:{other}", False)):
-        sock = str(tmp_path / f"proxy-{trusted[5:]}.sock")
+        sock = str(socket_dir / f"proxy-{trusted[5:]}.sock")
         unix_server(sock, "--trusted-proxy", trusted)
         async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=sock)) as http:
             headers = {"X-Remote-User": "carol"}

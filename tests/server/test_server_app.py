@@ -206,8 +206,8 @@ def test_bad_execer_flag_fails_cleanly() -> None:
     assert b"no_such_mod" in out.stderr
 
 
-async def test_unix_socket(tmp_path: Any, start_server_process: Any) -> None:
-    path = str(tmp_path / "wsep.sock")
+async def test_unix_socket(socket_dir: Any, start_server_process: Any) -> None:
+    path = str(socket_dir / "wsep.sock")
     proc = subprocess.Popen(
         [sys.executable, "-m", "wsep_server", "--unix-socket", path],
         stdout=subprocess.PIPE,
@@ -304,10 +304,23 @@ async def test_cleanup_closes_a_chained_remote_execer(wsep_server: str) -> None:
         port = runner.addresses[0][1]
         res = await run(f"ws://127.0.0.1:{port}/", "echo", "chained")
         assert res.stdout == b"chained\n"
-        session = execer._session
+        session = execer._http_session
         assert session is not None
         assert not session.closed
     finally:
         await runner.cleanup()
     assert session.closed
-    assert execer._session is None
+    assert execer._http_session is None
+
+
+def test_unix_socket_path_too_long_is_refused_by_name() -> None:
+    path = "/tmp/" + "x" * 120 + ".sock"
+    out = subprocess.run(
+        [sys.executable, "-m", "wsep_server", "--unix-socket", path, "--insecure-no-auth"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert path.encode() in out.stderr
+    assert b"at most 107" in out.stderr
+    assert b"Traceback" not in out.stderr

@@ -29,9 +29,9 @@ pytestmark = [
 class Tmux:
     """A private tmux server; panes that show a file's bytes as a terminal would."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, socket_dir: Path) -> None:
         self.directory = directory
-        self.socket = str(directory / "tmux.sock")
+        self.socket = str(socket_dir / "tmux.sock")
         self.count = 0
 
     def run(self, *args: str) -> str:
@@ -67,8 +67,8 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    server = Tmux(tmp_path)
+def tmux(tmp_path: Path, socket_dir: Path) -> Iterator[Tmux]:
+    server = Tmux(tmp_path, socket_dir)
     yield server
     subprocess.run(
         ["tmux", "-S", server.socket, "kill-server"], capture_output=True, check=False, timeout=60

@@ -26,4 +26,4 @@ def upstream_execer(url: str | None = None, token: str | None = None) -> RemoteE
     version = (
         ProtocolVersion.V1 if os.environ.get("WSEP_UPSTREAM_V1") == "1" else ProtocolVersion.V2
     )
-    return RemoteExecer(url, token=token, version=version, share_session=False)
+    return RemoteExecer(url, token=token, version=version, share_http_session=False)

@@ -10,7 +10,7 @@ import aiohttp
 from wsep_protocol import ProtocolVersion
 
 from .errors import InvalidURL
-from .execer import RemoteExecer
+from .execer import RemoteExecer, http_session_argument
 from .handshake import SSLArg
 from .streams import DEFAULT_LIMIT
 
@@ -51,7 +51,7 @@ class Connecting:
 def connect(
     url: str | None = None,
     *,
-    session: aiohttp.ClientSession | None = None,
+    http_session: aiohttp.ClientSession | None = None,
     token: str | None = None,
     headers: Mapping[str, str] | None = None,
     ssl: SSLArg = True,
@@ -60,6 +60,7 @@ def connect(
     connect_timeout: float | None = 30.0,
     limit: int = DEFAULT_LIMIT,
     check: bool = True,
+    session: aiohttp.ClientSession | None = None,
 ) -> Connecting:
     """A :class:`RemoteExecer` for the server at ``url``, as ``websockets.connect`` does it.
 
@@ -70,7 +71,8 @@ def connect(
     one WebSocket is opened and closed, so that an unreachable server, an
     untrusted certificate or a refused token raise here, not at the first
     command. Each command still gets a WebSocket of its own; a caller's
-    ``session`` is used and left open.
+    ``http_session`` (an ``aiohttp.ClientSession``; ``session=`` is its
+    deprecated name) is used and left open.
     """
     if url is None:
         url = os.environ.get("WSEP_URL") or None
@@ -78,11 +80,12 @@ def connect(
             raise InvalidURL("no server URL: pass one to connect() or set WSEP_URL")
     if token is None:
         token = os.environ.get("WSEP_TOKEN") or None
+    http_session = http_session_argument(http_session, session)
 
     def make() -> RemoteExecer:
         return RemoteExecer(
             url,
-            session=session,
+            http_session=http_session,
             token=token,
             headers=headers,
             ssl=ssl,

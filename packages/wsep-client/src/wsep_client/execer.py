@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Union, overload
 
@@ -310,9 +311,10 @@ class _ExecerBase:
 class RemoteExecer(_ExecerBase):
     """Starts processes on the wsep server at ``url`` (satisfies ``wsep_protocol.Execer``).
 
-    Uses ``session`` when given (and never closes it), otherwise owns one,
-    created on first use and closed by :meth:`close`. ``version`` is the
-    newest protocol to offer; ``ProtocolVersion.V1`` speaks exactly the Go
+    Uses ``http_session`` (an ``aiohttp.ClientSession``) when given and never
+    closes it, otherwise owns one, created on first use and closed by
+    :meth:`close` (``session=`` and ``share_session=`` are deprecated names).
+    ``version`` is the newest protocol to offer; ``ProtocolVersion.V1`` speaks exactly the Go
     original's protocol. ``heartbeat`` (seconds, off by default) pings an idle
     connection to find dead peers; a reader that leaves a stream full for
     longer than half of it cannot see the pongs and is disconnected.
@@ -323,7 +325,7 @@ class RemoteExecer(_ExecerBase):
         self,
         url: str,
         *,
-        session: aiohttp.ClientSession | None = None,
+        http_session: aiohttp.ClientSession | None = None,
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
         ssl: SSLArg = True,
@@ -331,15 +333,21 @@ class RemoteExecer(_ExecerBase):
         heartbeat: float | None = None,
         connect_timeout: float | None = 30.0,
         limit: int = DEFAULT_LIMIT,
-        share_session: bool = True,
+        share_http_session: bool = True,
+        session: aiohttp.ClientSession | None = None,
+        share_session: bool | None = None,
     ) -> None:
         self.url = check_url(url)
-        self._session = session
-        self._own_session = session is None
-        # Without a caller's session: one shared session (closed by close()), or,
-        # for long-lived owners that never call close() (a chaining server), one
-        # per process, closed with it.
-        self._share = share_session or session is not None
+        http_session = http_session_argument(http_session, session)
+        if share_session is not None:
+            _deprecated("share_session=", "share_http_session=", stacklevel=3)
+            share_http_session = share_session
+        self._http_session = http_session
+        self._own_http_session = http_session is None
+        # Without a caller's http_session: one shared (closed by close()), or, for
+        # long-lived owners that never call close() (a chaining server), one per
+        # process, closed with it.
+        self._share = share_http_session or http_session is not None
         self._headers = dict(headers or {})
         if token is not None:
             self._headers.setdefault("Authorization", f"Bearer {token}")
@@ -362,15 +370,15 @@ class RemoteExecer(_ExecerBase):
         await ws.close()
 
     async def close(self) -> None:
-        """Close the session this execer created (never a caller's session)."""
-        if self._own_session and self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        """Close the http_session this execer created (never a caller's)."""
+        if self._own_http_session and self._http_session is not None:
+            http_session, self._http_session = self._http_session, None
+            await http_session.close()
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = _new_session()
-        return self._session
+    def _get_http_session(self) -> aiohttp.ClientSession:
+        if self._http_session is None:
+            self._http_session = _new_http_session()
+        return self._http_session
 
     async def _start_as(
         self,
@@ -443,10 +451,10 @@ class RemoteExecer(_ExecerBase):
         await request(await self._open(), EndSession(session_id), self._connect_timeout)
 
     async def _open(
-        self, session: aiohttp.ClientSession | None = None
+        self, http_session: aiohttp.ClientSession | None = None
     ) -> aiohttp.ClientWebSocketResponse[Any]:
         return await open_websocket(
-            session or self._get_session(),
+            http_session or self._get_http_session(),
             self.url,
             version=self.version,
             headers=self._headers,
@@ -467,18 +475,18 @@ class RemoteExecer(_ExecerBase):
             raise NotSupported("sessions need protocol v2; this execer speaks only v1")
         owned = None
         if self._share:
-            session = self._get_session()
+            http_session = self._get_http_session()
         else:
-            session = owned = _new_session()
+            http_session = owned = _new_http_session()
         try:
-            ws = await self._open(session)
+            ws = await self._open(http_session)
         except BaseException:
             if owned is not None:
                 await owned.close()
             raise
 
         async def reconnect() -> aiohttp.ClientWebSocketResponse[Any]:
-            return await self._open(session)
+            return await self._open(http_session)
 
         return await start_on(
             ws,
@@ -487,7 +495,7 @@ class RemoteExecer(_ExecerBase):
             session_id=session_id,
             limit=self.limit,
             timeout=self._connect_timeout,
-            owned_session=owned,
+            owned_http_session=owned,
             attach=attach,
             reconnect=reconnect,
             resume=resume,
@@ -501,7 +509,7 @@ async def start_on(
     kind: type[ProcessBase] = RemoteProcess,
     session_id: str = "",
     limit: int = DEFAULT_LIMIT,
-    owned_session: aiohttp.ClientSession | None = None,
+    owned_http_session: aiohttp.ClientSession | None = None,
     timeout: float | None = None,
     attach: Attach | None = None,
     reconnect: Reconnect | None = None,
@@ -519,8 +527,8 @@ async def start_on(
         except NotSupported:
             with contextlib.suppress(Exception):
                 await ws.close()
-            if owned_session is not None:
-                await owned_session.close()
+            if owned_http_session is not None:
+                await owned_http_session.close()
             raise
     connection = Connection(Role.CLIENT, version)
     process = kind(
@@ -528,7 +536,7 @@ async def start_on(
         connection,
         command,
         limit=limit,
-        owned_session=owned_session,
+        owned_http_session=owned_http_session,
         reconnect=reconnect,
         resume=resume,
     )
@@ -583,8 +591,8 @@ class WebSocketExecer(_ExecerBase):
         )
 
 
-def _new_session() -> aiohttp.ClientSession:
-    """A session without aiohttp's 100-connection cap: each process holds one
+def _new_http_session() -> aiohttp.ClientSession:
+    """An http_session without aiohttp's 100-connection cap: each process holds one
     WebSocket for its whole life, so the 101st concurrent process would wait forever."""
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
 
@@ -596,3 +604,21 @@ if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's in
 
     def _is_process(process: ExecerProcess) -> Process:
         return process
+
+
+def http_session_argument(
+    http_session: aiohttp.ClientSession | None, session: aiohttp.ClientSession | None
+) -> aiohttp.ClientSession | None:
+    """``http_session``, or the deprecated ``session=`` keyword when given."""
+    if session is None:
+        return http_session
+    _deprecated("session=", "http_session=")
+    return session
+
+
+def _deprecated(old: str, new: str, stacklevel: int = 4) -> None:
+    warnings.warn(
+        f"{old} is deprecated: use {new} (an aiohttp.ClientSession, not a wsep session)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )

@@ -32,7 +32,7 @@ import aiohttp
 from wsep_protocol import Command, ProtocolVersion
 
 from .errors import Aborted, ClientError, ConnectError, ConnectionLost, ProcessTimeout
-from .execer import RemoteExecer, build_command
+from .execer import RemoteExecer, build_command, http_session_argument
 from .fleet_io import FleetStream, Input, Line, StdinFanout, cancel, pieces
 from .inventory import Inventory, Target
 from .process import ExecerProcess
@@ -108,8 +108,9 @@ class Fleet:
 
     ``concurrency`` bounds the targets running at once; ``timeout`` (seconds,
     per target, from its connect to its exit) is the default for each run;
-    ``connect_timeout`` bounds each handshake. ``session`` is used and left
-    open when given (then its connector's limit is the caller's business).
+    ``connect_timeout`` bounds each handshake. ``http_session`` (an
+    ``aiohttp.ClientSession``; ``session=`` is its deprecated name) is used and
+    left open when given (then its connector's limit is the caller's business).
     """
 
     def __init__(
@@ -120,6 +121,7 @@ class Fleet:
         timeout: float | None = None,
         connect_timeout: float = 30.0,
         version: ProtocolVersion = ProtocolVersion.V2,
+        http_session: aiohttp.ClientSession | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         if concurrency < 1:
@@ -129,8 +131,9 @@ class Fleet:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.version = version
-        self._session = session
-        self._own_session = session is None
+        http_session = http_session_argument(http_session, session)
+        self._http_session = http_session
+        self._own_http_session = http_session is None
         self._execers: dict[str, RemoteExecer] = {}
 
     async def __aenter__(self) -> Fleet:
@@ -140,26 +143,26 @@ class Fleet:
         await self.close()
 
     async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        if self._own_http_session and self._http_session is not None:
+            http_session, self._http_session = self._http_session, None
+            await http_session.close()
         self._execers.clear()
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _get_http_session(self) -> aiohttp.ClientSession:
+        if self._http_session is None:
             # One connection per running process, plus room for a closing one each.
             limit = 2 * min(self.concurrency, max(1, len(self.targets)))
             connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0)
-            self._session = aiohttp.ClientSession(connector=connector)
-        return self._session
+            self._http_session = aiohttp.ClientSession(connector=connector)
+        return self._http_session
 
     def execer(self, target: Target) -> RemoteExecer:
-        """The execer for ``target`` (on the fleet's shared session)."""
+        """The execer for ``target`` (on the fleet's shared http_session)."""
         execer = self._execers.get(target.name)
         if execer is None:
             execer = RemoteExecer(
                 target.url,
-                session=self._get_session(),
+                http_session=self._get_http_session(),
                 token=target.read_token(),
                 ssl=target.ssl(),
                 version=self.version,

@@ -18,7 +18,7 @@ SSLArg = _ssl.SSLContext | bool | aiohttp.Fingerprint | None
 
 
 async def open_websocket(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     url: str,
     *,
     version: ProtocolVersion,
@@ -37,7 +37,7 @@ async def open_websocket(
     if ssl is None:
         ssl = True
     try:
-        coro = session.ws_connect(
+        coro = http_session.ws_connect(
             url,
             protocols=client_offer(version),
             headers=headers,
@@ -52,7 +52,7 @@ async def open_websocket(
         )
         return await asyncio.wait_for(coro, timeout)
     except aiohttp.WSServerHandshakeError as exc:
-        raise await _handshake_error(session, url, headers, ssl, exc) from None
+        raise await _handshake_error(http_session, url, headers, ssl, exc) from None
     except aiohttp.ClientConnectorCertificateError as exc:
         raise CertificateError(
             f"TLS certificate of {url} rejected: {_reason(exc.certificate_error)}; "
@@ -79,7 +79,7 @@ def negotiated_version(ws: aiohttp.ClientWebSocketResponse[Any]) -> ProtocolVers
 
 
 async def _handshake_error(
-    session: aiohttp.ClientSession,
+    http_session: aiohttp.ClientSession,
     url: str,
     headers: Mapping[str, str],
     ssl: SSLArg,
@@ -87,7 +87,7 @@ async def _handshake_error(
 ) -> ConnectError:
     status = exc.status
     if status in (401, 403):
-        detail = _header_detail(exc.headers) or await _fetch_detail(session, url, headers, ssl)
+        detail = _header_detail(exc.headers) or await _fetch_detail(http_session, url, headers, ssl)
         word = "authentication rejected" if status == 401 else "access denied"
         text = f"{word} by {url} (HTTP {status})"
         if detail:
@@ -105,12 +105,12 @@ async def _handshake_error(
 
 
 async def _fetch_detail(
-    session: aiohttp.ClientSession, url: str, headers: Mapping[str, str], ssl: SSLArg
+    http_session: aiohttp.ClientSession, url: str, headers: Mapping[str, str], ssl: SSLArg
 ) -> str:
     """The body of the refusal: aiohttp drops it on a failed handshake, so ask again."""
     http_url = url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
     try:
-        async with session.get(
+        async with http_session.get(
             http_url,
             headers=headers,
             ssl=ssl,

@@ -1,11 +1,15 @@
-"""A process running on a wsep server, driven over its own WebSocket."""
+"""A process running on a wsep server, driven over its own WebSocket.
+
+The public classes live here; their parts by idea: :mod:`._receiving` (the
+receive loop, drop detection, failures), :mod:`._resuming` (reattach, offsets,
+gaps, resends) and :mod:`._process_state` (the attributes they share).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal as _signal
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import aiohttp
@@ -14,23 +18,19 @@ from wsep_protocol import (
     Command,
     Connection,
     Error,
-    ExitCode,
     ExitStatus,
-    Pid,
-    RemoteProtocolError,
     Resize,
     Signal,
     Start,
-    Stderr,
-    Stdout,
-    WsepError,
 )
-from wsep_protocol.sessions import Attach, Attached, Gap
+from wsep_protocol.sessions import Attach, Gap
 
-from .errors import ConnectionLost, LocalProtocolError, NotSupported, OutputGap
+from ._process_state import _connection_closed, _consume
+from ._receiving import PROBE_INTERVAL as PROBE_INTERVAL
+from ._receiving import _Receiving
+from .errors import ConnectionLost, LocalProtocolError, NotSupported
 from .result import returncode_of
-from .resume import Drop, Reconnect, ResumeOptions, reopen
-from .startfail import start_failure
+from .resume import Reconnect, ResumeOptions
 from .streams import DEFAULT_LIMIT, RemoteStdin, RemoteStreamReader, _Gate
 
 if TYPE_CHECKING:
@@ -40,17 +40,8 @@ _P = TypeVar("_P", bound="ProcessBase")
 
 __all__ = ["ExecerProcess", "ProcessBase", "RemoteProcess"]
 
-_DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 
-#: Seconds between liveness probes while reading is paused on a full buffer.
-PROBE_INTERVAL = 1.0
-
-#: Sends of one message: the first, then one after each resume while it keeps failing.
-_SEND_ATTEMPTS = 3
-_READ_ONLY = "read-only attachment: input (stdin, resize, signals) is refused"
-
-
-class ProcessBase:
+class ProcessBase(_Receiving):
     """What both views of a remote process share (see :class:`RemoteProcess`).
 
     Created by :meth:`RemoteExecer.start`/``create_process`` once the server
@@ -67,14 +58,14 @@ class ProcessBase:
         command: Command,
         *,
         limit: int = DEFAULT_LIMIT,
-        owned_session: aiohttp.ClientSession | None = None,
+        owned_http_session: aiohttp.ClientSession | None = None,
         reconnect: Reconnect | None = None,
         resume: ResumeOptions | None = None,
     ) -> None:
         self._ws = ws
         self._conn = connection
         self.command = command
-        self._owned_session = owned_session
+        self._owned_http_session = owned_http_session
         gate = _Gate()
         self._gate = gate
         self._stdout = RemoteStreamReader(gate, 1, limit)
@@ -236,9 +227,9 @@ class ProcessBase:
             if self._status is None:
                 task.cancel()  # it may be parked on a full buffer: never wait for that
             await _finish(task)
-        if self._owned_session is not None:
-            session, self._owned_session = self._owned_session, None
-            await session.close()
+        if self._owned_http_session is not None:
+            http_session, self._owned_http_session = self._owned_http_session, None
+            await http_session.close()
 
     async def __aenter__(self: _P) -> _P:
         return self
@@ -282,252 +273,6 @@ class ProcessBase:
         task.add_done_callback(_consume)  # a caller that does not await is not warned
         self._last_send = task
         return task
-
-    async def _send_bytes(self, data: bytes) -> None:
-        """Send on the current connection; one that is being resumed is waited for.
-
-        Input that reached a connection before it silently died is lost, as
-        with ssh; input that failed to send is sent again on the new one.
-        """
-        for _ in range(_SEND_ATTEMPTS):
-            ws, switched = self._ws, self._switched
-            try:
-                await ws.send_bytes(data)
-                return
-            except (ConnectionError, RuntimeError):
-                if not self._may_resume():
-                    raise
-            # The receive loop notices the drop and resumes: wait for that.
-            waiters: list[asyncio.Future[Any]] = [switched, self._exit_future]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if self._exit_future.done():
-                break
-        raise ConnectionResetError("connection lost while resuming")
-
-    def _switch(self) -> None:
-        """Wake senders waiting for a new connection (or for the news there is none)."""
-        if not self._switched.done():
-            self._switched.set_result(None)
-        self._switched = asyncio.get_running_loop().create_future()
-
-    def _offset(self, key: int) -> int:
-        reader = self._stdout if key == 1 else self._stderr
-        return self._base[key] + reader.bytes_received
-
-    async def _receive_loop(self) -> None:
-        while True:
-            drop = await self._receive_until_drop()
-            if drop is None:
-                return
-            if not self._may_resume():
-                await self._report_drop(drop)
-                return
-            try:
-                await self._reattach(drop)
-            except asyncio.CancelledError:
-                self._fail(ConnectionLost("cancelled"))
-                raise
-            except WsepError as exc:
-                self._fail(exc)
-                return
-
-    async def _receive_until_drop(self) -> Drop | None:
-        """Serve the current connection; a drop before the exit code is returned."""
-        ws = self._ws
-        conn = self._conn
-        gate = self._gate.open
-        stdout = self._stdout
-        stderr = self._stderr
-        try:
-            while True:
-                if not gate.is_set():
-                    await self._wait_for_room()
-                msg = await ws.receive()
-                if msg.type in _DATA:
-                    # Any: extension messages are not in the closed ``Message`` union.
-                    message: Any = conn.receive(msg.data)
-                    if isinstance(message, Stdout):
-                        stdout.feed_data(message.data)
-                    elif isinstance(message, Stderr):
-                        stderr.feed_data(message.data)
-                    elif isinstance(message, ExitCode):
-                        self._exited(message.status)
-                        break
-                    elif isinstance(message, Pid):
-                        self._pid = message.pid
-                        if not self._pid_future.done():
-                            self._pid_future.set_result(message.pid)
-                    elif isinstance(message, Attached):
-                        self._on_attached(message)
-                    elif isinstance(message, Gap):
-                        if not self._on_gap(message):
-                            break
-                    elif isinstance(message, Error):
-                        self._error = message
-                    continue
-                if msg.type is aiohttp.WSMsgType.ERROR:
-                    return Drop(None, f"{msg.data}", abnormal=True)
-                code = msg.data if isinstance(msg.data, int) else ws.close_code
-                reason = msg.extra if isinstance(msg.extra, str) else ""
-                abnormal = msg.type is not aiohttp.WSMsgType.CLOSE or code in (None, 1006)
-                return Drop(code, reason, abnormal=abnormal and self._error is None)
-        except RemoteProtocolError as exc:
-            self._fail(ConnectionLost(f"protocol error from the server: {exc}"))
-            with contextlib.suppress(Exception):
-                await ws.close(code=int(exc.close_code), message=exc.reason.encode())
-            return None
-        except asyncio.CancelledError:
-            self._fail(ConnectionLost("cancelled"))
-            raise
-        except Exception as exc:  # a transport failure of any kind
-            return Drop(None, "", abnormal=True, error=exc)
-        with contextlib.suppress(Exception):
-            await ws.close()
-        return None
-
-    async def _report_drop(self, drop: Drop) -> None:
-        if drop.error is not None:
-            self._fail(ConnectionLost(f"connection lost: {drop.error}"))
-        else:
-            self._closed_early(drop.code, drop.reason)
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-
-    def _may_resume(self) -> bool:
-        terminal = self._resume.terminals and self.command.tty and bool(self.session_id)
-        return (
-            (self.resumable or terminal)
-            and self._reconnect is not None
-            and self._resume.retries > 0
-            and not self._closed
-            and self._status is None
-            and self._attached_future.done()
-            and not self._exit_future.done()
-        )
-
-    async def _reattach(self, drop: Drop) -> None:
-        """Resume on a new connection at the offsets delivered so far (or raise)."""
-        assert self._reconnect is not None
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-        resumable = self.resumable
-        attach = lambda: Attach(  # noqa: E731 -- the offsets and size as of each attempt
-            self.session_id,
-            read_only=self.read_only,
-            rows=self._size[0],
-            cols=self._size[1],
-            stdout_offset=self._offset(1) if resumable else None,
-            stderr_offset=self._offset(2) if resumable else None,
-        )
-        ws, conn = await reopen(self._reconnect, attach, self._resume, drop, lambda: self._closed)
-        self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
-        self.reconnects += 1
-        self._switch()
-
-    def _on_attached(self, message: Attached) -> None:
-        self.resumable = message.resumable
-        self.read_only = message.read_only
-        self.session_id = message.id
-        if message.resumable:  # the output that follows starts at these offsets
-            self._base[1] = message.stdout_offset - self._stdout.bytes_received
-            self._base[2] = message.stderr_offset - self._stderr.bytes_received
-        if self._attached_future.done():
-            return
-        if message.tty != self.command.tty:
-            self.command = replace(self.command, tty=message.tty)
-            if message.tty:
-                self._stderr.feed_eof()
-        if message.read_only:
-            self._stdin.disable(_READ_ONLY)
-        self._attached_future.set_result(None)
-
-    def _on_gap(self, gap: Gap) -> bool:
-        """Record or raise a gap; False ends this connection (the error is reported)."""
-        if self._resume.on_gap == "mark":
-            self.gaps.append(gap)
-            return True
-        error = OutputGap(gap.stream, gap.offset, gap.length)
-        for reader in (self._stdout, self._stderr):  # what came before the gap is read first
-            if not reader.at_eof():
-                reader.fail_after_data(error)
-        self._fail(error)
-        return False
-
-    async def _wait_for_room(self) -> None:
-        """Wait while a buffer is full, unless the connection drops meanwhile.
-
-        While we do not read, aiohttp stops reading the socket too, so a loss
-        would go unnoticed: every ``PROBE_INTERVAL`` seconds a ping is sent,
-        and a write to a dead connection fails at once. A dropped connection
-        cannot deliver more than what is already queued, so its rest is then
-        taken in regardless of the limit: ``wait()`` reports the exit status
-        or the loss instead of hanging.
-        """
-        gate = self._gate.open
-        lost = self._lost
-        while not gate.is_set():
-            if lost is not None and lost.done():
-                return  # the receive loop reports the loss
-            waiter: asyncio.Future[Any] = asyncio.ensure_future(gate.wait())
-            waits: list[asyncio.Future[Any]] = [waiter] if lost is None else [waiter, lost]
-            try:
-                done, _ = await asyncio.wait(
-                    waits, timeout=PROBE_INTERVAL, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                waiter.cancel()
-            if not done:
-                try:
-                    await self._ws.ping()
-                except Exception:
-                    return  # the connection is gone: drain what is left
-
-    def _exited(self, status: ExitStatus) -> None:
-        self._status = status
-        self._stdout.feed_eof()
-        self._stderr.feed_eof()
-        self._stdin.fail(BrokenPipeError("the process has exited"))
-        if not self._pid_future.done():
-            self._pid_future.set_result(self._pid)
-        if not self._attached_future.done():
-            self._attached_future.set_result(None)
-        if not self._exit_future.done():
-            self._exit_future.set_result(status)
-        self._switch()
-
-    def _closed_early(self, code: int | None, reason: str) -> None:
-        if not self._pid_future.done():
-            self._fail(start_failure(self.command, self._error, code, reason))
-            return
-        detail = f"{self._error.code}: {self._error.message}" if self._error else ""
-        if not detail:
-            detail = f"close code {code}" + (f" ({reason})" if reason else "")
-        self._fail(
-            ConnectionLost(
-                f"connection lost before the exit code: {detail}", close_code=code, reason=reason
-            )
-        )
-
-    def _fail(self, error: WsepError) -> None:
-        """End everything that waits with ``error`` (idempotent)."""
-        if self._status is not None:
-            return
-        if not self._pid_future.done():
-            self._pid_future.set_exception(error)
-            self._pid_future.exception()  # mark retrieved
-        if not self._exit_future.done():
-            self._exit_future.set_exception(error)
-            self._exit_future.exception()
-        if not self._attached_future.done():
-            self._attached_future.set_exception(error)
-            self._attached_future.exception()
-        for reader in (self._stdout, self._stderr):
-            if not reader.at_eof() and not reader.ending:
-                reader.set_exception(error)
-        self._stdin.fail(
-            error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
-        )
-        self._switch()
 
 
 class RemoteProcess(ProcessBase):
@@ -598,23 +343,6 @@ class ExecerProcess(ProcessBase):
 
     async def kill(self) -> None:
         await self._send_signal(_signal.SIGKILL)
-
-
-def _connection_closed(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[None] | None:
-    """The future aiohttp resolves when the TCP connection is lost (None if unavailable)."""
-    protocol = getattr(getattr(ws, "_conn", None), "protocol", None)
-    closed = getattr(protocol, "closed", None)
-    if not isinstance(closed, asyncio.Future):
-        return None
-    # Only ever waited on, never asked for its error: a lost connection must not
-    # be logged as "Future exception was never retrieved" once it is collected.
-    closed.add_done_callback(_consume)
-    return closed
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 async def _finish(task: asyncio.Future[Any]) -> None:

@@ -92,7 +92,7 @@ async def reopen(
         try:
             ws = await reconnect()
         except (ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
-            last = f"{exc}"  # RuntimeError: aiohttp's session was closed meanwhile
+            last = f"{exc}"  # RuntimeError: the http_session was closed meanwhile
             continue
         try:
             version = require_v2(ws, "resuming")

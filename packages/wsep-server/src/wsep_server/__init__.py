@@ -3,13 +3,18 @@
 Public API::
 
     create_app(*, execer=None, path="/", config=None, policy=None, observers=(),
-               middlewares=(), versions=(V1, V2), log_sessions=True) -> web.Application
+               middlewares=(), versions=(V1, V2), log_sessions=True,
+               handler_class=ConnectionHandler, session_manager=None) -> web.Application
     WsepHandler(...)            # mount on any route of your own app
+    ConnectionHandler           # serves one WebSocket connection (subclass for handler_class)
     ServerConfig(...)           # compress, max_receive_size, heartbeat, grace_period, ...
     hooks: IDENTITY_KEY, Identity, StartPolicy, SessionLimits, SessionObserver, SessionRecord
 """
 
 from __future__ import annotations
+
+import warnings
+from typing import Any
 
 from .app import (
     CONFIG_KEY,
@@ -21,6 +26,7 @@ from .app import (
     default_execer,
 )
 from .config import DEFAULT_MAX_RECEIVE_SIZE, ServerConfig
+from .handler import ConnectionHandler
 from .hooks import (
     IDENTITY_KEY,
     AllowAll,
@@ -32,7 +38,6 @@ from .hooks import (
 )
 from .loader import load_execer
 from .logs import JsonFormatter, SessionLogObserver, configure_logging
-from .session import Session
 
 __version__ = "0.1.0"
 
@@ -44,10 +49,10 @@ __all__ = [
     "IDENTITY_KEY",
     "TOKEN_SUBPROTOCOL_PREFIX",
     "AllowAll",
+    "ConnectionHandler",
     "Identity",
     "JsonFormatter",
     "ServerConfig",
-    "Session",
     "SessionLimits",
     "SessionLogObserver",
     "SessionObserver",
@@ -60,3 +65,14 @@ __all__ = [
     "default_execer",
     "load_execer",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Session":  # the old name of the connection handler
+        warnings.warn(
+            "wsep_server.Session is deprecated: use wsep_server.ConnectionHandler",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ConnectionHandler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

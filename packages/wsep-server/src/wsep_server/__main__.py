@@ -1,6 +1,6 @@
 """``wsep-server`` / ``python -m wsep_server``: serve until SIGTERM or SIGINT.
 
-On a signal: stop accepting, end running sessions with close 1001 and a
+On a signal: stop accepting, end running connections with close 1001 and a
 reason, terminate and reap their processes, exit within the grace period.
 """
 
@@ -134,6 +134,7 @@ async def _serve(
     if activated:
         sites = [web.SockSite(runner, sock, ssl_context=ssl_context) for sock in activated]
     elif opts.unix_socket:
+        check_unix_socket_path(opts.unix_socket)
         sites = [web.UnixSite(runner, opts.unix_socket, ssl_context=ssl_context)]
     else:
         sites = [web.TCPSite(runner, opts.host, opts.port, ssl_context=ssl_context)]
@@ -266,6 +267,20 @@ def _client_command() -> str:
         return "wsep"
     relative = os.path.relpath(sibling)
     return shlex.quote(relative if not relative.startswith("..") else sibling)
+
+
+# sun_path is 108 bytes on Linux, one of them the terminating NUL.
+_UNIX_PATH_MAX = 107
+
+
+def check_unix_socket_path(path: str) -> None:
+    """Refuse a path the kernel would truncate or refuse, naming it and the limit."""
+    length = len(os.fsencode(path))
+    if length > _UNIX_PATH_MAX:
+        raise ValueError(
+            f"--unix-socket {path}: the path is {length} bytes long; "
+            f"a Unix socket path may have at most {_UNIX_PATH_MAX} (use a shorter directory)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

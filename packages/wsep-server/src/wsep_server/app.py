@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,9 +32,9 @@ from wsep_protocol import (
 )
 
 from .config import ServerConfig
+from .handler import ConnectionHandler
 from .hooks import AllowAll, SessionObserver, StartPolicy
 from .logs import SessionLogObserver
-from .session import Session
 from .sessions import SessionManager
 from .ws import WsepWebSocketResponse, quiet_negotiation
 
@@ -47,7 +48,7 @@ __all__ = [
     "default_execer",
 ]
 
-_log = logging.getLogger("wsep_server")
+_log = logging.getLogger("wsep_server.app")
 
 CONFIG_KEY = web.AppKey("wsep_config", ServerConfig)
 EXECER_KEY = web.AppKey[Execer]("wsep_execer")
@@ -63,7 +64,7 @@ def default_execer(config: ServerConfig | None = None, **options: Any) -> Execer
 
 
 class WsepHandler:
-    """Serves wsep on whatever route it is mounted; tracks its live sessions."""
+    """Serves wsep on whatever route it is mounted; tracks its live connections."""
 
     def __init__(
         self,
@@ -74,10 +75,12 @@ class WsepHandler:
         observers: Iterable[SessionObserver] = (),
         versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
         log_sessions: bool = True,
-        session_class: type[Session] = Session,
+        handler_class: type[ConnectionHandler] = ConnectionHandler,
         session_manager: SessionManager | None = None,
+        session_class: type[ConnectionHandler] | None = None,
     ) -> None:
-        self.session_class = session_class
+        #: What serves each connection (a :class:`ConnectionHandler` subclass).
+        self.handler_class = _handler_class(handler_class, session_class)
         self.config = config if config is not None else ServerConfig()
         self.execer = execer if execer is not None else default_execer(self.config)
         self.policy: StartPolicy = policy if policy is not None else AllowAll()
@@ -88,7 +91,8 @@ class WsepHandler:
         self.versions = frozenset(versions)
         if not self.versions:
             raise ValueError("a server must speak at least one protocol version")
-        self.sessions: set[Session] = set()
+        #: The connections being served now.
+        self.connections: set[ConnectionHandler] = set()
         #: Reattachable sessions (``start`` with ``id`` and ``tty``; v2 ``attach``).
         self.session_manager = (
             session_manager if session_manager is not None else SessionManager(self.execer)
@@ -109,7 +113,7 @@ class WsepHandler:
         return await self.handle(request)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """The aiohttp handler: upgrade, then serve one session until it ends."""
+        """The aiohttp handler: upgrade, then serve one connection until it ends."""
         if self._shutting_down:
             raise web.HTTPServiceUnavailable(text="wsep: server is shutting down\n")
         try:
@@ -130,7 +134,7 @@ class WsepHandler:
             # aiohttp refuses a message of exactly max_msg_size bytes; ours is inclusive.
             max_msg_size=config.max_receive_size + 1,
             heartbeat=config.heartbeat,
-            # The session answers pings itself, within its yield budget: aiohttp's
+            # The connection handler answers pings itself, within its yield budget: aiohttp's
             # autoping answers a ping flood inside receive() without ever yielding.
             autoping=False,
             autoclose=False,
@@ -143,7 +147,7 @@ class WsepHandler:
             )
         ws.error_messages = version >= ProtocolVersion.V2
         await ws.prepare(request)
-        session = self.session_class(
+        connection = self.handler_class(
             request=request,
             ws=ws,
             version=version,
@@ -153,15 +157,25 @@ class WsepHandler:
             observers=self.observers,
             session_manager=self.session_manager,
         )
-        self.sessions.add(session)
+        self.connections.add(connection)
         try:
-            await session.run()
+            await connection.run()
         finally:
-            self.sessions.discard(session)
+            self.connections.discard(connection)
         return ws
 
+    @property
+    def sessions(self) -> set[ConnectionHandler]:
+        """Deprecated: :attr:`connections` (these were never reattachable sessions)."""
+        warnings.warn(
+            "WsepHandler.sessions is deprecated: use WsepHandler.connections",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.connections
+
     async def on_shutdown(self, app: web.Application | None = None) -> None:
-        """End every session with 1001 and terminate its process, within the grace period."""
+        """End every connection with 1001 and terminate its process, within the grace period."""
         self._shutting_down = True
         try:
             await self._end_connections()
@@ -181,18 +195,32 @@ class WsepHandler:
             _log.exception("closing the execer failed")
 
     async def _end_connections(self) -> None:
-        sessions = list(self.sessions)
-        if not sessions:
+        connections = list(self.connections)
+        if not connections:
             return
-        _log.info("shutting down %d session(s)", len(sessions))
+        _log.info("shutting down %d connection(s)", len(connections))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(
-                asyncio.gather(*(s.shutdown() for s in sessions), return_exceptions=True),
+                asyncio.gather(*(c.shutdown() for c in connections), return_exceptions=True),
                 self.config.grace_period,
             )
 
 
 HANDLER_KEY = web.AppKey("wsep_handler", WsepHandler)
+
+
+def _handler_class(
+    handler_class: type[ConnectionHandler], session_class: type[ConnectionHandler] | None
+) -> type[ConnectionHandler]:
+    """``handler_class``, or the deprecated ``session_class`` keyword when given."""
+    if session_class is None:
+        return handler_class
+    warnings.warn(
+        "session_class= is deprecated: use handler_class= (a ConnectionHandler subclass)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return session_class
 
 
 def _wants_websocket(request: web.BaseRequest) -> bool:
@@ -214,15 +242,18 @@ def create_app(
     middlewares: Iterable[Middleware] = (),
     versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
     log_sessions: bool = True,
-    session_class: type[Session] = Session,
+    handler_class: type[ConnectionHandler] = ConnectionHandler,
     session_manager: SessionManager | None = None,
+    session_class: type[ConnectionHandler] | None = None,
 ) -> web.Application:
     """An aiohttp application serving wsep on ``path`` and ``GET /healthz``.
 
     ``execer`` defaults to the local execer; ``versions=(V1,)`` makes a server
-    that speaks only the Go wire format; ``observers`` see every session (the
-    structured log line is added unless ``log_sessions=False``); ``session_class``
-    replaces the per-connection logic (a :class:`Session` subclass).
+    that speaks only the Go wire format; ``observers`` see every connection's
+    record (the structured log line is added unless ``log_sessions=False``);
+    ``handler_class`` replaces the per-connection logic (a
+    :class:`~wsep_server.handler.ConnectionHandler` subclass; ``session_class``
+    is its deprecated name); ``session_manager`` holds the reattachable sessions.
     """
     handler = WsepHandler(
         session_manager=session_manager,
@@ -232,7 +263,7 @@ def create_app(
         observers=observers,
         versions=versions,
         log_sessions=log_sessions,
-        session_class=session_class,
+        handler_class=_handler_class(handler_class, session_class),
     )
     app = web.Application(middlewares=list(middlewares))
     app[HANDLER_KEY] = handler

@@ -1,8 +1,8 @@
-"""The audit log: one JSON line when a session starts and one when it ends.
+"""The audit log: one JSON line when a connection starts its process and one when it ends.
 
 A :class:`~wsep_server.hooks.SessionObserver`. Lines are queued and written by
 a background task through aiofiles, so the event loop never waits on the disk
-(the queue is bounded: a stuck disk slows sessions down, it never eats memory).
+(the queue is bounded: a stuck disk slows connections down, it never eats memory).
 On SIGHUP the file is reopened, for logrotate. Lines carry who, from where,
 what, how it ended and how many bytes moved, never credentials and never
 stdin contents; anything token-shaped in argv is scrubbed as well.

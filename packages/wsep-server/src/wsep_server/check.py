@@ -72,7 +72,8 @@ def check_config(opts: Options) -> list[str]:
         origin_middleware,
     )
     from .policy import load_policy_file
-    from .security import build_authenticators, check_listen_safety
+    from .security import build_authenticators
+    from .security_options import check_listen_safety
     from .tls_files import check_certificate_pair
 
     sec = opts.security

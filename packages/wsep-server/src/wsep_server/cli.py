@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .security import SecurityOptions, add_security_arguments, security_options
+from .security_options import SecurityOptions, add_security_arguments, security_options
 from .service import ServiceOptions, add_service_arguments, service_options
 from .web.options import WebOptions, add_web_arguments, web_options
 

@@ -20,7 +20,7 @@ class ServerConfig:
     - ``max_receive_size``: largest message a client may send (aiohttp's
       ``max_msg_size``); larger ones get close 1009.
     - ``heartbeat``: seconds between pings, so dead peers are noticed (None: off).
-    - ``grace_period``: on shutdown, how long sessions get to end before the
+    - ``grace_period``: on shutdown, how long connections get to end before the
       server stops waiting.
     - ``close_timeout``: how long to wait for the peer's close frame after ours.
     - ``exit_linger``: after ``exit_code`` the Go server waits for the client to

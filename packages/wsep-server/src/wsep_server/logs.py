@@ -1,4 +1,4 @@
-"""Logging: text or JSON lines, and the one structured record per session."""
+"""Logging: text or JSON lines, and the one structured record per connection."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from .hooks import SessionRecord
 
 __all__ = ["JsonFormatter", "SessionLogObserver", "configure_logging", "session_fields"]
 
-SESSION_LOGGER = "wsep_server.sessions"
+#: The logger of the one record per connection (``wsep_server.sessions`` is the
+#: reattachable sessions' own).
+RECORD_LOGGER = "wsep_server.records"
 
 # Attributes every LogRecord has; anything else was passed as ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def session_fields(record: SessionRecord) -> dict[str, Any]:
-    """The fields of the per-session log line, JSON-ready."""
+    """The fields of the per-connection log line, JSON-ready."""
     status = record.exit_status
     duration = record.duration
     return {
@@ -43,10 +45,10 @@ def session_fields(record: SessionRecord) -> dict[str, Any]:
 
 
 class SessionLogObserver:
-    """Writes one log record per session when it ends (logger ``wsep_server.sessions``)."""
+    """Writes one log record per connection when it ends (logger ``wsep_server.records``)."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or logging.getLogger(SESSION_LOGGER)
+        self.logger = logger or logging.getLogger(RECORD_LOGGER)
 
     def on_start(self, record: SessionRecord) -> None:
         return None
@@ -66,7 +68,7 @@ def _text(value: object) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; a session record's fields are top-level keys."""
+    """One JSON object per line; a connection record's fields are top-level keys."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {

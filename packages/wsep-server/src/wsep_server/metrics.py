@@ -72,12 +72,12 @@ class Metrics:
         self.connections_active = 0
         self.connections = 0
         self.reattaches = 0
-        self.sessions = 0
+        self.processes_started = 0
         self.ended: Counter[str] = Counter()
         self.close_codes: Counter[int] = Counter()
         self.policy_refusals = 0
         self.auth_failures: Counter[tuple[str, str]] = Counter()
-        self.bytes_in = 0  # of ended sessions; live ones are added when scraped
+        self.bytes_in = 0  # of ended connections; live ones are added when scraped
         self.bytes_out = 0
         self.spawn_buckets = [0] * (len(SPAWN_BUCKETS) + 1)
         self.spawn_sum = 0.0
@@ -87,7 +87,7 @@ class Metrics:
     # --- observer -------------------------------------------------------------
 
     def on_start(self, record: SessionRecord) -> None:
-        self.sessions += 1
+        self.processes_started += 1
         self._live[record.id] = record
         if record.started:
             latency = max(0.0, time.time() - record.started)
@@ -165,18 +165,21 @@ class Metrics:
                     value=metrics.connections,
                 )  # fmt: skip
                 yield GaugeMetricFamily(
-                    "wsep_sessions_active", "processes running for a connection now",
+                    "wsep_processes_active", "processes running for a connection now",
                     value=len(live),
                 )  # fmt: skip
                 yield CounterMetricFamily(
-                    "wsep_sessions_started", "processes started", value=metrics.sessions
-                )
+                    "wsep_processes_started", "processes started (or attached to) for a "
+                    "connection", value=metrics.processes_started,
+                )  # fmt: skip
                 ended = CounterMetricFamily(
-                    "wsep_sessions_ended", "sessions ended, by reason", labels=["reason"]
-                )
+                    "wsep_connections_ended", "connections that ran a process, ended, by reason",
+                    labels=["reason"],
+                )  # fmt: skip
                 for reason, n in sorted(metrics.ended.items()):
                     ended.add_metric([reason], n)
                 yield ended
+                yield from _deprecated_names(metrics, len(live))
                 yield CounterMetricFamily(
                     "wsep_bytes_in", "stdin bytes received from clients",
                     value=metrics.bytes_in + sum(r.bytes_in for r in live),
@@ -206,7 +209,7 @@ class Metrics:
                     value=metrics.policy_refusals,
                 )  # fmt: skip
                 codes = CounterMetricFamily(
-                    "wsep_close_codes", "WebSocket close codes sessions ended with",
+                    "wsep_close_codes", "WebSocket close codes connections ended with",
                     labels=["code"],
                 )  # fmt: skip
                 for code, n in sorted(metrics.close_codes.items()):
@@ -242,6 +245,25 @@ class Metrics:
                     yield reloads
 
         return _Collector()
+
+
+def _deprecated_names(metrics: Metrics, active: int) -> Iterator[Any]:
+    """The old names of three counts ("session" meant a connection's process)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    yield GaugeMetricFamily(
+        "wsep_sessions_active", "deprecated: wsep_processes_active", value=active
+    )
+    yield CounterMetricFamily(
+        "wsep_sessions_started", "deprecated: wsep_processes_started",
+        value=metrics.processes_started,
+    )  # fmt: skip
+    ended = CounterMetricFamily(
+        "wsep_sessions_ended", "deprecated: wsep_connections_ended", labels=["reason"]
+    )
+    for reason, n in sorted(metrics.ended.items()):
+        ended.add_metric([reason], n)
+    yield ended
 
 
 def metrics_app(metrics: Metrics, path: str = "/metrics") -> web.Application:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from .hooks import Identity
-    from .security import Security, SecurityOptions
+    from .security import Security
+    from .security_options import SecurityOptions
 
 __all__ = ["ReloadableAuthenticator", "Reloader", "reloadable"]
 

@@ -104,7 +104,7 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
 
 def service_options(ns: argparse.Namespace) -> ServiceOptions:
     """The options out of a namespace parsed with :func:`add_service_arguments`."""
-    from .security import is_loopback
+    from .security_options import is_loopback
 
     listen = ns.metrics_listen
     if listen is not None and not is_loopback(listen[0]):

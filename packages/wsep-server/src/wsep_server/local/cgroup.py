@@ -28,7 +28,7 @@ from pathlib import Path
 
 __all__ = ["CgroupPool", "find_own_cgroup"]
 
-_log = logging.getLogger("wsep_server.local")
+_log = logging.getLogger("wsep_server.local.cgroup")
 
 
 def find_own_cgroup() -> Path | None:

@@ -13,9 +13,9 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import session
+from . import process_group
 from .cgroup import CgroupPool
-from .session import Member
+from .process_group import Member
 from .tracking import TAG_VARIABLE, DescendantTracker, become_subreaper
 
 __all__ = ["Containment", "SessionScope", "tag_environment"]
@@ -113,7 +113,7 @@ class SessionScope:
 
     def signal(self, signum: int, found: list[Member]) -> None:
         """Signal the session's group, ``found``, and whatever is in the cgroup."""
-        session.signal_session(self.leader, signum, [m for m in found if m.started])
+        process_group.signal_process_group(self.leader, signum, [m for m in found if m.started])
         cgroups = self._owner.cgroups
         if self.group is not None and cgroups is not None:
             if signum == signal.SIGKILL:

@@ -20,7 +20,7 @@ import threading
 
 from wsep_protocol import ExitStatus
 
-from . import session
+from . import process_group
 from .containment import SessionScope
 from .reader import PipeReader
 from .writer import PipeWriter
@@ -219,7 +219,7 @@ class LocalProcess:
             found = await scope.members()
 
     def _killpg(self, signum: int) -> None:
-        session.killpg(self._pid, signum)
+        process_group.killpg(self._pid, signum)
 
     def _release(self) -> None:
         if self._closed:

@@ -36,11 +36,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .session import Member, ProcStat, read_stat
+from .process_group import Member, ProcStat, read_stat
 
 __all__ = ["TAG_VARIABLE", "DescendantTracker", "become_subreaper"]
 
-_log = logging.getLogger("wsep_server.local")
+_log = logging.getLogger("wsep_server.local.tracking")
 
 #: Set in every child's environment; names the session an orphan came from.
 TAG_VARIABLE = "WSEP_SESSION_TAG"

@@ -86,9 +86,6 @@ class FilePolicy:
             raise PolicyViolation(f"not allowed: {who} (no policy)")
         return rules
 
-    def active_sessions(self, name: str | None) -> int:
-        return self._active.get(name, 0)
-
     async def check_start(
         self,
         request: web.Request,

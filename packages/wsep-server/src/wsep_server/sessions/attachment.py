@@ -144,7 +144,6 @@ class SessionProcess:
         self.size = size
         self.since = time.time()
         self.detached = False
-        self.exit_delivered = False
         self.gaps: list[Gap] = []
         self._queue: deque[bytes] = deque()
         self._queued = 0
@@ -312,10 +311,8 @@ class SessionProcess:
             raise RuntimeError("detached from a session that is still running")
         await session.exited.wait()
         assert session.status is not None
-        if not self.detached:
-            self.exit_delivered = True
-            if session.resumable and not self.read_only:
-                session.end("exited")  # a client has it all: the job is done
+        if not self.detached and session.resumable and not self.read_only:
+            session.end("exited")  # a client has it all: the job is done
         return session.status
 
     async def resize(self, rows: int, cols: int) -> None:

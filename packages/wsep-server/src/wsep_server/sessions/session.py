@@ -355,9 +355,6 @@ class Session:
         finally:
             self.ended.set()
 
-    async def wait_ended(self) -> None:
-        await self.ended.wait()
-
     # --- inspection ------------------------------------------------------------
 
     def describe(self) -> SessionDescription:

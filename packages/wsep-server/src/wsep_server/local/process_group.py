@@ -1,8 +1,10 @@
 """Signalling what a child left running, by process group and by pinned pid.
 
-Each child leads its own session (``setsid``) and process group; ``killpg``
-reaches that group, and :func:`signal_session` each process found elsewhere
-(:mod:`.tracking` finds them), a pidfd pinning it so a reused pid is never hit.
+Each child leads its own POSIX session (``setsid``: its ``sid`` is its pid) and
+process group; ``killpg`` reaches that group, and :func:`signal_process_group`
+each process found elsewhere (:mod:`.tracking` finds them), a pidfd pinning it
+so a reused pid is never hit. A POSIX session is the kernel's, never a wsep
+session (:mod:`wsep_server.sessions`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import signal
 from typing import NamedTuple
 
-__all__ = ["Member", "ProcStat", "killpg", "read_stat", "signal_session"]
+__all__ = ["Member", "ProcStat", "killpg", "read_stat", "signal_process_group"]
 
 
 class Member(NamedTuple):
@@ -20,6 +22,7 @@ class Member(NamedTuple):
 
     pid: int
     pgid: int
+    #: The POSIX session id (``setsid``), not a wsep session.
     sid: int
     started: int
 
@@ -60,11 +63,11 @@ def killpg(pgid: int, signum: int) -> bool:
     return True
 
 
-def signal_session(sid: int, signum: int, found: list[Member]) -> None:
-    """Signal group ``sid`` and each process of ``found`` that lives in another group."""
-    killpg(sid, signum)
+def signal_process_group(pgid: int, signum: int, found: list[Member]) -> None:
+    """Signal group ``pgid`` and each process of ``found`` that lives in another group."""
+    killpg(pgid, signum)
     for member in found:
-        if member.pgid != sid:
+        if member.pgid != pgid:
             _signal_member(member, signum)
 
 
