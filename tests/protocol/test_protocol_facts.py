@@ -138,14 +138,6 @@ def test_the_default_terminal_size() -> None:
     assert wp.Command("sh", tty=True, rows=1, cols=2).terminal_size == (1, 2)
 
 
-def test_the_older_import_paths_of_the_size_are_the_same_objects() -> None:
-    from wsep_server import local
-    from wsep_server.sessions import session
-
-    assert (local.DEFAULT_ROWS, local.DEFAULT_COLS) == (wp.DEFAULT_ROWS, wp.DEFAULT_COLS)
-    assert (session.DEFAULT_ROWS, session.DEFAULT_COLS) == (wp.DEFAULT_ROWS, wp.DEFAULT_COLS)
-
-
 # --- framing of data messages --------------------------------------------------------------
 
 # The bytes of data messages as the Go peers send them (and as tests/protocol/vectors.json holds).
@@ -221,18 +213,3 @@ def test_the_largest_framed_message_fits_the_limit() -> None:
         header = conn.data_header(wp.Stdout)
         room = conn.max_data_size(header)
         assert len(conn.frame_data(header, bytes(room))) == conn.max_message_size
-
-
-# --- malloc tuning -------------------------------------------------------------------------
-
-
-def test_one_tune_malloc_under_every_import_path() -> None:
-    import wsep_client
-    from wsep_client.tuning import tune_malloc as client_alias
-    from wsep_protocol.malloc import tune_malloc
-    from wsep_server.local.malloc import tune_malloc as server_alias
-
-    assert client_alias is tune_malloc
-    assert server_alias is tune_malloc
-    assert wsep_client.tune_malloc is tune_malloc
-    assert tune_malloc() is (os.confstr("CS_GNU_LIBC_VERSION") is not None)

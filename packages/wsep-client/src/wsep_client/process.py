@@ -22,6 +22,7 @@ from wsep_protocol import (
     Resize,
     Signal,
     Start,
+    Stdin,
 )
 from wsep_protocol.sessions import Attach, Gap
 
@@ -77,6 +78,7 @@ class ProcessBase(_Receiving):
             max_message_size=connection.max_message_size,
             close_message=self._close_stdin_message,
             enabled=command.stdin_enabled,
+            frames=connection.frame_buffer(Stdin),
         )
         loop = asyncio.get_running_loop()
         self._pid_future: asyncio.Future[int] = loop.create_future()

@@ -24,7 +24,6 @@ from wsep_protocol import (
     ExitStatus,
     Process,
     ProcessReader,
-    Role,
     Stderr,
     Stdout,
 )
@@ -42,26 +41,24 @@ AllowFn = Callable[[int], int]
 
 
 class OutputPump:
-    """Copies one process's output into WebSocket messages of at most ``max_size`` bytes."""
+    """Copies one process's output into WebSocket messages its connection allows."""
 
     def __init__(
         self,
         process: Process,
         send: SendFn,
         *,
-        connection: Connection | None = None,
-        max_size: int | None = None,
+        connection: Connection,
         tty: bool,
         allow: AllowFn | None = None,
         flow: OutputGate | None = None,
     ) -> None:
-        """``connection`` frames the output and bounds its messages (``max_size``
-        instead of its limit; a v1 server connection if None)."""
+        """``connection`` (the server's) frames the output and bounds its messages."""
         self.process = process
         self._flow = flow
         self._send = send
-        self._conn = connection if connection is not None else Connection(Role.SERVER)
-        self._max_size = self._conn.max_message_size if max_size is None else max_size
+        self._conn = connection
+        self._max_size = connection.max_message_size
         self._tty = tty
         self._allow = allow
         self.bytes_out = 0

@@ -14,6 +14,7 @@ from wsep_protocol import (
     CloseCode,
     Connection,
     Error,
+    ErrorCode,
     Execer,
     ExitStatus,
     Process,
@@ -91,7 +92,7 @@ class ConnectionBase:
         reason: str,
         end_reason: str,
         *,
-        error: tuple[str, str] | None = None,
+        error: tuple[ErrorCode, str] | None = None,
     ) -> None:
         """End the connection once: optional v2 ``error`` (code, message), then the close.
 
@@ -104,7 +105,7 @@ class ConnectionBase:
         self.record.close_code = close_code
         if error is not None and self.conn.extended and not self.ws.closed:
             with contextlib.suppress(Exception):
-                message = Error(error[0], error[1], close_code)
+                message = Error(error[0].value, error[1], close_code)
                 await self.ws.send_bytes(self.conn.send(message))
         self._closing.set()
         await self._close_ws(close_code, reason)
@@ -115,7 +116,7 @@ class ConnectionBase:
             CloseCode.GOING_AWAY,
             "server shutting down",
             "server shutdown",
-            error=("server_shutdown", "the server is shutting down"),
+            error=(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"),
         )
         await self._ended.wait()
 

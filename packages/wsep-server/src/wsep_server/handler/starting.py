@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from wsep_protocol import CloseCode, Pid, PolicyViolation, Process, Start, StartError
+from wsep_protocol import CloseCode, ErrorCode, Pid, PolicyViolation, Process, Start, StartError
 
 from ..hooks import check_start, notify_observers
 from ..pump import OutputPump
@@ -57,7 +57,7 @@ class Starting(OutputSending):
             self.process = await self.start_process(start)
         except StartError as exc:
             await self.end(
-                exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.kind.value, str(exc))
+                exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.error_code, str(exc))
             )
             return
         except PolicyViolation as exc:
@@ -69,7 +69,7 @@ class Starting(OutputSending):
                 CloseCode.INTERNAL_ERROR,
                 f"failed to start: {exc}",
                 f"start failed: {exc!r}",
-                error=("start_failed", str(exc)),
+                error=(ErrorCode.START_FAILED, str(exc)),
             )
             return
         process = self.process
@@ -85,7 +85,7 @@ class Starting(OutputSending):
         self._pump = OutputPump(
             process,
             self._send,
-            max_size=self.conn.max_message_size,
+            connection=self.conn,
             tty=command.tty,
             allow=self._allow_output if self.limits.max_output_bytes is not None else None,
             flow=self.flow,
@@ -98,9 +98,11 @@ class Starting(OutputSending):
                     self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
                 )
 
-    async def _refuse(self, exc: PolicyViolation, code: str = "policy_violation") -> None:
+    async def _refuse(self, exc: PolicyViolation) -> None:
         """End the connection for a refusal by the policy (or by a session's rules)."""
-        await self.end(exc.close_code, exc.reason, f"policy: {exc}", error=(code, str(exc)))
+        await self.end(
+            exc.close_code, exc.reason, f"policy: {exc}", error=(exc.error_code, str(exc))
+        )
 
     async def start_process(self, start: Start) -> Process:
         """Start the command of ``start``, or attach to the session it names."""
@@ -128,6 +130,6 @@ class Starting(OutputSending):
                 return
             reply = await answer(manager, self.record.identity, message)
         except PolicyViolation as exc:
-            await self._refuse(exc, getattr(exc, "code", "policy_violation"))
+            await self._refuse(exc)
             return
         await self._send(self.conn.send(reply))
