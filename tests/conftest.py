@@ -5,7 +5,8 @@ Servers (all on 127.0.0.1, random ports, real processes):
 - ``make_server``: async factory. ``url = await make_server(**create_app_kwargs)``
   starts ``wsep_server.create_app(**kwargs)`` in this event loop and returns its
   ``ws://127.0.0.1:PORT/`` URL (``path=`` is honoured). Extra keyword
-  ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes).
+  ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes);
+  ``runner_kwargs=`` and ``backlog=`` go to aiohttp's ``AppRunner`` and ``TCPSite``.
   Everything is shut down (sessions ended, processes reaped) after the test.
   By default the session log line is off (``log_sessions=False``) and the
   execer is ``LocalExecer(grace_period=2.0, output_linger=0.5)``.
@@ -23,7 +24,7 @@ Process hygiene:
   process has no child processes left (zombies included), then asserts it.
   List it before the server fixtures (``def test_x(no_leaked_children, wsep_server)``)
   so that it is torn down after them.
-  Helpers for finer checks live in ``tests/procutil.py``.
+  Helpers for finer checks live in ``tests/support/proc.py``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support import REPO
+from support.proc import stop_process
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -62,11 +63,13 @@ async def make_server() -> AsyncIterator[MakeServer]:
         if "execer" not in kwargs:
             kwargs["execer"] = LocalExecer(grace_period=2.0, output_linger=0.5)
         path = kwargs.get("path", "/")
+        runner_kwargs = {"shutdown_timeout": 10.0, **kwargs.pop("runner_kwargs", {})}
+        backlog = kwargs.pop("backlog", 128)
         app = app_factory(**kwargs)
-        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)
+        runner = web.AppRunner(app, handle_signals=False, **runner_kwargs)
         await runner.setup()
         runners.append(runner)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=backlog)
         await site.start()
         port = runner.addresses[0][1]
         return f"ws://127.0.0.1:{port}{path}"
@@ -115,7 +118,7 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=full_env,
-            cwd=ROOT,
+            cwd=REPO,
         )
         assert proc.stdout is not None
         first = proc.stdout.readline().decode()
@@ -144,13 +147,7 @@ def start_server_process() -> Iterator[Callable[..., ServerProcess]]:
 
     yield factory
     for srv in started:
-        if srv.proc.poll() is None:
-            srv.proc.send_signal(signal.SIGTERM)
-            try:
-                srv.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                srv.proc.kill()
-                srv.proc.wait()
+        stop_process(srv.proc)
         for stream in (srv.proc.stdout, srv.proc.stderr):
             if stream is not None:
                 stream.close()
@@ -175,7 +172,7 @@ def socket_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def no_leaked_children() -> Iterator[None]:
-    from procutil import children_of
+    from support.proc import children_of
 
     before = set(children_of())
     yield

@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import pytest
+from support.wire import free_port
 
 pytest.importorskip("ansible")
 
@@ -25,12 +25,6 @@ pytestmark = [pytest.mark.once, pytest.mark.usefixtures("no_leaked_children")]
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "ansible-token-0123456789abcdef"
 RECAP = re.compile(r"^(\S+)\s+:\s+(ok=.*)$", re.MULTILINE)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_playbook_runs_on_every_reachable_host(start_server_process, tmp_path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from clientutil import Proxy
+from support.client import Proxy
+from support.wire import port_of
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def v1_url(make_server) -> str:
 
 @pytest.fixture
 async def proxy(url: str) -> AsyncIterator[Proxy]:
-    port = int(url.split(":")[2].split("/")[0])
+    port = port_of(url)
     p = Proxy(port)
     await p.start()
     yield p

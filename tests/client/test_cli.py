@@ -10,36 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from clientutil import CP_SIZE
+from support.cli import assert_ctrl_c_is_forwarded, cli_env, one_line, start_wsep, wsep
+from support.client import CP_SIZE
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
-
-
-async def wsep(*args: str, input: bytes = b"", env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """Run the real console script (this loop keeps serving the in-process server)."""
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-    full_env.update(env or {})
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
-        *args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=full_env,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(input), 120)
-    return proc.returncode, out, err
-
-
-def one_line(err: bytes) -> str:
-    text = err.decode()
-    assert text.count("\n") == 1, text
-    assert text.startswith("wsep: "), text
-    assert "Traceback" not in text
-    return text
 
 
 async def test_exit_code_and_streams(url: str) -> None:
@@ -180,9 +154,7 @@ def test_remote_spec_parsing() -> None:
 
 async def test_exit_does_not_wait_for_local_stdin(url: str) -> None:
     """The remote exits while our stdin is still open: wsep exits at once (no 5 s stall)."""
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
+    proc = await start_wsep(
         "run",
         "--url",
         url,
@@ -191,7 +163,6 @@ async def test_exit_does_not_wait_for_local_stdin(url: str) -> None:
         "-c",
         "head -c 2000000 /dev/zero; exit 3",
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
     out = await asyncio.wait_for(proc.stdout.read(), 30)
@@ -203,27 +174,7 @@ async def test_exit_does_not_wait_for_local_stdin(url: str) -> None:
 
 
 async def test_ctrl_c_is_forwarded_to_the_remote_command(url: str) -> None:
-    import signal
-
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    script = "trap 'echo got-int; exit 7' INT; echo ready; sleep 60 & wait"
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
-        "run",
-        "--url",
-        url,
-        "--",
-        "sh",
-        "-c",
-        script,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"ready\n"
-    proc.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(proc.stdout.read(), 30) == b"got-int\n"
-    assert await asyncio.wait_for(proc.wait(), 30) == 7
+    await assert_ctrl_c_is_forwarded("--url", url, env=cli_env(), timeout=30)
 
 
 async def test_bad_working_directory_is_126(url: str) -> None:

@@ -9,33 +9,17 @@ import subprocess
 import sys
 
 import pytest
+from support.cli import WSEP_COMMAND, cli_env, start_wsep
 
 # End to end through real CLI processes and masters: one interpreter is enough (nox).
 pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
-CMD = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
 
 
 async def test_a_terminal_on_stdin_is_forwarded(url: str) -> None:
     main, secondary = pty.openpty()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *CMD,
-            "run",
-            "--url",
-            url,
-            "--",
-            "sh",
-            "-c",
-            "echo ready; cat",
-            stdin=secondary,
-            stdout=subprocess.PIPE,
-            env=_env(),
+        proc = await start_wsep(
+            "run", "--url", url, "--", "sh", "-c", "echo ready; cat", stdin=secondary
         )
         assert proc.stdout is not None
         assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
@@ -51,18 +35,7 @@ async def test_a_terminal_on_stdin_is_forwarded(url: str) -> None:
 async def test_no_stdin_flag_sends_nothing(url: str) -> None:
     main, secondary = pty.openpty()
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *CMD,
-            "run",
-            "-n",
-            "--url",
-            url,
-            "--",
-            "cat",
-            stdin=secondary,
-            stdout=subprocess.PIPE,
-            env=_env(),
-        )
+        proc = await start_wsep("run", "-n", "--url", url, "--", "cat", stdin=secondary)
         out, _ = await asyncio.wait_for(proc.communicate(), 60)  # cat sees EOF at once
         assert (proc.returncode, out) == (0, b"")
     finally:
@@ -73,7 +46,11 @@ async def test_no_stdin_flag_sends_nothing(url: str) -> None:
 @pytest.mark.parametrize("command", ["run", "cp", "sessions", "control"])
 def test_help_keeps_the_examples_as_written(command: str) -> None:
     done = subprocess.run(
-        [*CMD, command, "--help"], capture_output=True, text=True, env=_env(), timeout=60
+        [*WSEP_COMMAND, command, "--help"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
     )
     assert done.returncode == 0
     assert "\n  wsep run -t -- bash\n" in done.stdout

@@ -20,12 +20,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from support.cli import assert_ctrl_c_is_forwarded, cli_env, start_wsep
 
 # End to end through real CLI processes and masters: one interpreter is enough (nox).
 pytestmark = [pytest.mark.usefixtures("no_leaked_children"), pytest.mark.once]
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
-CMD = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
 
 
 class Control:
@@ -34,17 +32,11 @@ class Control:
     def __init__(self, url: str, directory: str) -> None:
         self.url = url
         self.dir = directory
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-        self.env.update(WSEP_URL=url, WSEP_CONTROL_DIR=directory, WSEP_CONTROL="yes")
+        self.env = cli_env({"WSEP_URL": url, "WSEP_CONTROL_DIR": directory, "WSEP_CONTROL": "yes"})
 
     async def run(self, *args: str, input: bytes = b"", **env: str) -> tuple[int, bytes, bytes]:
-        proc = await asyncio.create_subprocess_exec(
-            *CMD,
-            *args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**self.env, **env},
+        proc = await start_wsep(
+            *args, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env={**self.env, **env}
         )
         out, err = await asyncio.wait_for(proc.communicate(input), 120)
         assert proc.returncode is not None
@@ -131,23 +123,7 @@ async def test_errors_and_timeouts_keep_the_direct_exit_codes(control: Control) 
 
 async def test_ctrl_c_reaches_the_remote_command(control: Control) -> None:
     await control.run("control", "start")
-    script = "trap 'echo got-int; exit 7' INT; echo ready; sleep 60 & wait"
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
-        "run",
-        "--",
-        "sh",
-        "-c",
-        script,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        env=control.env,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
-    proc.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(proc.stdout.read(), 60) == b"got-int\n"
-    assert await asyncio.wait_for(proc.wait(), 60) == 7
+    await assert_ctrl_c_is_forwarded(env=control.env, timeout=60)
 
 
 async def _run_remote_sleep(
@@ -157,15 +133,13 @@ async def _run_remote_sleep(
     the remote pid is in the returned file."""
     await control.run("control", "start")
     marker = tmp_path / "pid"
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
+    proc = await start_wsep(
         "run",
         "--",
         "sh",
         "-c",
         f"echo $$ > {marker}; echo ready; exec sleep 60",
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
         env=control.env,
     )
     assert proc.stdout is not None
@@ -196,8 +170,7 @@ async def test_tty_mode_resize_and_raw_ctrl_c(control: Control) -> None:
     main, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     saved = termios.tcgetattr(secondary)
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
+    proc = await start_wsep(
         "run",
         "-t",
         "--",
@@ -290,24 +263,10 @@ async def test_an_idle_master_exits_by_itself(control: Control) -> None:
     assert not [n for n in os.listdir(control.dir) if n.endswith(".sock")]
 
 
-async def test_a_master_that_dies_mid_command_is_one_line(control: Control) -> None:
-    await control.run("control", "start")
+async def test_a_master_that_dies_mid_command_is_one_line(control: Control, tmp_path: Path) -> None:
+    proc, _ = await _run_remote_sleep(control, tmp_path)
     status = await control.status()
     assert status is not None
-    proc = await asyncio.create_subprocess_exec(
-        *CMD,
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 60",
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=control.env,
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 60) == b"ready\n"
     os.kill(status["pid"], signal.SIGKILL)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 255

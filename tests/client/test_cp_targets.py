@@ -6,15 +6,12 @@ import fcntl
 import os
 import struct
 import subprocess
-import sys
 import termios
 
 import pytest
-from test_cli import one_line, wsep
+from support.cli import WSEP_COMMAND, cli_env, one_line, wsep
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
 
 
 def _leftovers(directory) -> list[str]:  # type: ignore[no-untyped-def]
@@ -100,11 +97,9 @@ def test_download_never_follows_a_planted_part_symlink(server_process, tmp_path)
     victim.write_bytes(b"precious\n")
     target = tmp_path / "download"
     os.symlink(victim, f"{target}.wsep-part")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-    env["WSEP_URL"] = server_process.url
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
+    env = cli_env({"WSEP_URL": server_process.url})
     done = subprocess.run(
-        [*cmd, "cp", f":{source}", str(target)], capture_output=True, env=env, timeout=120
+        [*WSEP_COMMAND, "cp", f":{source}", str(target)], capture_output=True, env=env, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert victim.read_bytes() == b"precious\n"

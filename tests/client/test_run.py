@@ -8,7 +8,7 @@ import signal
 
 import pytest
 import wsep_client
-from procutil import proc_stat
+from support.proc import proc_stat
 from wsep_client import CompletedProcess, ProcessError, ProcessTimeout, StartFailed
 from wsep_protocol import ExitStatus, ProtocolVersion, StartErrorKind
 

@@ -182,7 +182,7 @@ async def test_connect_fails_fast(make_server) -> None:
 
 
 async def test_a_policy_limit_is_reported_as_the_reason(make_server) -> None:
-    from test_cli import one_line, wsep
+    from support.cli import one_line, wsep
 
     class Limited:
         async def check_start(self, request: Any, identity: Any, command: Command, sid: str):  # type: ignore[no-untyped-def]

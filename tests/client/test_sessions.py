@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import wsep_client
-from clientutil import FULL, Proxy
-from test_cli import one_line, wsep
-from wsep_client import NoSuchSession, NotSupported, OutputGap, RemoteExecer, ResumeOptions
+from support import scaled
+from support.cli import one_line, wsep
+from support.client import Proxy
+from support.sessions import PY
+from support.streams import read_all, read_until
+from support.wire import port_of
+from wsep_client import (
+    NoSuchSession,
+    NotSupported,
+    OutputGap,
+    RemoteExecer,
+    RemoteProcess,
+    ResumeOptions,
+)
 from wsep_protocol import LocalProtocolError, ProtocolVersion
 from wsep_protocol.sessions import Gap
 from wsep_server.local import LocalExecer
@@ -20,7 +30,7 @@ from wsep_server.sessions import SessionConfig, SessionManager
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
-PY = sys.executable
+
 #: Writes TOTAL deterministic bytes (a 1 MiB block repeated) to stdout, a little to stderr;
 #: with GATE_AT and FIFO, it stops after GATE_AT bytes until a line is written to FIFO.
 WRITER = """
@@ -46,30 +56,19 @@ sys.exit(3)
 BLOCK = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
 
 
+async def start_writer(execer: RemoteExecer, total: int, gate_at: int, fifo: Path) -> RemoteProcess:
+    """The resumable job ``job`` running WRITER."""
+    args = ("-u", "-c", WRITER, str(total), str(gate_at), str(fifo))
+    return await execer.create_process(PY, *args, stdin=False, session_id="job", resumable=True)
+
+
 def expected(total: int) -> bytes:
     return (BLOCK * (total // len(BLOCK) + 1))[:total]
-
-
-async def collect(reader: asyncio.StreamReader) -> bytes:
-    data = bytearray()
-    while chunk := await reader.read(1 << 20):
-        data += chunk
-    return bytes(data)
 
 
 async def read_into(reader: asyncio.StreamReader, data: bytearray) -> None:
     while chunk := await reader.read(65536):
         data += chunk
-
-
-async def read_until(reader: asyncio.StreamReader, needle: bytes) -> bytes:
-    data = bytearray()
-    while needle not in data:
-        chunk = await reader.read(65536)
-        if not chunk:
-            raise AssertionError(f"EOF before {needle!r}: {bytes(data[-300:])!r}")
-        data += chunk
-    return bytes(data)
 
 
 @pytest.fixture
@@ -96,21 +95,15 @@ async def release(fifo: Path) -> None:
 
 
 async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    total = 50_000_000 if FULL else 8_000_000
+    total = scaled(8_000_000, 50_000_000)
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
     url, _ = await manager_server(ring_bytes=total + (1 << 20), timeout=30)
-    proxy = Proxy(int(url.split(":")[2].split("/")[0]))
+    proxy = Proxy(port_of(url))
     await proxy.start()
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
-            proc = await execer.create_process(
-                PY,
-                *("-u", "-c", WRITER, str(total), str(total // 2), str(fifo)),
-                stdin=False,
-                session_id="job",
-                resumable=True,
-            )
+            proc = await start_writer(execer, total, total // 2, fifo)
             assert proc.resumable
             received = bytearray()
             while len(received) < total // 4:  # then the network goes away mid-stream
@@ -118,7 +111,7 @@ async def test_resumable_job_survives_a_dropped_connection(manager_server, tmp_p
             proxy.cut()  # the job is held at its gate: this is before its exit, always
             await release(fifo)
             rest, err = await asyncio.wait_for(
-                asyncio.gather(collect(proc.stdout), collect(proc.stderr)), 60
+                asyncio.gather(read_all(proc.stdout), read_all(proc.stderr)), 60
             )
             await asyncio.wait_for(proc.wait(), 30)
             status = proc.exit_status
@@ -156,7 +149,7 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         await _run_detached(execer, mgr, "strict", total)
         strict = await execer.attach("strict", offsets={"stdout": 0, "stderr": 0})
         with pytest.raises(OutputGap) as info:
-            await asyncio.wait_for(collect(strict.stdout), 30)
+            await asyncio.wait_for(read_all(strict.stdout), 30)
         assert (info.value.stream, info.value.offset, info.value.length) == (
             "stdout",
             0,
@@ -171,7 +164,7 @@ async def test_evicted_bytes_raise_or_are_marked(manager_server) -> None:  # typ
         lenient = await execer.attach(
             "lenient", offsets={"stdout": 0, "stderr": 0}, resume=ResumeOptions(on_gap="mark")
         )
-        out = await asyncio.wait_for(collect(lenient.stdout), 30)
+        out = await asyncio.wait_for(read_all(lenient.stdout), 30)
         assert lenient.gaps == [Gap("stdout", 0, total - 100_000)]
         assert out == expected(total)[total - 100_000 :]
         assert await asyncio.wait_for(lenient.wait(), 30) == 3
@@ -199,17 +192,11 @@ async def test_gap_during_resume_comes_after_the_bytes_before_it(
     total, gate_at = 1_000_000, 200_000
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
-    proxy = GatedProxy(int(url.split(":")[2].split("/")[0]))
+    proxy = GatedProxy(port_of(url))
     await proxy.start()
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/") as execer:
-            proc = await execer.create_process(
-                PY,
-                *("-u", "-c", WRITER, str(total), str(gate_at), str(fifo)),
-                stdin=False,
-                session_id="job",
-                resumable=True,
-            )
+            proc = await start_writer(execer, total, gate_at, fifo)
             first = await asyncio.wait_for(proc.stdout.read(1000), 30)
             proxy.open.clear()  # the reconnection waits at the proxy ...
             proxy.cut()

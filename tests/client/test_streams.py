@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 import wsep_client
-from clientutil import BIG
+from support.client import BIG
 from wsep_protocol import V1_MAX_MESSAGE_SIZE, ProtocolVersion
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")

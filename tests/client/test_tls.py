@@ -54,7 +54,7 @@ async def test_wss_untrusted_certificate_is_a_connect_error(tls_server) -> None:
 
 
 async def test_cli_says_how_to_trust_a_self_signed_certificate(tls_server, tmp_path) -> None:
-    from test_cli import one_line, wsep
+    from support.cli import one_line, wsep
 
     url, ca = tls_server
     code, _, err = await wsep("run", "--url", url, "--", "true")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import wsep_client
-from clientutil import CP_SIZE
+from support.client import CP_SIZE
 from wsep_client import TransferError
 from wsep_protocol import ProtocolVersion
 

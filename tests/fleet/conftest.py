@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from fleetutil import TOKEN
+from support.fleet import TOKEN
 
 
 @pytest.fixture

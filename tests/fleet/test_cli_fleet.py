@@ -6,28 +6,13 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
-from fleetutil import TOKEN
-from procutil import wait_until_gone
+from support.cli import cli_env, start_wsep
+from support.fleet import TOKEN
+from support.proc import wait_until_gone
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
-
-WSEP = os.path.join(os.path.dirname(sys.executable), "wsep")
-
-
-async def start_wsep(*args: str, stdin: int = subprocess.DEVNULL) -> asyncio.subprocess.Process:
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
-    return await asyncio.create_subprocess_exec(
-        *cmd,
-        *args,
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
 
 
 async def wsep(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
@@ -154,11 +139,9 @@ async def test_names_are_coloured_on_a_terminal(fleet_urls: list[str]) -> None:
     import pty
 
     primary, secondary = pty.openpty()
-    cmd = [WSEP] if os.path.exists(WSEP) else [sys.executable, "-m", "wsep_client"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WSEP_", "NO_COLOR"))}
+    env = cli_env(drop=("NO_COLOR",))
     env["TERM"] = "xterm"
-    proc = await asyncio.create_subprocess_exec(
-        *cmd,
+    proc = await start_wsep(
         "run",
         "--url",
         ",".join(fleet_urls[:2]),

@@ -6,8 +6,8 @@ import ssl
 
 import pytest
 import trustme
-from fleetutil import TOKEN
-from procutil import wait_until_gone
+from support.fleet import TOKEN
+from support.proc import wait_until_gone
 from wsep_client import (
     Aborted,
     AuthenticationError,

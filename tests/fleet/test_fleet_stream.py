@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from procutil import wait_until_gone
+from support.proc import wait_until_gone
 from wsep_client import Fleet, Inventory, Line
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")

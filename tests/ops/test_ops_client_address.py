@@ -7,27 +7,19 @@ Loopback is all of 127.0.0.0/8, so a client can connect from 127.0.0.7 and a
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import signal
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import trustme
 import wsep_client
-from opsutil import REPO, TOKEN_A, Server, free_port, run_server, wait_until
+from support.nginx import NGINX, nginx_in_front
+from support.ops import TOKEN_A, Server, wait_until
 from wsep_server.auth import hash_token
 from wsep_server.client_address import forwarded_address
 
-__all__ = ["run_server"]
-
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 PROXY, CLIENT = "127.0.0.5", "127.0.0.7"
 
 
@@ -115,55 +107,8 @@ def nginx_front(
         pytest.skip("nginx is not installed (Debian package nginx-light; .ci/run installs it)")
     audit = tmp_path / "audit.jsonl"
     srv = run_server("--port", "0", "--forwarded-from", "127.0.0.1", "--audit-log", str(audit))
-    upstream = int(srv.http_url.rsplit(":", 1)[1])
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    leaf.cert_chain_pems[0].write_to_path(str(cert))
-    leaf.private_key_pem.write_to_path(str(key))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    port = free_port()
-    site = (REPO / "deploy" / "nginx" / "wsep.conf").read_text()
-    site = site.replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")
-    site = site.replace("    listen 443 ssl;\n", f"    listen 127.0.0.1:{port} ssl;\n")
-    site = site.replace("    listen [::]:443 ssl;\n", "")
-    site = site.replace("/etc/ssl/certs/wsep.example.org.pem", str(cert))
-    site = site.replace("/etc/ssl/private/wsep.example.org.key", str(key))
-    site = site.replace("/var/log/nginx/", f"{logs}/")
-    site = re.sub(r"\nserver \{\n    listen 80;.*?\n\}\n", "\n", site, flags=re.DOTALL)
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"{user}daemon off;\nworker_processes 1;\npid {tmp_path}/nginx.pid;\n"
-        f"error_log {logs}/error.log info;\nevents {{ worker_connections 64; }}\n"
-        f"http {{\n client_body_temp_path {tmp_path}/body;\n proxy_temp_path {tmp_path}/proxy;\n"
-        f" fastcgi_temp_path {tmp_path}/fcgi;\n uwsgi_temp_path {tmp_path}/uwsgi;\n"
-        f" scgi_temp_path {tmp_path}/scgi;\n{site}\n}}\n"
-    )
-    cmd = [NGINX, "-p", str(tmp_path), "-e", str(logs / "error.log"), "-c", str(conf)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-
-        def listening() -> bool:
-            assert proc.poll() is None, (logs / "error.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-            except OSError:
-                return False
-            return True
-
-        wait_until(listening, "nginx")
-        ctx = __import__("ssl").create_default_context()
-        ca.configure_trust(ctx)
-        yield f"wss://127.0.0.1:{port}/", ctx, audit
-    finally:
-        proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with nginx_in_front(tmp_path, int(srv.http_url.rsplit(":", 1)[1])) as front:
+        yield front.url, front.ctx, audit
 
 
 @pytest.mark.nginx

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pytest
 import wsep_client
-from opsutil import REPO, TOKEN_A, TOKEN_B, Server, clean_env, run_server
+from support import REPO
+from support.ops import TOKEN_A, TOKEN_B, Server, clean_env
 from wsep_server.auth import hash_token
-
-__all__ = ["run_server"]
 
 UNITS = REPO / "deploy" / "systemd"
 SECURITY = REPO / "packages" / "wsep-server" / "SECURITY.md"

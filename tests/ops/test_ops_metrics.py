@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 import wsep_client
-from opsutil import TOKEN_A, Server, run_server, wait_until
 from prometheus_client.parser import text_string_to_metric_families
+from support.ops import TOKEN_A, Server, wait_until
 from wsep_client import ResumeOptions
 from wsep_server.auth import hash_token
-
-__all__ = ["run_server"]
 
 _ROOT = "uids = [0]\n" if os.geteuid() == 0 else ""
 POLICY = (

@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 import trustme
 import wsep_client
-from opsutil import TOKEN_A, TOKEN_B, Server, run_server, wait_until
+from support.ops import TOKEN_A, TOKEN_B, Server, wait_until
 from wsep_server.auth import hash_token
-
-__all__ = ["run_server"]
 
 # Root (as in CI's container) runs commands only where the policy grants uid 0.
 _ROOT = "uids = [0]\n" if os.geteuid() == 0 else ""

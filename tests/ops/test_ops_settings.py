@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from opsutil import REPO, clean_env
+from support import REPO
+from support.ops import clean_env
 from wsep_server.__main__ import main
 from wsep_server.cli import _build_parser, parse_args
 from wsep_server.security import SecurityOptions, tls_context
@@ -182,11 +183,9 @@ def test_tls_errors_name_the_file_and_the_fault(pair: dict[str, Path], tmp_path:
     assert done.stderr.strip() == f"wsep-server: --tls-cert {missing}: no such file"
 
 
+@pytest.mark.usefixtures("no_wsep_env")
 def test_check_config_reports_every_problem_one_line_each(
-    pair: dict[str, Path],
-    tmp_path: Path,
-    no_wsep_env: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("[default\ncommands = 1\n")
@@ -216,11 +215,9 @@ def test_check_config_reports_every_problem_one_line_each(
     assert len(lines) == 9, joined
 
 
+@pytest.mark.usefixtures("no_wsep_env")
 def test_check_config_passes_a_good_configuration(
-    pair: dict[str, Path],
-    tmp_path: Path,
-    no_wsep_env: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from wsep_server.auth import hash_token
 

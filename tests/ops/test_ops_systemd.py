@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 import wsep_client
-from opsutil import TIMEOUT, Server, clean_env, run_server
+from support.ops import TIMEOUT, Server, clean_env
 from wsep_server import systemd
-
-__all__ = ["run_server"]
 
 
 class NotifyListener:

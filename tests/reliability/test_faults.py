@@ -13,23 +13,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procutil import live_in_session, proc_stat, wait_until_gone
-from rawws import RawWebSocket
-from relutil import (
-    Serve,
-    collect,
+from support import scaled
+from support.proc import (
     descendants,
-    expect_close,
     fd_count,
-    header,
-    pid_of,
-    record,
-    scaled,
-    start_bytes,
+    fds_settled,
+    live_in_session,
+    proc_stat,
     wait_for_no_children,
+    wait_until_gone,
     zombies,
 )
-from tcpproxy import FreezableProxy
+from support.rawws import RawWebSocket
+from support.reliability import Serve, record
+from support.tcpproxy import FreezableProxy
+from support.wire import collect, expect_close, header, pid_of, port_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: A client with no dependencies (it starts fast): upgrade, start a command that
@@ -80,13 +78,13 @@ KILLED_CLIENT = textwrap.dedent(
 async def test_client_sigkilled_mid_stream(no_leaked_children: None, serve: Serve) -> None:
     """A client SIGKILLed while output streams: the process ends, no zombie, fds stable."""
     url = await serve()
-    port = url.split(":")[2].rstrip("/")
+    port = port_of(url)
     rounds = scaled(10, 100)
     fds_before = fd_count()
     worst = 0.0
     for _ in range(rounds):
         client = subprocess.Popen(
-            [sys.executable, "-c", KILLED_CLIENT, "127.0.0.1", port],
+            [sys.executable, "-c", KILLED_CLIENT, "127.0.0.1", str(port)],
             stdout=subprocess.PIPE,
         )
         assert client.stdout is not None
@@ -101,10 +99,7 @@ async def test_client_sigkilled_mid_stream(no_leaked_children: None, serve: Serv
         worst = max(worst, time.monotonic() - t0)
     assert await wait_for_no_children() == []
     assert zombies() == []
-    deadline = time.monotonic() + 30
-    while fd_count() > fds_before + 3 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    fds_after = fd_count()
+    fds_after = await fds_settled(fds_before, 3)
     assert fds_after <= fds_before + 3, (fds_before, fds_after)
     record(
         "faults:client_sigkill",
@@ -241,7 +236,7 @@ async def test_frozen_peer_detected_by_heartbeat(no_leaked_children: None, serve
 
     heartbeat = 0.5
     url = await serve(config=ServerConfig(heartbeat=heartbeat))
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     proxy = await FreezableProxy.start("127.0.0.1", port)
     try:
         ws = await RawWebSocket.connect(f"ws://127.0.0.1:{proxy.port}/")
@@ -270,7 +265,7 @@ async def test_frozen_server_detected_by_client_heartbeat(
     from wsep_server import ServerConfig
 
     url = await serve(config=ServerConfig(heartbeat=None))
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     proxy = await FreezableProxy.start("127.0.0.1", port)
     try:
         async with RemoteExecer(f"ws://127.0.0.1:{proxy.port}/", heartbeat=0.5) as execer:

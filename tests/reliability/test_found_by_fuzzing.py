@@ -8,8 +8,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from rawws import OP_BINARY, OP_PING, RawWebSocket, build_frame
-from relutil import Serve, collect, pid_of, record, start_bytes, wait_for_no_children
+from support.proc import wait_for_no_children
+from support.rawws import OP_BINARY, OP_PING, RawWebSocket, build_frame
+from support.reliability import Serve, record
+from support.wire import collect, pid_of, start_bytes
 
 
 class Ends:
@@ -166,7 +168,7 @@ async def test_a_ping_flood_yields_to_other_clients(no_leaked_children: None, se
     Measured like the tiny-message burst above: the longest run of pongs sent
     within one event-loop turn. Every ping still gets its pong, same payload.
     """
-    from rawws import OP_PONG
+    from support.rawws import OP_PONG
     from wsep_server import ConnectionHandler
 
     ticks: list[int] = [0]

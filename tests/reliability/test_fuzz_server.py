@@ -24,8 +24,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rawws import OP_CLOSE, OP_PING, RawWebSocket, build_frame
-from relutil import collect, descendants, record, scaled, start_bytes
+from support import scaled
+from support.proc import descendants
+from support.rawws import OP_CLOSE, OP_PING, RawWebSocket, build_frame
+from support.reliability import record
+from support.wire import collect, start_bytes
 from wsep_protocol import (
     SUBPROTOCOL_V2,
     CloseStdin,

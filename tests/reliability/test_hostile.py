@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from rawws import (
+from support import scaled
+from support.rawws import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,
@@ -32,17 +33,8 @@ from rawws import (
     RawWebSocket,
     build_frame,
 )
-from relutil import (
-    LatencyProbe,
-    Serve,
-    collect,
-    expect_close,
-    header,
-    pid_of,
-    record,
-    scaled,
-    start_bytes,
-)
+from support.reliability import LatencyProbe, Serve, record
+from support.wire import collect, expect_close, header, pid_of, port_of, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 #: The server's receive limit in these tests (small, so the 1009 case is cheap).
@@ -234,7 +226,7 @@ async def v2_error_then_close(url: str) -> None:
 
 async def not_websocket(url: str) -> None:
     """Plain HTTP on the WebSocket path: 426 with a hint, and the server goes on."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", int(url.split(":")[2][:-1]))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(url))
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     data = await asyncio.wait_for(reader.read(), 30)
     writer.close()
@@ -439,7 +431,7 @@ async def test_slow_upgrade_is_cut_off(no_leaked_children: None, serve: Serve) -
     to arrive); meanwhile other clients are served as before.
     """
     url = await serve(runner_kwargs={"keepalive_timeout": 1.0})
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     probe = LatencyProbe(url)
     await probe.sample("before", 3)
 
@@ -477,7 +469,7 @@ async def test_cli_server_cuts_off_slow_upgrades(
     Without it aiohttp's default (over an hour) lets a slow client hold a connection.
     """
     srv = start_server_process("--header-timeout", "1")
-    port = int(srv.url.split(":")[2].rstrip("/"))
+    port = port_of(srv.url)
     t0 = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
@@ -494,10 +486,10 @@ async def test_cli_server_cuts_off_slow_upgrades(
 
 async def test_many_connections_opened_and_dropped(no_leaked_children: None, serve: Serve) -> None:
     """Thousands of connections dropped at every stage; the server serves as before."""
-    from relutil import fd_count
+    from support.proc import fd_count, fds_settled
 
     url = await serve()
-    port = int(url.split(":")[2].rstrip("/"))
+    port = port_of(url)
     total = scaled(500, 10_000)
     probe = LatencyProbe(url)
     await probe.sample("before", 3)
@@ -534,14 +526,11 @@ async def test_many_connections_opened_and_dropped(no_leaked_children: None, ser
     await probe.during(storm())
     elapsed = time.monotonic() - t0
     await probe.sample("after", 3)
-    from relutil import wait_for_no_children
+    from support.proc import wait_for_no_children
 
     assert await wait_for_no_children() == []
     # Let the server finish closing the dropped connections, then compare fds.
-    deadline = time.monotonic() + 30
-    while fd_count() > fds_before + 5 and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    fds_after = fd_count()
+    fds_after = await fds_settled(fds_before, 5)
     assert fds_after <= fds_before + 5, (fds_before, fds_after)
     for phase in ("before", "during", "after"):
         assert max(probe.samples[phase]) < LATENCY_BOUND, probe.summary()

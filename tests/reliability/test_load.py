@@ -10,7 +10,9 @@ import asyncio
 import time
 
 import pytest
-from relutil import Serve, record, scaled, wait_for_no_children, work_timeout, zombies
+from support import scaled
+from support.proc import wait_for_no_children, zombies
+from support.reliability import Serve, record, work_timeout
 
 CLIENTS = scaled(100, 1_000)
 COMMANDS = scaled(10, 100)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from rawws import RawWebSocket
-from relutil import Serve, collect, gather_limited, record, scaled, start_bytes, work_timeout
+from support import scaled
+from support.rawws import RawWebSocket
+from support.reliability import Serve, gather_limited, record, work_timeout
+from support.wire import collect, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 SEED = 20261127

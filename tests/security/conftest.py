@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secutil import (
+from support.security import (
     JWT_SECRET,
     PASSWORD,
-    ROOT,
+    RUNNING_AS_ROOT,
     TOKENS,
     CountingExecer,
     Layout,
@@ -32,7 +32,7 @@ def layout(tmp_path: Path) -> Layout:
     (evil / "echo").symlink_to(sh)  # looks like an allowed command, is a shell
     (work / "echo").symlink_to(sh)
     policy = tmp_path / "policy.toml"
-    grant_root = "uids = [0]\n" if ROOT else ""
+    grant_root = "uids = [0]\n" if RUNNING_AS_ROOT else ""
     policy.write_text(
         f"""
 [default]

@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from procutil import children_of, proc_stat
-from secutil import (
+from support.proc import children_of, proc_stat
+from support.security import (
     PASSWORD,
-    ROOT,
+    RUNNING_AS_ROOT,
     TOKENS,
     Layout,
     MakeSecure,
@@ -81,107 +81,87 @@ def handshake(
     return lambda layout: (headers or {}, params or {}, protocols or [], _ok_start(layout))
 
 
+def refused(name: str, build: Callable[[Layout], Any], reason: str, status: int = 401) -> Attack:
+    """An attack the handshake answers with ``status`` and ``reason``."""
+    return Attack(name, build, status=status, reason=reason)
+
+
+def refused_token(name: str, make_token: Callable[[], str], reason: str) -> Attack:
+    """A handshake with the bearer token ``make_token()`` (made when the attack runs): 401."""
+    return refused(name, lambda lay: handshake(auth(make_token()))(lay), reason)
+
+
 def session(token: str, make_start: Callable[[Layout], str | bytes]) -> Callable[..., Any]:
     return lambda layout: (auth(token), {}, [], make_start(layout))
 
 
 ATTACKS = [
     Attack("no token", handshake(), status=401, reason="authentication required"),
-    Attack(
-        "wrong token",
-        handshake(auth("wrong-token-0123456789abcdef")),
-        status=401,
-        reason="invalid token",
-    ),
-    Attack(
+    refused("wrong token", handshake(auth("wrong-token-0123456789abcdef")), "invalid token"),
+    refused(
         "wrong token in query",
         handshake(params={"token": "nope-0123456789abcdef"}),
-        status=401,
-        reason="invalid token",
+        "invalid token",
     ),
-    Attack(
-        "expired JWT",
-        lambda lay: handshake(auth(make_jwt(ttl=-60)))(lay),
-        status=401,
-        reason="token expired",
-    ),
-    Attack(
-        "JWT with alg none",
-        lambda lay: handshake(auth(_none_jwt()))(lay),
-        status=401,
-        reason="'none' not allowed",
-    ),
-    Attack(
+    refused_token("expired JWT", lambda: make_jwt(ttl=-60), "token expired"),
+    refused_token("JWT with alg none", _none_jwt, "'none' not allowed"),
+    refused_token(
         "JWT signed with another key",
-        lambda lay: handshake(auth(make_jwt(key="another-secret-0123456789abcdefghij")))(lay),
-        status=401,
-        reason="signature invalid",
+        lambda: make_jwt(key="another-secret-0123456789abcdefghij"),
+        "signature invalid",
     ),
-    Attack(
+    refused_token(
         "JWT signed with another algorithm (HS512)",
-        lambda lay: handshake(auth(make_jwt(alg="HS512")))(lay),
-        status=401,
-        reason="'HS512' not allowed",
+        lambda: make_jwt(alg="HS512"),
+        "'HS512' not allowed",
     ),
-    Attack(
-        "JWT signed with another algorithm (RS256)",
-        lambda lay: handshake(auth(_rsa_jwt()))(lay),
-        status=401,
-        reason="'RS256' not allowed",
-    ),
-    Attack(
+    refused_token("JWT signed with another algorithm (RS256)", _rsa_jwt, "'RS256' not allowed"),
+    refused(
         "JWT in the query, expired",
         lambda lay: handshake(params={"token": make_jwt(ttl=-60)})(lay),
-        status=401,
-        reason="token expired",
+        "token expired",
     ),
-    Attack(
+    refused(
         "token in a cookie (unsupported place)",
         handshake({"Cookie": f"token={ALICE}"}),
-        status=401,
-        reason="authentication required",
+        "authentication required",
     ),
-    Attack(
-        "token in an unsupported header",
-        handshake({"X-Token": ALICE}),
-        status=401,
-        reason="authentication required",
+    refused(
+        "token in an unsupported header", handshake({"X-Token": ALICE}), "authentication required"
     ),
-    Attack(
+    refused(
         "token under an unsupported scheme",
         handshake({"Authorization": f"Token {ALICE}"}),
-        status=401,
-        reason="unsupported authorization scheme",
+        "unsupported authorization scheme",
     ),
-    Attack(
+    refused(
         "basic auth with a wrong password",
         handshake(_basic("bob", "wrong")),
-        status=401,
-        reason="invalid user or password",
+        "invalid user or password",
     ),
-    Attack(
+    refused(
         "proxy user header from an untrusted address",
         handshake({"X-Remote-User": "alice"}),
-        status=403,
-        reason="only from trusted proxies",
+        "only from trusted proxies",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin browser request (valid token)",
         handshake({**auth(ALICE), "Origin": "https://evil.example"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin: same host, other port",
         handshake({**auth(ALICE), "Origin": "http://127.0.0.1:1"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
-    Attack(
+    refused(
         "cross-origin: null origin",
         handshake({**auth(ALICE), "Origin": "null"}),
-        status=403,
-        reason="origin not allowed",
+        "origin not allowed",
+        403,
     ),
     Attack(
         "working_dir escaping its root with ..",
@@ -308,7 +288,7 @@ def _spawned_nothing(before: set[int], server: Any) -> None:
 async def test_attack_is_refused_before_any_process_starts(
     attack: Attack, make_secure_server: MakeSecure, no_leaked_children: None
 ) -> None:
-    if attack.needs_root and not ROOT:
+    if attack.needs_root and not RUNNING_AS_ROOT:
         pytest.skip("uid 0 means 'the server's own user' unless the server runs as root")
     server = await make_secure_server()
     headers, params, protocols, start = attack.build(server.layout)

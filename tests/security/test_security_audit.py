@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from secutil import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message, wait_for
+from support.security import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message, wait_for
 
 ALICE = TOKENS["alice"]
 STDIN_SECRET = b"stdin-secret-contents-42\n"

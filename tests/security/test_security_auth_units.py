@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jwt
 import pytest
-from secutil import JWT_SECRET, make_jwt
+from support.security import JWT_SECRET, make_jwt
 
 
 def test_token_file(tmp_path: Path) -> None:

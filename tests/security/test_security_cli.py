@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secutil import TOKENS, attempt, auth, start_message, wait_for
+from support.security import TOKENS, attempt, auth, start_message, wait_for
 
 TOKEN = TOKENS["alice"]
 

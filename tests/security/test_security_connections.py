@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from secutil import TIMEOUT, TOKENS, attempt, port_of, start_message, wait_for
+from support import TIMEOUT
+from support.security import TOKENS, attempt, start_message, wait_for
+from support.wire import port_of
 
 TOKEN = TOKENS["alice"]
 

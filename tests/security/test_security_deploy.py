@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from support import REPO, write_executable
 
 
 def _fake_checkout(tmp_path: Path) -> Path:
@@ -24,12 +23,10 @@ def _fake_checkout(tmp_path: Path) -> Path:
     bin_dir = root / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     python = bin_dir / "python"
-    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
-    python.chmod(0o755)
+    write_executable(python, f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
     (root / ".venv" / ".wsep-installed").touch()
     fake = bin_dir / "wsep-server"
-    fake.write_text('#!/bin/sh\necho "args: $*"\necho "token: ${WSEP_TOKEN:-}"\n')
-    fake.chmod(0o755)
+    write_executable(fake, '#!/bin/sh\necho "args: $*"\necho "token: ${WSEP_TOKEN:-}"\n')
     return root
 
 

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secutil import Outcome, attempt, start_message
+from support import write_executable
+from support.security import RUNNING_AS_ROOT, Outcome, attempt, start_message
 
-ROOT = os.geteuid() == 0
 ADMIN_SECRET = "admin-secret-token-0123456789abcdef"
 RESTRICTED = "restricted-token-0123456789abcdef"
 PLAIN = "plain-token-0123456789abcdef"
 JAILED = "jailed-token-0123456789abcdef"
-as_root = pytest.mark.skipif(not ROOT, reason="switching users needs root")
+as_root = pytest.mark.skipif(not RUNNING_AS_ROOT, reason="switching users needs root")
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -39,14 +39,12 @@ def visible() -> Iterator[Path]:
     for sub in ("bin", "work", "private-place"):
         (path / sub).mkdir(mode=0o755)
     prog = path / "private-place" / "prog"
-    prog.write_text("#!/bin/sh\necho private\n")
-    prog.chmod(0o755)
+    write_executable(prog, "#!/bin/sh\necho private\n")
     (path / "bin" / "innocent").symlink_to(prog)
     (path / "work" / "escape").symlink_to(path / "private-place")
     hidden = path / "hidden"
     hidden.mkdir(mode=0o700)  # owned by the server's user: others cannot look inside
-    (hidden / "tool").write_text("#!/bin/sh\necho secret tool\n")
-    (hidden / "tool").chmod(0o755)
+    write_executable((hidden / "tool"), "#!/bin/sh\necho secret tool\n")
     (hidden / "data").write_text("not a program\n")
     try:
         yield path

@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from secutil import JWT_SECRET, TIMEOUT, TOKENS, attempt, make_jwt, start_message
+from support import TIMEOUT
+from support.security import JWT_SECRET, TOKENS, attempt, make_jwt, start_message
 
 ALICE = TOKENS["alice"]
 
@@ -119,18 +120,21 @@ def token_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def alice_credentials(token_file: Path, tmp_path: Path) -> list[str]:
+    """Server flags: token-alice's token file and the JWT key (so a JWT may say alice too)."""
+    key = tmp_path / "jwt.key"
+    key.write_text(JWT_SECRET)
+    return ["--token-file", str(token_file), "--jwt-key", str(key)]
+
+
 @pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_jwt_alice_cannot_reach_token_alices_session(
     no_leaked_children: None,
     start_server_process: Callable[..., Any],
-    token_file: Path,
-    tmp_path: Path,
+    alice_credentials: list[str],
 ) -> None:
-    key = tmp_path / "jwt.key"
-    key.write_text(JWT_SECRET)
-    srv = start_server_process(
-        "--token-file", str(token_file), "--jwt-key", str(key), "--session-timeout", "5"
-    )
+    srv = start_server_process(*alice_credentials, "--session-timeout", "5")
     script = "echo secret-screen; exec sleep 60"
     async with aiohttp.ClientSession() as http:
         owner, seen, code = await _open_session(
@@ -159,17 +163,16 @@ _POLICY = '[default]\ncommands = ["/**"]\n' + ("uids = [0]\n" if os.geteuid() ==
 async def test_policy_principals_join_listed_proofs_only(
     no_leaked_children: None,
     start_server_process: Callable[..., Any],
-    token_file: Path,
+    alice_credentials: list[str],
     tmp_path: Path,
 ) -> None:
     from wsep_server.auth import hash_password
 
-    key, passwords, policy = tmp_path / "jwt.key", tmp_path / "passwords", tmp_path / "p.toml"
-    key.write_text(JWT_SECRET)
+    passwords, policy = tmp_path / "passwords", tmp_path / "p.toml"
     passwords.write_text(f"alice:{hash_password('pw-alice', rounds=4)}\n")
     policy.write_text(_POLICY + '[principals]\nalice = ["token:alice", "jwt:alice"]\n')
     srv = start_server_process(
-        "--token-file", str(token_file), "--jwt-key", str(key),
+        *alice_credentials,
         "--basic-auth-file", str(passwords), "--policy", str(policy), "--session-timeout", "5",
     )  # fmt: skip
     start = _tty_start("shared", "sh", "-c", "echo secret-screen; exec sleep 60")
@@ -212,16 +215,14 @@ def _wait_log(proc: subprocess.Popen[bytes], needle: str) -> None:
 async def test_principals_follow_a_policy_reload(
     no_leaked_children: None,
     start_server_process: Callable[..., Any],
-    token_file: Path,
+    alice_credentials: list[str],
     tmp_path: Path,
 ) -> None:
-    key, policy = tmp_path / "jwt.key", tmp_path / "p.toml"
-    key.write_text(JWT_SECRET)
+    policy = tmp_path / "p.toml"
     policy.write_text(_POLICY)
     srv = start_server_process(
-        "--token-file", str(token_file), "--jwt-key", str(key),
-        "--policy", str(policy), "--session-timeout", "5",
-    )  # fmt: skip
+        *alice_credentials, "--policy", str(policy), "--session-timeout", "5"
+    )
     opened = []
     async with aiohttp.ClientSession() as http:
 

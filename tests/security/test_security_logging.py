@@ -6,7 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from secutil import attempt, port_of, raw_http, start_message
+from support.security import attempt, raw_http, start_message
+from support.wire import port_of
 
 TOKEN = "logged-token-0123456789abcdef"
 SECRETS = ("sekrit-one", "sekrit-two", "sekrit-three", "sekrit-four", "sekrit-five")

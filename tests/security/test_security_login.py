@@ -17,9 +17,11 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
-from secutil import JWT_SECRET, attempt, make_jwt, port_of, start_message
+from support import REPO
+from support.cli import cli_env
+from support.security import JWT_SECRET, attempt, make_jwt, start_message
+from support.wire import port_of
 
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 
 
@@ -136,6 +138,15 @@ def test_jwt_default_lifetime_is_a_day() -> None:
     assert parse_args(["--jwt-max-lifetime", "0"]).security.jwt_max_lifetime is None
 
 
+async def _prints_hello(argv: list[str], **kwargs: Any) -> None:
+    """The command line the server printed runs ``echo hello`` through it."""
+    done = await asyncio.to_thread(
+        subprocess.run, argv, capture_output=True, text=True, timeout=60, env=cli_env(), **kwargs
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello\n"
+
+
 @pytest.mark.once  # end to end through real server processes: one interpreter is enough
 async def test_loopback_server_makes_a_token_and_prints_a_working_command(
     no_leaked_children: None, start_server_process: Callable[..., Any]
@@ -152,17 +163,7 @@ async def test_loopback_server_makes_a_token_and_prints_a_working_command(
     assert out.status == 401
     out = await attempt(srv.url, start_message("id"), params={"token": "wrong" * 8})
     assert out.status == 401
-    done = await asyncio.to_thread(
-        subprocess.run,
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("WSEP_")},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "hello\n"
+    await _prints_hello(argv, cwd=REPO)
 
 
 @pytest.mark.once  # end to end through real server processes: one interpreter is enough
@@ -179,16 +180,7 @@ async def test_a_token_starting_with_a_dash_works_as_printed(
     argv = shlex.split(command.split("run a command:", 1)[1])
     assert f"--token={token}" in argv
     argv[0] = os.path.join(os.path.dirname(sys.executable), "wsep")
-    done = await asyncio.to_thread(
-        subprocess.run,
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={k: v for k, v in os.environ.items() if not k.startswith("WSEP_")},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "hello\n"
+    await _prints_hello(argv)
 
 
 def test_no_token_is_made_with_insecure_no_auth_or_beyond_loopback() -> None:

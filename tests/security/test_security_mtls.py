@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import trustme
 from aiohttp import web
-from procutil import children_of
-from secutil import CountingExecer, attempt, start_message
+from support.proc import children_of
+from support.security import CountingExecer, attempt, start_message
 
 
 @dataclass

@@ -22,8 +22,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from procutil import zombies_of
-from secutil import TIMEOUT, attempt, start_message, wait_for
+from support import TIMEOUT
+from support.proc import zombies_of
+from support.security import attempt, start_message, wait_for
 
 TOKEN = "process-token-0123456789abcdef"
 #: The sessions' shell: bash turns job control on with ``set -m`` even without a terminal.

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from secutil import attempt, port_of, raw_http, start_message, upgrade_head
+from support.security import attempt, raw_http, start_message, upgrade_head
+from support.wire import port_of
 
 CHROMIUM = os.environ.get("WSEP_CHROMIUM", "/usr/bin/chromium")
 

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from secutil import TOKENS, MakeSecure, attempt, auth, start_message
+from support.security import TOKENS, MakeSecure, attempt, auth, start_message
 
 
 async def test_tty_session_is_recorded(make_secure_server: MakeSecure) -> None:

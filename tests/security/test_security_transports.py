@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from secutil import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message
+from support.security import TOKENS, MakeSecure, attempt, auth, make_jwt, start_message
 
 ALICE = TOKENS["alice"]
 

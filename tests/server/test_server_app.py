@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from procutil import wait_until_gone
-from rawws import RawWebSocket
-from srvutil import collect, header, run, start_bytes
+from support.proc import wait_until_gone
+from support.rawws import RawWebSocket
+from support.wire import collect, header, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 MakeServer = Callable[..., Awaitable[str]]

@@ -12,8 +12,8 @@ import time
 
 import aiohttp
 import pytest
-from procutil import wait_until_gone
-from srvutil import header, start_bytes
+from support.proc import wait_until_gone
+from support.wire import header, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 SIZE = 100_000_000 if os.environ.get("WSEP_FULL") == "1" else 16_000_000

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import pytest
-from srvutil import run
+from support.wire import run
 
 MakeServer = Callable[..., Awaitable[str]]
 

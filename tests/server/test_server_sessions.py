@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from procutil import open_fds, wait_until_gone, zombies_of
-from rawws import RawWebSocket
-from srvutil import collect, header, run, start_bytes
+from support.proc import open_fds, wait_until_gone, zombies_of
+from support.rawws import RawWebSocket
+from support.wire import collect, header, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2, Command, PolicyViolation
 from wsep_server import Identity, SessionLimits, SessionRecord
 
@@ -31,7 +31,7 @@ async def test_tty_size_resize_and_merged_stderr(wsep_server: str) -> None:
     await ws.send_message(b'{"type":"resize","rows":40,"cols":100}')
     await ws.send_message(b'{"type":"stdin"}\ngo\n')
     res = await collect(ws)
-    assert "stderr" not in res.types()
+    assert "stderr" not in res.types
     assert res.stdout.endswith(b"40 100\r\n")
     assert res.exit == {"type": "exit_code", "exit_code": 0, "error": ""}
 
@@ -59,7 +59,7 @@ async def test_env_and_working_dir(wsep_server: str, tmp_path: Any) -> None:
 async def test_exit_codes(wsep_server: str, code: int, error: str) -> None:
     res = await run(wsep_server, "sh", "-c", f"exit {code}")
     assert res.exit == {"type": "exit_code", "exit_code": code, "error": error}
-    assert res.types() == ["pid", "exit_code"]
+    assert res.types == ["pid", "exit_code"]
 
 
 async def test_stdin_eof(wsep_server: str) -> None:
@@ -77,7 +77,7 @@ async def test_output_before_exit_even_from_fast_exit(wsep_server: str) -> None:
             wsep_server, "sh", "-c", "head -c 300000 /dev/urandom | od -An | tail -c 5000"
         )
         assert len(res.stdout) == 5000
-        assert res.types()[-1] == "exit_code"
+        assert res.types[-1] == "exit_code"
 
 
 @pytest.mark.parametrize("how", ["close", "drop"])
@@ -169,7 +169,7 @@ async def test_policy_refusal_spawns_nothing(make_server: MakeServer) -> None:
     ws = await RawWebSocket.connect(url, subprotocols=[SUBPROTOCOL_V2])
     await ws.send_message(start_bytes("forbidden", id="abc"))
     res = await collect(ws)
-    assert res.types() == ["error"]
+    assert res.types == ["error"]
     assert res.errors[0]["code"] == "policy_violation"
     assert res.close == (1008, "command 'forbidden' is not allowed")
     await asyncio.wait_for(rec.done.wait(), 30)
@@ -283,7 +283,7 @@ async def test_pid_stays_alive_while_client_keeps_reading(wsep_server: str) -> N
 
 
 async def test_heartbeat_detects_dead_peer(make_server: MakeServer) -> None:
-    from rawws import OP_PING
+    from support.rawws import OP_PING
     from wsep_server import ServerConfig
 
     url = await make_server(config=ServerConfig(heartbeat=0.2))
@@ -308,5 +308,5 @@ async def test_server_closes_after_exit_linger(make_server: MakeServer) -> None:
     ws = await RawWebSocket.connect(url)
     await ws.send_message(start_bytes("true"))
     res = await collect(ws, until_exit=False)
-    assert res.types() == ["pid", "exit_code"]
+    assert res.types == ["pid", "exit_code"]
     assert res.close == (1000, "exited")

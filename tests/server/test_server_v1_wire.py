@@ -6,10 +6,10 @@ import re
 import zlib
 
 import pytest
-import transcript
-from procutil import proc_stat, wait_until_gone
-from rawws import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, RawWebSocket, build_frame
-from srvutil import collect, header, run, start_bytes
+from support import transcript
+from support.proc import proc_stat, wait_until_gone
+from support.rawws import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, RawWebSocket, build_frame
+from support.wire import collect, header, run, start_bytes
 
 V1_LIMIT = 64_000
 
@@ -141,7 +141,7 @@ async def test_text_start_and_trailing_newline(wsep_server: str) -> None:
     ws = await RawWebSocket.connect(wsep_server)
     await ws.send_message(start_bytes("echo", "x") + b"\n", fragments=3)
     res = await collect(ws)
-    assert res.types() == ["pid", "stdout", "exit_code"]
+    assert res.types == ["pid", "stdout", "exit_code"]
     assert res.messages[1] == b'{"type":"stdout"}\nx\n'
 
 

@@ -7,9 +7,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from procutil import wait_until_gone
-from rawws import RawWebSocket
-from srvutil import collect, header, run, start_bytes
+from support.proc import wait_until_gone
+from support.rawws import RawWebSocket
+from support.wire import collect, header, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2
 
 V2 = (SUBPROTOCOL_V2,)
@@ -51,7 +51,7 @@ async def test_start_failure_error_message(wsep_server: str, tmp_path: Path, cod
     ws = await RawWebSocket.connect(wsep_server, subprotocols=V2)
     await ws.send_message(start_bytes(*argv))
     res = await collect(ws)
-    assert res.types() == ["error"]
+    assert res.types == ["error"]
     assert res.errors[0]["code"] == code
     assert words in str(res.errors[0]["message"])
     assert res.close is not None
@@ -165,7 +165,7 @@ async def test_unanswerable_offers_get_400_before_the_upgrade(
     make_server: object, versions: tuple[int, ...], offer: list[str], says: str
 ) -> None:
     """A 101 without the offered subprotocol makes browsers abort with no reason."""
-    from rawws import HandshakeError
+    from support.rawws import HandshakeError
     from wsep_protocol import ProtocolVersion
 
     url = await make_server(versions=tuple(ProtocolVersion(v) for v in versions))  # type: ignore[operator]

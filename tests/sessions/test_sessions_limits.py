@@ -7,23 +7,23 @@ start its clock over; an observer's limit ends only the observer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from procutil import wait_until_gone
-from sessutil import script
-from wsclient import ClientPool, WsClient
+from support.proc import wait_until_gone
+from support.sessions import ServerFactory, script
+from support.wsclient import ClientPool, WsClient
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach
-from wsep_server import SessionLimits, create_app
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import Session, SessionConfig, SessionManager
+from wsep_server import SessionLimits
+from wsep_server.sessions import Session, SessionManager
 
 #: Long enough that only a limit can end a detached session in these tests.
 IDLE_TIMEOUT = 120.0
 
-Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
+#: The ``server`` fixture here: ``url, manager = await server(*limits)``.
+LimitedServer = Callable[..., Awaitable[tuple[str, SessionManager]]]
 
 
 class Policy:
@@ -39,24 +39,13 @@ class Policy:
 
 
 @pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
+def server(server: ServerFactory) -> LimitedServer:
+    """A server whose policy hands out ``limits`` in order."""
+
     async def start(*limits: SessionLimits) -> tuple[str, SessionManager]:
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5),
-            SessionConfig(timeout=IDLE_TIMEOUT),
-        )
-        url = await make_server(
-            app_factory=create_app, session_manager=manager, policy=Policy(*limits)
-        )
-        return url, manager
+        return await server(timeout=IDLE_TIMEOUT, app={"policy": Policy(*limits)})
 
     return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
 
 
 def echo(session_id: str = "s") -> Start:
@@ -74,11 +63,10 @@ async def started(client: WsClient, manager: SessionManager) -> tuple[int, Sessi
 
 @pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
 async def test_duration_limit_ends_the_session_not_only_the_connection(
-    server: Server, clients: ClientPool, v2: bool
+    server: LimitedServer, clients: ClientPool, v2: bool
 ) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await clients.connect(url, v2=v2)
-    await c.send(echo())
+    c = await clients.start(url, echo(), v2=v2)
     pid, session = await started(c, manager)
     assert isinstance(await c.until(ExitCode), ExitCode)
     if v2:
@@ -93,10 +81,11 @@ async def test_duration_limit_ends_the_session_not_only_the_connection(
     assert len(manager) == 0
 
 
-async def test_duration_limit_ends_a_detached_session(server: Server, clients: ClientPool) -> None:
+async def test_duration_limit_ends_a_detached_session(
+    server: LimitedServer, clients: ClientPool
+) -> None:
     url, manager = await server(SessionLimits(max_duration=0.5))
-    c = await clients.connect(url)
-    await c.send(echo())
+    c = await clients.start(url, echo())
     pid, session = await started(c, manager)
     await c.drop()  # nobody attached; the idle timeout is far away
     await asyncio.wait_for(session.ended.wait(), 30)
@@ -104,16 +93,16 @@ async def test_duration_limit_ends_a_detached_session(server: Server, clients: C
     assert await wait_until_gone(pid) == []
 
 
-async def test_reattaching_does_not_restart_the_clock(server: Server, clients: ClientPool) -> None:
+async def test_reattaching_does_not_restart_the_clock(
+    server: LimitedServer, clients: ClientPool
+) -> None:
     url, manager = await server(SessionLimits(max_duration=4.0))
-    a = await clients.connect(url, v2=True)
-    await a.send(echo())
+    a = await clients.start(url, echo(), v2=True)
     pid, session = await started(a, manager)
     deadline = session.limit_deadline
     assert deadline is not None
     await a.drop()
-    b = await clients.connect(url, v2=True)
-    await b.send(echo())
+    b = await clients.start(url, echo(), v2=True)
     assert (await started(b, manager))[0] == pid  # the same session ...
     assert session.limit_deadline == deadline  # ... on the same clock
     assert isinstance(await b.until(ExitCode), ExitCode)
@@ -122,10 +111,11 @@ async def test_reattaching_does_not_restart_the_clock(server: Server, clients: C
     assert await wait_until_gone(pid) == []
 
 
-async def test_output_limit_ends_the_session(server: Server, clients: ClientPool) -> None:
+async def test_output_limit_ends_the_session(server: LimitedServer, clients: ClientPool) -> None:
     url, manager = await server(SessionLimits(max_output_bytes=50_000))
-    c = await clients.connect(url, v2=True)
-    await c.send(Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"))
+    c = await clients.start(
+        url, Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"), v2=True
+    )
     pid = (await c.recv()).pid
     session = manager.get(None, "flood")  # looked up before the flood can end it
     await c.type("go\n")
@@ -138,14 +128,12 @@ async def test_output_limit_ends_the_session(server: Server, clients: ClientPool
 
 
 async def test_an_observers_limit_ends_only_the_observer(
-    server: Server, clients: ClientPool
+    server: LimitedServer, clients: ClientPool
 ) -> None:
     url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
-    owner = await clients.connect(url, v2=True)
-    await owner.send(echo())
+    owner = await clients.start(url, echo(), v2=True)
     await started(owner, manager)
-    observer = await clients.connect(url, v2=True)
-    await observer.send(Attach("s", read_only=True))
+    observer = await clients.start(url, Attach("s", read_only=True), v2=True)
     assert [e.code for e in [await observer.until(Error)]] == ["limit_exceeded"]
     assert (await observer.closed()).data == 1008
     await owner.type("still-here\n")

@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sessutil import collect, py, read_until, script
+from support.sessions import py, script
+from support.streams import read_all, read_until
 from wsep_protocol import Command
 from wsep_protocol.sessions import NoSuchSession
 from wsep_server.hooks import Identity
@@ -27,7 +28,7 @@ async def manager(no_leaked_children: None) -> AsyncIterator[SessionManager]:
 
 async def test_no_size_given_means_24_by_80(manager: SessionManager) -> None:
     client = await manager.open("s", Command("stty", ("size",), tty=True))
-    out = await collect(client.stdout)
+    out = await read_all(client.stdout)
     assert b"24 80" in out
     assert (await asyncio.wait_for(client.wait(), 30)).code == 0
     await client.close()
@@ -53,7 +54,7 @@ async def test_reattach_after_disconnect_shows_the_screen(manager: SessionManage
     second.stdin.write(b"two\n")
     await read_until(second.stdout, b"echo:two")
     second.stdin.write(b"exit\n")
-    await collect(second.stdout)
+    await read_all(second.stdout)
     assert (await asyncio.wait_for(second.wait(), 30)).code == 7
     await asyncio.wait_for(session.ended.wait(), 30)
     assert manager.find(None, "s") is None
@@ -111,7 +112,7 @@ async def test_two_clients_see_output_and_both_may_type(manager: SessionManager)
     await read_until(observer.stdout, b"echo:watched size:30x100")  # observers do not shrink it
     a.stdin.write(b"exit\n")
     for client in (a, observer):  # every attached client gets the exit
-        await collect(client.stdout)
+        await read_all(client.stdout)
         assert (await asyncio.wait_for(client.wait(), 30)).code == 7
 
 
@@ -133,7 +134,7 @@ async def test_full_screen_program_is_redrawn_without_its_queries(manager: Sessi
     b.stdin.write(b"hello\n")
     await read_until(b.stdout, b"got: hello")
     b.stdin.write(b"quit\n")
-    after = await collect(b.stdout)
+    after = await read_all(b.stdout)
     assert after.index(b"\x1b[?1049l") < after.index(b"before the app")
     assert (await asyncio.wait_for(b.wait(), 30)).code == 0
 
@@ -229,7 +230,7 @@ async def test_a_slow_client_is_redrawn_instead_of_buffered(no_leaked_children: 
         assert len(out) < history // 2  # not the whole history
         fast.stdin.write(b"\n")
         for client in (fast, slow):
-            await collect(client.stdout)
+            await read_all(client.stdout)
             assert (await asyncio.wait_for(client.wait(), 30)).code == 0
     finally:
         await asyncio.wait_for(mgr.close(), 30)
@@ -238,7 +239,7 @@ async def test_a_slow_client_is_redrawn_instead_of_buffered(no_leaked_children: 
 async def test_a_client_that_keeps_up_gets_every_byte(manager: SessionManager) -> None:
     code = "import sys\nfor i in range(40000): sys.stdout.write(f'{i:06d} ' + 'z' * 40 + '\\n')\n"
     client = await manager.open("s", py(code))
-    out = await collect(client.stdout)
+    out = await read_all(client.stdout)
     assert (await asyncio.wait_for(client.wait(), 30)).code == 0
     want = b"".join(b"%06d %s\r\n" % (i, b"z" * 40) for i in range(40000))
     assert out.endswith(want)  # after the redraw on attach, every byte in order

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessutil import Server, script
-from termclient import redraw, shell, start_shell
-from wsclient import ClientPool, WsClient
-from wsep_protocol import Start
+from support.sessions import ServerFactory
+from support.termclient import ALT_TOGGLE, in_alternate_screen, reattach, shell, start_shell
+from support.wsclient import ClientPool, WsClient
 
 pytestmark = [
     pytest.mark.once,
@@ -84,7 +83,7 @@ async def _compare(tmux: Tmux, all_along: WsClient, late: WsClient, rows: int, c
 
 @pytest.mark.parametrize("cols", [24, 80])
 async def test_a_shell_with_wrapped_lines_colours_and_scrollback(
-    server: Server, clients: ClientPool, tmux: Tmux, cols: int
+    server: ServerFactory, clients: ClientPool, tmux: Tmux, cols: int
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "shell", cols=cols, rows=10)
@@ -94,9 +93,7 @@ async def test_a_shell_with_wrapped_lines_colours_and_scrollback(
         "printf 'x%.0s' $(seq 1 100); echo; printf '\\033[7mreverse\\033[0m done-'; echo $((2+2))\n"
     )
     await a.until_output(b"done-4\r\n# ")
-    b = await clients.connect(url)
-    await b.send(shell("shell", rows=10, cols=cols))
-    await redraw(b)
+    b, _ = await reattach(clients, url, shell("shell", rows=10, cols=cols))
     await a.type("echo after-$((3+3))\n")
     for client in (a, b):
         await client.until_output(b"after-6\r\n# ")
@@ -104,18 +101,11 @@ async def test_a_shell_with_wrapped_lines_colours_and_scrollback(
 
 
 async def test_the_alternate_screen_and_back(
-    server: Server, clients: ClientPool, tmux: Tmux
+    server: ServerFactory, clients: ClientPool, tmux: Tmux
 ) -> None:
     url, _ = await server()
-    start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
-    a = await clients.connect(url)
-    await a.send(start)
-    await a.until_output(b"main> ")
-    await a.type("alt\n")
-    await a.until_output(b"alt> ")
-    b = await clients.connect(url)
-    await b.send(start)
-    await redraw(b)
+    a = await in_alternate_screen(clients, url)
+    b, _ = await reattach(clients, url, ALT_TOGGLE)
     await _compare(tmux, a, b, 24, 80)
     await b.type("main\n")
     for client in (a, b):

@@ -10,7 +10,6 @@ more output that must arrive whole, and the exit code.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import sys
@@ -18,16 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sessutil import Server
-from termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
-from test_sessions_emulation import UNSUPPORTED
-from wsclient import ClientPool, WsClient
+from support import FULL
+from support.sessions import UNSUPPORTED, ServerFactory
+from support.termclient import Answerer, more_output_arrives_whole, redraw, shell, start_shell
+from support.wsclient import ClientPool, WsClient
 from wsep_protocol import ExitCode, Pid
 from wsep_server.sessions import SessionManager, TerminalState
 
 pytestmark = pytest.mark.once
 
-FULL = os.environ.get("WSEP_FULL") == "1"
 HERE = Path(__file__).parent
 #: Output of the programs run here, for the random test to mutate.
 CAPTURED: dict[str, bytes] = {}
@@ -40,8 +38,7 @@ def _need(program: str) -> None:
 
 async def _reattach(clients: ClientPool, url: str, session_id: str) -> tuple[WsClient, list[str]]:
     """Drop nothing: a second client attaches; returns it and the picture its redraw shows."""
-    b = await clients.connect(url)
-    await b.send(shell(session_id))
+    b = await clients.start(url, shell(session_id))
     assert isinstance(await b.recv(), Pid)
     screen = await redraw(b)
     picture = TerminalState(24, 80)
@@ -92,7 +89,7 @@ async def _program(
     assert session.terminal.failures == 0
 
 
-async def test_vim(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_vim(server: ServerFactory, clients: ClientPool, tmp_path: Path) -> None:
     _need("vim")
     url, manager = await server()
     text = tmp_path / "poem.txt"
@@ -110,7 +107,7 @@ async def test_vim(server: Server, clients: ClientPool, tmp_path: Path) -> None:
     )
 
 
-async def test_less(server: Server, clients: ClientPool) -> None:
+async def test_less(server: ServerFactory, clients: ClientPool) -> None:
     _need("less")
     url, manager = await server()
     await _program(
@@ -125,7 +122,7 @@ async def test_less(server: Server, clients: ClientPool) -> None:
     )
 
 
-async def test_top(server: Server, clients: ClientPool) -> None:
+async def test_top(server: ServerFactory, clients: ClientPool) -> None:
     _need("top")
     url, manager = await server()
     await _program(
@@ -140,7 +137,7 @@ async def test_top(server: Server, clients: ClientPool) -> None:
     )
 
 
-async def test_htop(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_htop(server: ServerFactory, clients: ClientPool, tmp_path: Path) -> None:
     _need("htop")
     url, manager = await server()
     await _program(
@@ -155,7 +152,9 @@ async def test_htop(server: Server, clients: ClientPool, tmp_path: Path) -> None
     )
 
 
-async def test_tmux_inside_a_session(server: Server, clients: ClientPool, tmp_path: Path) -> None:
+async def test_tmux_inside_a_session(
+    server: ServerFactory, clients: ClientPool, tmp_path: Path
+) -> None:
     _need("tmux")
     url, manager = await server()
     command = (
@@ -174,7 +173,7 @@ async def test_tmux_inside_a_session(server: Server, clients: ClientPool, tmp_pa
     )
 
 
-async def test_every_xterm_capability(server: Server, clients: ClientPool) -> None:
+async def test_every_xterm_capability(server: ServerFactory, clients: ClientPool) -> None:
     _need("infocmp")
     _need("tput")
     url, manager = await server()
@@ -231,7 +230,7 @@ def _corpus(rng: random.Random, count: int) -> list[bytes]:
 
 
 async def test_random_and_mutated_sequences_never_end_the_session(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a = await clients.connect(url)
@@ -251,8 +250,9 @@ async def test_random_and_mutated_sequences_never_end_the_session(
         await a.until_output(b"written-%d." % i, timeout=60)
         if i % 20 == 19:  # now and then a reattach in the middle of it
             await a.drop()
-            a = await clients.connect(url)
-            await a.send(Start(Command(sys.executable, ("-u", str(writer)), tty=True), id="fuzz"))
+            a = await clients.start(
+                url, Start(Command(sys.executable, ("-u", str(writer)), tty=True), id="fuzz")
+            )
             await redraw(a)
     session = manager.get(None, "fuzz")
     assert session is not None

@@ -8,51 +8,46 @@ session, fail a reattach or lose output.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import threading
-from collections.abc import Awaitable, Callable
 
 import pytest
-from sessutil import script
-from termclient import more_output_arrives_whole, redraw, shell, start_shell
-from wsclient import ClientPool
+from support.sessions import ServerFactory
+from support.termclient import (
+    ALT_TOGGLE,
+    in_alternate_screen,
+    more_output_arrives_whole,
+    reattach,
+    redraw,
+    shell,
+    start_shell,
+)
+from support.wsclient import ClientPool
 from wsep_protocol import Command, ExitCode, Pid, Start
-from wsep_server import create_app
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager, TerminalState
+from wsep_server.sessions import TerminalState
 from wsep_server.sessions.screen import EmulatedScreen
 
 TIMEOUT = 0.5
 CUP = re.compile(rb"\x1b\[\d+;\d+H")
 
-Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
-
 
 @pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start(**config: object) -> tuple[str, SessionManager]:
-        config.setdefault("timeout", TIMEOUT)
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5),
-            SessionConfig(**config),  # type: ignore[arg-type]
-        )
-        url = await make_server(app_factory=create_app, session_manager=manager)
-        return url, manager
-
-    return start
+def server(server: ServerFactory) -> ServerFactory:
+    """Sessions here outlive a detach for ``TIMEOUT`` only."""
+    return functools.partial(server, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("cols", [24, 80])
 async def test_a_line_reader_sees_every_screen_line_whole_after_reattach(
-    server: Server, clients: ClientPool, cols: int
+    server: ServerFactory, clients: ClientPool, cols: int
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "lines", cols)
     await a.type("echo test:$((123456+123456))\n")
     await a.until_output(b"test:246912\r\n# ")
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("lines", cols=cols))
+    b = await clients.start(url, shell("lines", cols=cols))
     assert isinstance(await b.recv(), Pid)
     screen = await redraw(b)
     # The logical lines, each whole (the 24-column one wrapped by the terminal alone).
@@ -78,18 +73,11 @@ async def test_a_line_reader_sees_every_screen_line_whole_after_reattach(
 
 
 async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    start = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
-    all_along = await clients.connect(url)
-    await all_along.send(start)
-    await all_along.until_output(b"main> ")
-    await all_along.type("alt\n")
-    await all_along.until_output(b"alt> ")
-    late = await clients.connect(url)
-    await late.send(start)
-    screen = await redraw(late)
+    all_along = await in_alternate_screen(clients, url)
+    late, screen = await reattach(clients, url, ALT_TOGGLE)
     assert b"\x1b[?1049h" in screen
     assert b"ALT SCREEN 0" in screen
     assert b"main line" not in screen  # nothing of the main screen
@@ -129,7 +117,7 @@ async def test_the_alternate_screen_comes_alone_and_the_main_screen_after_it(
 
 
 async def test_several_clients_attaching_at_once_get_the_same_redraw(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a = await start_shell(clients, url, "many", 30)
@@ -148,7 +136,7 @@ async def test_several_clients_attaching_at_once_get_the_same_redraw(
 
 
 async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_screen(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a = await start_shell(clients, url, "t", 80)
@@ -163,8 +151,7 @@ async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_scree
     await b.until_output(b"NEW-4\r\n# ")
     assert b"OLD" not in b.stdout
     await b.drop()
-    c = await clients.connect(url)
-    await c.send(shell("t"))
+    c = await clients.start(url, shell("t"))
     assert isinstance(await c.recv(), Pid)
     screen = await redraw(c)
     assert b"OLD" not in screen
@@ -172,7 +159,7 @@ async def test_after_a_timeout_the_same_id_is_a_fresh_session_with_a_fresh_scree
 
 
 async def test_private_sgr_from_a_program_does_not_end_the_session_v1(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a = await clients.connect(url)
@@ -184,7 +171,7 @@ async def test_private_sgr_from_a_program_does_not_end_the_session_v1(
 
 
 async def test_a_session_survives_a_broken_emulator_and_reattaches(
-    server: Server, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+    server: ServerFactory, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = EmulatedScreen.draw
 
@@ -199,9 +186,7 @@ async def test_a_session_survives_a_broken_emulator_and_reattaches(
     await a.type("echo BOOM; printf '\\033[?4m'; echo ok-$((40+2))\n")
     await a.until_output(b"ok-42\r\n# ")
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("boom"))
-    screen = await redraw(b)
+    b, screen = await reattach(clients, url, shell("boom"))
     assert b"ok-42" in screen
     await more_output_arrives_whole(b)
     await b.type("exit 5\n")
@@ -209,7 +194,7 @@ async def test_a_session_survives_a_broken_emulator_and_reattaches(
 
 
 async def test_emulation_runs_on_its_own_threads_one_at_a_time(
-    server: Server, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
+    server: ServerFactory, clients: ClientPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not on the default executor (shared with password hashing), and never concurrently."""
     original = EmulatedScreen.draw
@@ -236,9 +221,8 @@ async def test_emulation_runs_on_its_own_threads_one_at_a_time(
     await a.type("seq 1 20000 | sed 's/^/\\x1b[1m/'; echo end-$((1+1))\n")
     await a.until_output(b"end-2\r\n# ", timeout=120)
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(shell("threads"))
-    assert b"end-2" in await redraw(b)
+    _, screen = await reattach(clients, url, shell("threads"))
+    assert b"end-2" in screen
     assert threads
     assert all(name.startswith("wsep-terminal") for name in threads), threads
     assert overlaps == 0

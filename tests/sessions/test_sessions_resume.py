@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sessutil import PY, collect, py
+from support import FULL
+from support.sessions import PY, py
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_protocol.sessions import Attached, Gap
 from wsep_server.local import LocalExecer
 from wsep_server.sessions import SessionConfig, SessionManager, TerminalLimits
 
-FULL = os.environ.get("WSEP_FULL") == "1"
 BLOCK = b"".join(hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(32768))
 
 
@@ -73,7 +74,7 @@ async def test_resume_gets_every_byte_exactly_once(
     assert (attached.stdout_offset, attached.stderr_offset) == (len(received), len(err))
     assert gaps == []
     await _release(fifo)
-    rest, err_rest = await asyncio.gather(collect(second.stdout), collect(second.stderr))
+    rest, err_rest = await asyncio.gather(read_all(second.stdout), read_all(second.stderr))
     received += rest
     assert len(received) == total
     assert hashlib.sha256(received).digest() == hashlib.sha256(expected(total)).digest()
@@ -103,7 +104,7 @@ async def test_evicted_bytes_are_reported_as_a_gap(
     assert gaps == [Gap("stdout", len(got), total - 100_000 - len(got))]
     assert isinstance(attached, Attached)
     assert attached.stdout_offset == total - 100_000
-    rest = await collect(second.stdout)
+    rest = await read_all(second.stdout)
     assert rest == expected(total)[total - 100_000 :]
     assert (await asyncio.wait_for(second.wait(), 30)).code == 3
     await second.close()
@@ -123,7 +124,7 @@ async def test_resume_without_offsets_starts_at_the_oldest_byte_held(
     assert gaps == []
     assert isinstance(attached, Attached)
     assert attached.stdout_offset == 4003
-    assert await collect(observer.stdout) == b"x" * 997 + b"END"
+    assert await read_all(observer.stdout) == b"x" * 997 + b"END"
 
 
 async def test_endless_job_output_is_held_at_the_ring_bound(cleanup: list[SessionManager]) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sessutil import PY, script
-from wsclient import ClientPool
+from support import scaled
+from support.sessions import PY, ServerFactory, script
+from support.wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import (
     Attach,
@@ -23,41 +24,18 @@ from wsep_protocol.sessions import (
     SessionEnded,
     SessionList,
 )
-from wsep_server import create_app
 from wsep_server.auth import StaticTokenAuthenticator, auth_middleware
-from wsep_server.local import LocalExecer
-from wsep_server.sessions import SessionConfig, SessionManager
 
 TIMEOUT = 0.5
-FULL = os.environ.get("WSEP_FULL") == "1"
 ALICE, BOB = "alice-token-0123456789", "bob-token-0123456789ab"
 
-Server = Callable[..., Awaitable[tuple[str, SessionManager]]]
-
 
 @pytest.fixture
-async def server(no_leaked_children: None, make_server: Callable[..., Awaitable[str]]) -> Server:
-    async def start(**config: object) -> tuple[str, SessionManager]:
-        config.setdefault("timeout", TIMEOUT)
-        manager = SessionManager(
-            LocalExecer(grace_period=2.0, output_linger=0.5),
-            SessionConfig(**config),  # type: ignore[arg-type]
-        )
-        auth = StaticTokenAuthenticator(plain=[("alice", ALICE), ("bob", BOB)])
-        url = await make_server(
-            app_factory=create_app,
-            session_manager=manager,
-            middlewares=[auth_middleware([auth], allow_anonymous=True)],
-        )
-        return url, manager
-
-    return start
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[ClientPool]:
-    async with ClientPool() as pool:
-        yield pool
+def server(server: ServerFactory) -> ServerFactory:
+    """Sessions here outlive a detach for ``TIMEOUT`` only; alice and bob have tokens."""
+    auth = StaticTokenAuthenticator(plain=[("alice", ALICE), ("bob", BOB)])
+    middlewares = [auth_middleware([auth], allow_anonymous=True)]
+    return functools.partial(server, timeout=TIMEOUT, app={"middlewares": middlewares})
 
 
 def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
@@ -67,28 +45,25 @@ def echo(session_id: str = "s", rows: int = 0, cols: int = 0) -> Start:
 # --- the Go original's scenarios, over v1 ------------------------------------------
 
 
-async def test_v1_no_size_given(server: Server, clients: ClientPool) -> None:
+async def test_v1_no_size_given(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    c = await clients.connect(url)
-    await c.send(Start(Command("stty", ("size",), tty=True), id="nosize"))
+    c = await clients.start(url, Start(Command("stty", ("size",), tty=True), id="nosize"))
     assert isinstance(await c.recv(), Pid)
     status = await c.until(ExitCode)
     assert status.exit_code == 0
     assert b"24 80" in c.stdout
 
 
-async def test_v1_reattach_after_disconnect(server: Server, clients: ClientPool) -> None:
+async def test_v1_reattach_after_disconnect(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(echo())
+    a = await clients.start(url, echo())
     pid = (await a.recv()).pid
     await a.until_output(b"started")
     await a.type("first\n")
     await a.until_output(b"echo:first")
     await a.drop()
     session = manager.get(None, "s")
-    b = await clients.connect(url)
-    await b.send(echo())
+    b = await clients.start(url, echo())
     assert (await b.recv()).pid == pid  # v1: no `attached`, just the same process
     await b.until_output(b"echo:first")  # the screen as it was
     await b.type("second\n")
@@ -99,7 +74,7 @@ async def test_v1_reattach_after_disconnect(server: Server, clients: ClientPool)
 
 
 async def test_v1_second_connection_keeps_the_session_alive(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
     a, b = await clients.connect(url), await clients.connect(url)
@@ -116,11 +91,10 @@ async def test_v1_second_connection_keeps_the_session_alive(
 
 
 async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(echo())
+    a = await clients.start(url, echo())
     old_pid = (await a.recv()).pid
     await a.until_output(b"started")
     await a.type("OLD-OUTPUT\n")
@@ -128,15 +102,14 @@ async def test_v1_after_the_timeout_a_new_session_has_no_old_output(
     session = manager.get(None, "s")
     await a.close()
     await asyncio.wait_for(session.ended.wait(), 30)
-    b = await clients.connect(url)
-    await b.send(echo())
+    b = await clients.start(url, echo())
     assert (await b.recv()).pid != old_pid
     out = await b.until_output(b"started")
     assert b"OLD-OUTPUT" not in out
 
 
 async def test_v1_two_clients_share_output_input_and_exit(
-    server: Server, clients: ClientPool
+    server: ServerFactory, clients: ClientPool
 ) -> None:
     url, _ = await server()
     a, b = await clients.connect(url), await clients.connect(url)
@@ -151,15 +124,15 @@ async def test_v1_two_clients_share_output_input_and_exit(
         assert (await c.until(ExitCode)).exit_code == 7
 
 
-async def test_v1_full_screen_program_reattached(server: Server, clients: ClientPool) -> None:
+async def test_v1_full_screen_program_reattached(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, _ = await server()
-    a = await clients.connect(url)
-    await a.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
+    a = await clients.start(url, Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     first = await a.until_output(b"ready>")
     assert b"\x1b[6n" in first
     await a.drop()
-    b = await clients.connect(url)
-    await b.send(Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
+    b = await clients.start(url, Start(script("fullscreen.py", rows=24, cols=80), id="fs"))
     redraw = await b.until_output(b"ready>")
     assert b"\x1b[?1049h" in redraw
     assert b"FULL SCREEN TITLE" in redraw
@@ -169,10 +142,9 @@ async def test_v1_full_screen_program_reattached(server: Server, clients: Client
     assert (await b.until(ExitCode)).exit_code == 0
 
 
-async def test_v1_without_id_every_start_is_new(server: Server, clients: ClientPool) -> None:
+async def test_v1_without_id_every_start_is_new(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    a = await clients.connect(url)
-    await a.send(Start(script("echo_size.py")))
+    a = await clients.start(url, Start(script("echo_size.py")))
     await a.until_output(b"started")
     assert len(manager) == 0
     await a.close()
@@ -181,16 +153,14 @@ async def test_v1_without_id_every_start_is_new(server: Server, clients: ClientP
 # --- v2 --------------------------------------------------------------------------
 
 
-async def test_v2_attached_and_observer(server: Server, clients: ClientPool) -> None:
+async def test_v2_attached_and_observer(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    owner = await clients.connect(url, v2=True)
-    await owner.send(echo())
+    owner = await clients.start(url, echo(), v2=True)
     await owner.recv()
     attached = await owner.recv()
     assert attached == Attached("s", created=True, tty=True)
     await owner.until_output(b"started")
-    observer = await clients.connect(url, v2=True)
-    await observer.send(Attach("s", read_only=True, rows=5, cols=5))
+    observer = await clients.start(url, Attach("s", read_only=True, rows=5, cols=5), v2=True)
     await observer.recv()
     assert await observer.recv() == Attached("s", created=False, tty=True, read_only=True)
     await owner.type("shared\n")
@@ -209,42 +179,38 @@ async def test_v2_attached_and_observer(server: Server, clients: ClientPool) -> 
     assert b"sneaky" not in out
 
 
-async def test_v2_observer_cannot_create(server: Server, clients: ClientPool) -> None:
+async def test_v2_observer_cannot_create(server: ServerFactory, clients: ClientPool) -> None:
     url, manager = await server()
-    c = await clients.connect(url, v2=True)
-    await c.send(Attach("nope", script("echo_size.py"), read_only=True))
+    c = await clients.start(url, Attach("nope", script("echo_size.py"), read_only=True), v2=True)
     error = await c.until(Error)
     assert error.code == "no_such_session"
     assert (await c.closed()).data == 1008
     assert len(manager) == 0
 
 
-async def test_v2_another_identity_cannot_attach(server: Server, clients: ClientPool) -> None:
+async def test_v2_another_identity_cannot_attach(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, _ = await server()
-    alice = await clients.connect(url, v2=True, token=ALICE)
-    await alice.send(echo("private"))
+    alice = await clients.start(url, echo("private"), v2=True, token=ALICE)
     alice_pid = (await alice.recv()).pid
     await alice.until_output(b"started")
     for token in (BOB, None):
-        other = await clients.connect(url, v2=True, token=token)
-        await other.send(Attach("private"))
+        other = await clients.start(url, Attach("private"), v2=True, token=token)
         assert (await other.until(Error)).code == "no_such_session"
         assert (await other.closed()).data == 1008
     # Bob's start with the same id is a session of his own.
-    bob = await clients.connect(url, v2=True, token=BOB)
-    await bob.send(echo("private"))
+    bob = await clients.start(url, echo("private"), v2=True, token=BOB)
     assert (await bob.recv()).pid != alice_pid
     assert (await bob.recv()).created
 
 
-async def test_v2_list_inspect_end(server: Server, clients: ClientPool) -> None:
+async def test_v2_list_inspect_end(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
-    a = await clients.connect(url, v2=True)
-    await a.send(echo("one", rows=30, cols=90))
+    a = await clients.start(url, echo("one", rows=30, cols=90), v2=True)
     pid = (await a.recv()).pid
     await a.until_output(b"started")
-    admin = await clients.connect(url, v2=True)
-    await admin.send(ListSessions())
+    admin = await clients.start(url, ListSessions(), v2=True)
     listing = await admin.recv()
     assert isinstance(listing, SessionList)
     assert [s.id for s in listing.sessions] == ["one"]
@@ -274,16 +240,15 @@ async def _release(fifo: Path) -> None:
 
 
 async def test_v2_resumable_job_survives_a_dropped_connection(
-    server: Server, clients: ClientPool, tmp_path: Path
+    server: ServerFactory, clients: ClientPool, tmp_path: Path
 ) -> None:
-    total = 50_000_000 if FULL else 8_000_000
+    total = scaled(8_000_000, 50_000_000)
     url, _ = await server(ring_bytes=total // 2 + (1 << 20), timeout=30)
     fifo = tmp_path / "gate"
     os.mkfifo(fifo)
     writer = Path(__file__).parent / "scripts" / "gated_writer.py"
     job = Command(PY, ("-u", str(writer), str(total), str(total // 2), str(fifo)))
-    a = await clients.connect(url, v2=True)
-    await a.send(Attach("job", job, resumable=True))
+    a = await clients.start(url, Attach("job", job, resumable=True), v2=True)
     await a.recv()
     assert await a.recv() == Attached("job", created=True, tty=False, resumable=True)
     while len(a.stdout) < total // 4 or not a.stderr:
@@ -291,8 +256,9 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     await a.drop()  # in the middle: no close frame
     have_out, have_err = bytes(a.stdout), bytes(a.stderr)
 
-    b = await clients.connect(url, v2=True)
-    await b.send(Attach("job", stdout_offset=len(have_out), stderr_offset=len(have_err)))
+    b = await clients.start(
+        url, Attach("job", stdout_offset=len(have_out), stderr_offset=len(have_err)), v2=True
+    )
     await b.recv()
     attached = await b.recv()
     assert isinstance(attached, Attached)
@@ -310,7 +276,7 @@ async def test_v2_resumable_job_survives_a_dropped_connection(
     assert not [m for m in b.messages if type(m).__name__ == "Gap"]
 
 
-async def test_v1_peer_never_sees_v2_messages(server: Server, clients: ClientPool) -> None:
+async def test_v1_peer_never_sees_v2_messages(server: ServerFactory, clients: ClientPool) -> None:
     url, _ = await server()
     c = await clients.connect(url)
     await c.ws.send_bytes(b'{"type":"list_sessions"}')  # unknown to v1: ignored
@@ -321,18 +287,18 @@ async def test_v1_peer_never_sees_v2_messages(server: Server, clients: ClientPoo
     assert isinstance(c.ws, aiohttp.ClientWebSocketResponse)
 
 
-async def test_v2_evicted_output_is_announced_as_a_gap(server: Server, clients: ClientPool) -> None:
+async def test_v2_evicted_output_is_announced_as_a_gap(
+    server: ServerFactory, clients: ClientPool
+) -> None:
     url, manager = await server(ring_bytes=50_000, timeout=30)
     code = "import sys; sys.stdout.write('a' * 400_000 + 'b' * 40_000); sys.stdout.flush()"
-    a = await clients.connect(url, v2=True)
-    await a.send(Attach("job", Command(PY, ("-c", code)), resumable=True))
+    a = await clients.start(url, Attach("job", Command(PY, ("-c", code)), resumable=True), v2=True)
     await a.recv()
     await a.recv()
     await a.drop()
     session = manager.get(None, "job")
     await asyncio.wait_for(session.exited.wait(), 30)
-    b = await clients.connect(url, v2=True)
-    await b.send(Attach("job", stdout_offset=0, stderr_offset=0))
+    b = await clients.start(url, Attach("job", stdout_offset=0, stderr_offset=0), v2=True)
     await b.recv()
     attached = await b.recv()
     assert attached.stdout_offset == 440_000 - 50_000

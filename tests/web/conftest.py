@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import ROOT, TOKEN, WebServer, start_web_server, stop_web_server
+from support import REPO
+from support.web import TOKEN, WebServer, start_web_server, stop_web_server
 
-ARTIFACTS = ROOT / "artifacts" / "web"
+ARTIFACTS = REPO / "artifacts" / "web"
 CHROMIUM = os.environ.get("WSEP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from support.wire import start_bytes
 from wsep_protocol import (
     SUBPROTOCOL_V2,
     CloseCode,
@@ -163,13 +164,29 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+@pytest.fixture
+async def ws(
+    make_server: Any, http: aiohttp.ClientSession
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A v2 connection to a fresh server."""
+    url = await make_server()
+    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
+        yield ws
+
+
 def start_message(*argv: str, tty: bool = False, stdin: bool = False) -> bytes:
-    command = Command(argv[0], tuple(argv[1:]), stdin=stdin, tty=tty, rows=24, cols=80)
-    return encode(Start(command))
+    return start_bytes(*argv, stdin=stdin, tty=tty, rows=24, cols=80)
 
 
 #: The child waits for this line, so the server has the window before any output.
 GO = b'{"type":"stdin"}\ngo\n'
+
+
+async def start_in_window(ws: aiohttp.ClientWebSocketResponse, window: int, start: bytes) -> None:
+    """Start a child that waits for GO, give the window, then GO: all output is windowed."""
+    await ws.send_bytes(start)
+    await ws.send_bytes(encode(Flow(window)))
+    await ws.send_bytes(GO)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, Any], bytes]:
@@ -223,70 +240,60 @@ async def drain_lazily(
     ids=["stdout", "stderr-only", "both"],
 )
 async def test_server_keeps_within_the_window(
-    make_server: Any, http: aiohttp.ClientSession, script: str, streams: dict[str, int]
+    ws: aiohttp.ClientWebSocketResponse, script: str, streams: dict[str, int]
 ) -> None:
-    url = await make_server()
     window = 32 * 1024
-    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        assert ws.protocol == SUBPROTOCOL_V2
-        await ws.send_bytes(start_message("sh", "-c", script, stdin=True))
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
-        received, exit_head = await drain_lazily(ws, window)
+    assert ws.protocol == SUBPROTOCOL_V2
+    await start_in_window(ws, window, start_message("sh", "-c", script, stdin=True))
+    received, exit_head = await drain_lazily(ws, window)
     assert received == streams
     assert exit_head["exit_code"] == 0
 
 
 async def test_tty_output_pauses_and_ctrl_c_still_works(
-    make_server: Any, http: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
     """With the window full and no ack, the child blocks; input still reaches the TTY."""
-    url = await make_server()
     window = 16 * 1024
-    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(start_message("sh", "-c", "read x; exec yes", tty=True))
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
-        head, _ = await receive(ws)
-        assert head["type"] == "pid"
-        total = 0
-        while total < window:
-            head, body = await receive(ws)
-            total += len(body)
-        assert total == window, "never more than the window without an ack"
-        await ws.send_bytes(b'{"type":"stdin"}\n\x03')
+    await start_in_window(ws, window, start_message("sh", "-c", "read x; exec yes", tty=True))
+    head, _ = await receive(ws)
+    assert head["type"] == "pid"
+    total = 0
+    while total < window:
+        head, body = await receive(ws)
+        total += len(body)
+    assert total == window, "never more than the window without an ack"
+    await ws.send_bytes(b'{"type":"stdin"}\n\x03')
+    await ws.send_bytes(encode(FlowAck(total)))
+    # What `yes` wrote before the signal landed may exceed one more window
+    # (the TTY queues it), so keep acknowledging as a real client would.
+    after = 0
+    while True:
+        head, body = await receive(ws)
+        if head["type"] == "exit_code":
+            break
+        after += len(body)
+        total += len(body)
         await ws.send_bytes(encode(FlowAck(total)))
-        # What `yes` wrote before the signal landed may exceed one more window
-        # (the TTY queues it), so keep acknowledging as a real client would.
-        after = 0
-        while True:
-            head, body = await receive(ws)
-            if head["type"] == "exit_code":
-                break
-            after += len(body)
-            total += len(body)
-            await ws.send_bytes(encode(FlowAck(total)))
-        # What was still queued in the TTY is bounded; then `yes` died of SIGINT.
-        assert after <= 1024 * 1024, f"{after} bytes after Ctrl-C"
-        assert head["signal"] == "SIGINT"
+    # What was still queued in the TTY is bounded; then `yes` died of SIGINT.
+    assert after <= 1024 * 1024, f"{after} bytes after Ctrl-C"
+    assert head["signal"] == "SIGINT"
 
 
 async def test_ack_beyond_what_was_sent_is_a_protocol_error(
-    make_server: Any, http: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
-    url = await make_server()
-    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(start_message("sleep", "30"))
-        await ws.send_bytes(encode(Flow(1024)))
-        head, _ = await receive(ws)
-        assert head["type"] == "pid"
-        await ws.send_bytes(encode(FlowAck(10)))
-        head, _ = await receive(ws)
-        assert head["type"] == "error"
-        assert head["code"] == "protocol_violation"
-        msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
-        assert msg.type is aiohttp.WSMsgType.CLOSE
-        assert msg.data == CloseCode.PROTOCOL_ERROR
+    await ws.send_bytes(start_message("sleep", "30"))
+    await ws.send_bytes(encode(Flow(1024)))
+    head, _ = await receive(ws)
+    assert head["type"] == "pid"
+    await ws.send_bytes(encode(FlowAck(10)))
+    head, _ = await receive(ws)
+    assert head["type"] == "error"
+    assert head["code"] == "protocol_violation"
+    msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
+    assert msg.type is aiohttp.WSMsgType.CLOSE
+    assert msg.data == CloseCode.PROTOCOL_ERROR
 
 
 async def test_v1_connection_ignores_flow_messages(
@@ -342,31 +349,27 @@ async def test_server_keeps_within_the_window_with_plain_readers(
     url = await make_server(execer=_PlainExecer())
     window = 32 * 1024
     async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(
-            start_message("sh", "-c", "read x; head -c 300000 /dev/zero >&2", stdin=True)
+        await start_in_window(
+            ws,
+            window,
+            start_message("sh", "-c", "read x; head -c 300000 /dev/zero >&2", stdin=True),
         )
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
         received, exit_head = await drain_lazily(ws, window)
     assert received == {"stdout": 0, "stderr": 300000}
     assert exit_head["exit_code"] == 0
 
 
 async def test_window_arriving_after_the_readers_started(
-    make_server: Any, http: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
     """Readers that reserved before ``flow`` (an idle stderr) must not block stdout."""
-    url = await make_server()
     window = 32 * 1024
-    async with http.ws_connect(url, protocols=(SUBPROTOCOL_V2,)) as ws:
-        await ws.send_bytes(
-            start_message("sh", "-c", "read x; head -c 400000 /dev/zero", stdin=True)
-        )
-        head, _ = await receive(ws)
-        assert head["type"] == "pid"  # the pump runs: both readers wait for data
-        await ws.send_bytes(encode(Flow(window)))
-        await ws.send_bytes(GO)
-        # stdout's first read was reserved before the window: it may exceed it once.
-        received, exit_head = await drain_lazily(ws, window, unmetered=1)
+    await ws.send_bytes(start_message("sh", "-c", "read x; head -c 400000 /dev/zero", stdin=True))
+    head, _ = await receive(ws)
+    assert head["type"] == "pid"  # the pump runs: both readers wait for data
+    await ws.send_bytes(encode(Flow(window)))
+    await ws.send_bytes(GO)
+    # stdout's first read was reserved before the window: it may exceed it once.
+    received, exit_head = await drain_lazily(ws, window, unmetered=1)
     assert received == {"stdout": 400000, "stderr": 0}
     assert exit_head["exit_code"] == 0

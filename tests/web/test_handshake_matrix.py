@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from webutil import WAIT_MS
+from support.web import WAIT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 

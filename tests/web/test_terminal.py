@@ -7,68 +7,27 @@ terminal, the process, the state) so waits can be on conditions, never on sleeps
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, SHELL_PARAMS, TOKEN, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import (
+    SHELL_PARAMS,
+    TOKEN,
+    WAIT_MS,
+    WebServer,
+    confirm_run,
+    enter,
+    open_shell,
+    rendered,
+    wait_match,
+    wait_prompt,
+    wait_rendered,
+    wait_state,
+)
 
 pytestmark = pytest.mark.browser
-
-# --- what the page shows ------------------------------------------------------------------
-
-RENDERED = "() => document.querySelector('.xterm-rows').innerText"
-CURSOR_LINE = """() => {
-  const b = window.wsepApp.term.buffer.active;
-  const line = b.getLine(b.baseY + b.cursorY);
-  return line ? line.translateToString(true).trimEnd() : "";
-}"""
-AT_PROMPT = f"() => ({CURSOR_LINE})() === {json.dumps(PROMPT.rstrip())}"
-
-
-def rendered(page: Any) -> str:
-    return str(page.evaluate(RENDERED)).replace("\xa0", " ")
-
-
-def wait_rendered(page: Any, text: str) -> None:
-    page.wait_for_function(
-        "(t) => document.querySelector('.xterm-rows').innerText.replace(/\\u00a0/g, ' ')"
-        ".includes(t)",
-        arg=text,
-        timeout=WAIT_MS,
-    )
-
-
-def wait_match(page: Any, pattern: str) -> re.Match[str]:
-    """Wait until the rendered text matches ``pattern`` (a JS-compatible regex)."""
-    handle = page.wait_for_function(
-        "(p) => { const t = document.querySelector('.xterm-rows').innerText;"
-        " const m = new RegExp(p).exec(t.replace(/\\u00a0/g, ' ')); return m ? m[0] : null; }",
-        arg=pattern,
-        timeout=WAIT_MS,
-    )
-    match = re.search(pattern, str(handle.json_value()))
-    assert match is not None
-    return match
-
-
-def wait_prompt(page: Any) -> None:
-    page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
-
-
-def open_terminal(page: Any, server: WebServer) -> None:
-    page.goto(server.page_url())
-    confirm_run(page)
-    wait_state(page, "running")
-    wait_prompt(page)
-
-
-def run(page: Any, command: str) -> None:
-    page.keyboard.type(command)
-    page.keyboard.press("Enter")
 
 
 def term_size(page: Any) -> tuple[int, int]:
@@ -80,10 +39,10 @@ def term_size(page: Any) -> tuple[int, int]:
 
 
 def test_page_runs_echo_and_renders_it(page: Any, web_server: WebServer, artifacts: Path) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     status = page.inner_text("#status")
     assert "protocol v2" in status
-    run(page, "echo hel''lo-from-$((6*7))")
+    enter(page, "echo hel''lo-from-$((6*7))")
     wait_rendered(page, "hello-from-42")
     wait_prompt(page)
     lines = [line.rstrip() for line in rendered(page).splitlines()]
@@ -92,10 +51,10 @@ def test_page_runs_echo_and_renders_it(page: Any, web_server: WebServer, artifac
 
 
 def test_typing_reaches_the_process(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     # Type only once read is waiting: keys that arrive while the shell is still
     # switching the terminal out of its line editor's mode may be dropped.
-    run(page, 'read -r -p "rea""dy> " line; echo "got:[$line]"')
+    enter(page, 'read -r -p "rea""dy> " line; echo "got:[$line]"')
     wait_rendered(page, "ready>")
     page.keyboard.type("typed ünïcödé text")
     page.keyboard.press("Enter")
@@ -104,9 +63,9 @@ def test_typing_reaches_the_process(page: Any, web_server: WebServer) -> None:
 
 
 def test_window_resize_is_sent_to_the_tty(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     rows, cols = term_size(page)
-    run(page, "echo size=$(stty size)")
+    enter(page, "echo size=$(stty size)")
     wait_rendered(page, f"size={rows} {cols}")
     wait_prompt(page)
 
@@ -114,7 +73,7 @@ def test_window_resize_is_sent_to_the_tty(page: Any, web_server: WebServer) -> N
     page.wait_for_function("(c) => window.wsepApp.term.cols < c", arg=cols, timeout=WAIT_MS)
     new_rows, new_cols = term_size(page)
     assert new_rows < rows
-    run(page, "clear; echo size=$(stty size)")
+    enter(page, "clear; echo size=$(stty size)")
     wait_rendered(page, f"size={new_rows} {new_cols}")
 
 
@@ -132,11 +91,11 @@ BACKLOG_MONITOR = """() => {
 
 def test_yes_then_ctrl_c_returns_a_prompt_quickly(page: Any, web_server: WebServer) -> None:
     """Flow control: output in the page never runs more than one window ahead of xterm.js."""
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     window = page.evaluate("() => window.wsepApp.proc.flowWindow")
     assert window > 0
     page.evaluate(BACKLOG_MONITOR)
-    run(page, "yes")
+    enter(page, "yes")
     # The flood is on: many windows' worth of output went through the page.
     page.wait_for_function(
         "() => window.wsepApp.proc.bytesReceived > 4 * 1024 * 1024", timeout=WAIT_MS
@@ -145,17 +104,17 @@ def test_yes_then_ctrl_c_returns_a_prompt_quickly(page: Any, web_server: WebServ
     assert 0 < backlog <= window
     started = time.monotonic()
     page.keyboard.press("Control+c")
-    page.wait_for_function(AT_PROMPT, timeout=WAIT_MS)
+    wait_prompt(page)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0, f"the prompt came back {elapsed:.1f} s after Ctrl-C"
     # Still responsive afterwards.
-    run(page, "echo after-$((1+1))")
+    enter(page, "echo after-$((1+1))")
     wait_rendered(page, "after-2")
 
 
 def test_exit_status_is_shown(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
-    run(page, "exit 3")
+    open_shell(page, web_server)
+    enter(page, "exit 3")
     wait_state(page, "exited")
     assert page.evaluate("() => window.wsepApp.exitStatus.exitCode") == 3
     assert "exit status 3" in page.inner_text("#status")
@@ -211,8 +170,8 @@ def test_utf8_split_at_every_offset_renders_without_replacement(
         for ch in chars
         for part in (ch.encode()[:offset], ch.encode()[offset:])
     ]
-    open_terminal(page, web_server)
-    run(page, f"python3 {script}")
+    open_shell(page, web_server)
+    enter(page, f"python3 {script}")
     wait_rendered(page, "READY")
     expected = page.evaluate("() => window.wsepApp.proc.bytesReceived")
     for part in parts:
@@ -265,10 +224,10 @@ def test_js_client_module_against_the_server(page: Any, web_server: WebServer) -
 
 def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer) -> None:
     """The session id is in the address: a reload reattaches and the screen comes back."""
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     session = page.evaluate("() => window.wsepApp.sessionId")
     assert f"session={session}" in page.url
-    run(page, "echo shell=$$ mark=$((5*5))")
+    enter(page, "echo shell=$$ mark=$((5*5))")
     shell = wait_match(page, r"shell=(\d+) mark=25").group(1)
     wait_prompt(page)
 
@@ -276,17 +235,17 @@ def test_reload_reattaches_to_the_same_session(page: Any, web_server: WebServer)
     wait_state(page, "running")
     assert page.evaluate("() => window.wsepApp.sessionId") == session
     wait_prompt(page)
-    run(page, "echo same=$(($$+0))")
+    enter(page, "echo same=$(($$+0))")
     again = wait_match(page, r"same=(\d+)")
     wait_prompt(page)
     assert again.group(1) == shell, "a new shell was started instead of reattaching"
     assert f"shell={shell} mark=25" in rendered(page), "the screen was not restored"
-    run(page, "exit")  # end the session rather than leave it to its idle timeout
+    enter(page, "exit")  # end the session rather than leave it to its idle timeout
     wait_state(page, "exited")
 
 
 def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
+    open_shell(page, web_server)
     session = page.evaluate("() => window.wsepApp.sessionId")
     before = page.evaluate("() => window.wsepApp.connections")
     page.evaluate("() => window.wsepApp.proc.connection.socket.close(4000, 'test drop')")
@@ -297,7 +256,7 @@ def test_lost_connection_reconnects_to_the_session(page: Any, web_server: WebSer
     )
     assert page.evaluate("() => window.wsepApp.sessionId") == session
     wait_prompt(page)
-    run(page, "echo back-$((2+3))")
+    enter(page, "echo back-$((2+3))")
     wait_rendered(page, "back-5")
 
 
@@ -310,7 +269,7 @@ def test_token_authentication(page: Any, token_server: WebServer, token_in: str)
     wait_state(page, "running")
     wait_prompt(page)
     assert TOKEN not in page.url, "the token is taken out of the address"
-    run(page, "echo authed-$((3*3))")
+    enter(page, "echo authed-$((3*3))")
     wait_rendered(page, "authed-9")
     page.reload()  # the tab still has it
     wait_state(page, "running")

@@ -11,16 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_terminal import (
-    open_terminal,
+from support.web import (
+    WAIT_MS,
+    WebServer,
+    enter,
+    open_shell,
     rendered,
-    run,
     wait_match,
     wait_prompt,
     wait_rendered,
     wait_state,
 )
-from webutil import WAIT_MS, WebServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -36,8 +37,8 @@ SCREEN_LINES = """() => {
 
 
 def test_vim_then_a_reload_then_a_flood(page: Any, web_server: WebServer) -> None:
-    open_terminal(page, web_server)
-    run(page, "printf 'line %s of the poem\\n' 1 2 3 4 5 > poem.txt; vim -N -i NONE poem.txt")
+    open_shell(page, web_server)
+    enter(page, "printf 'line %s of the poem\\n' 1 2 3 4 5 > poem.txt; vim -N -i NONE poem.txt")
     wait_rendered(page, "line 5 of the poem")
     page.wait_for_function(
         "() => window.wsepApp.term.buffer.active.type === 'alternate'", timeout=WAIT_MS
@@ -58,9 +59,9 @@ def test_vim_then_a_reload_then_a_flood(page: Any, web_server: WebServer) -> Non
     assert not any("line 1 of the poem" in line for line in lines), lines  # vim's screen is gone
     assert lines[command + 1].startswith("wsep$"), lines
 
-    run(page, "seq 1 300000 | tail -1")
+    enter(page, "seq 1 300000 | tail -1")
     wait_match(page, r"(^|\n)300000\s*\n")
     wait_prompt(page)
     assert "300000" in rendered(page)
-    run(page, "exit")
+    enter(page, "exit")
     wait_state(page, "exited")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import TOKEN, WAIT_MS, WebServer, wait_state
+from support.web import TOKEN, WAIT_MS, WebServer, wait_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import (
-    PROMPT,
+from support.web import (
     SHELL_PARAMS,
     TOKEN,
     WAIT_MS,
@@ -24,8 +22,10 @@ from webutil import (
     confirm_run,
     start_web_server,
     stop_web_server,
+    wait_prompt,
     wait_state,
 )
+from support.wire import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -37,15 +37,6 @@ def status(page: Any) -> str:
     text = str(page.inner_text("#status-text"))
     assert not RAW.search(text), f"raw error text in the status bar: {text!r}"
     return text
-
-
-def wait_prompt(page: Any) -> None:
-    page.wait_for_function(
-        "(p) => { const b = window.wsepApp.term.buffer.active;"
-        " return b.getLine(b.baseY + b.cursorY).translateToString(true).trimEnd() === p; }",
-        arg=PROMPT.rstrip(),
-        timeout=WAIT_MS,
-    )
 
 
 def shell_pid(page: Any) -> str:
@@ -167,12 +158,6 @@ def test_foreign_origin_is_named(page: Any, web_server: WebServer) -> None:
         assert page.evaluate("() => window.wsepApp.retryAt") == 0
     finally:
         proxy.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

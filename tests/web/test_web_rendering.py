@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import PROMPT, SHELL_PARAMS, WAIT_MS, WebServer, confirm_run, wait_state
+from support.web import WAIT_MS, WebServer, open_shell
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
 
@@ -26,18 +26,6 @@ FIND = """(text) => {
   }
   return -1;
 }"""
-
-
-def open_shell(page: Any, server: WebServer, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
-    page.goto(server.page_url([*SHELL_PARAMS, *extra]))
-    confirm_run(page)
-    wait_state(page, "running")
-    page.wait_for_function(
-        "(p) => { const b = window.wsepApp.term.buffer.active;"
-        " return b.getLine(b.baseY + b.cursorY).translateToString(true).trimEnd() === p; }",
-        arg=PROMPT.rstrip(),
-        timeout=WAIT_MS,
-    )
 
 
 def print_line(page: Any, text: str) -> int:
@@ -109,7 +97,7 @@ def test_light_theme_font_size_and_title(page: Any, web_server: WebServer, artif
 
 
 def test_server_flags_set_the_defaults(browser: Any, tmp_path: Path, artifacts: Path) -> None:
-    from webutil import start_web_server, stop_web_server
+    from support.web import start_web_server, stop_web_server
 
     server = start_web_server(tmp_path, "--web-font-size", "18", "--web-theme", "light")
     context = browser.new_context(viewport={"width": 900, "height": 480})

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webutil import (
+from support import REPO
+from support.web import (
     PROMPT,
-    ROOT,
-    SHELL_PARAMS,
     WAIT_MS,
     WebServer,
-    confirm_run,
+    open_shell,
     start_web_server,
     stop_web_server,
     wait_state,
@@ -27,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.once]
 
 ALICE = "alice-token.0123456789abcdef"
 BOB = "bob-token.0123456789abcdef"
-DOCS = ROOT / "packages" / "wsep-server" / "docs"
+DOCS = REPO / "packages" / "wsep-server" / "docs"
 
 
 @pytest.fixture
@@ -47,16 +46,9 @@ def two_user_server(tmp_path: Path) -> Iterator[WebServer]:
         stop_web_server(server)
 
 
-def open_shell(page: Any, server: WebServer, token: str, extra: list[tuple[str, str]]) -> str:
-    page.goto(server.page_url([*SHELL_PARAMS, *extra, ("token", token)]))
-    confirm_run(page)
-    wait_state(page, "running")
-    page.wait_for_function(
-        "(p) => { const b = window.wsepApp.term.buffer.active;"
-        " return b.getLine(b.baseY + b.cursorY).translateToString(true).trimEnd() === p; }",
-        arg=PROMPT.rstrip(),
-        timeout=WAIT_MS,
-    )
+def open_session(page: Any, server: WebServer, token: str, extra: list[tuple[str, str]]) -> str:
+    """A shell of ``token``'s user; returns its session id."""
+    open_shell(page, server, [*extra, ("token", token)])
     return str(page.evaluate("() => window.wsepApp.sessionId"))
 
 
@@ -77,11 +69,11 @@ def test_session_list_is_scoped_and_can_observe_and_end(
     bob = browser.new_context(viewport={"width": 900, "height": 480})
     try:
         a_page = alice.new_page()
-        a1 = open_shell(a_page, server, ALICE, [("env", "WHO=a1")])
+        a1 = open_session(a_page, server, ALICE, [("env", "WHO=a1")])
         a_page2 = alice.new_page()
-        a2 = open_shell(a_page2, server, ALICE, [("env", "WHO=a2")])
+        a2 = open_session(a_page2, server, ALICE, [("env", "WHO=a2")])
         b_page = bob.new_page()
-        b1 = open_shell(b_page, server, BOB, [])
+        b1 = open_session(b_page, server, BOB, [])
 
         listing = alice.new_page()
         listing.goto(f"{server.http_url}/sessions")
@@ -143,7 +135,7 @@ def test_readme_screenshots(browser: Any, two_user_server: WebServer) -> None:
     context = browser.new_context(viewport={"width": 720, "height": 300})
     try:
         page = context.new_page()
-        open_shell(page, two_user_server, ALICE, [])
+        open_session(page, two_user_server, ALICE, [])
         page.keyboard.type("printf '%s\\n' container_info.json; ls /usr/share | head -4")
         page.keyboard.press("Enter")
         page.wait_for_function(
@@ -154,7 +146,7 @@ def test_readme_screenshots(browser: Any, two_user_server: WebServer) -> None:
             timeout=WAIT_MS,
         )
         other = context.new_page()
-        open_shell(other, two_user_server, ALICE, [("arg", "-i")])
+        open_session(other, two_user_server, ALICE, [("arg", "-i")])
         page.screenshot(path=str(DOCS / "terminal.png"))
         listing = context.new_page()
         listing.goto(f"{two_user_server.http_url}/sessions?token={ALICE}")

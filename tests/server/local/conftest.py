@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from local_helpers import my_zombies
+from support.proc import zombies_of
 from wsep_server.local import LocalExecer
 
 
@@ -17,4 +17,4 @@ def execer() -> LocalExecer:
 @pytest.fixture(autouse=True)
 def _no_zombies() -> Iterator[None]:
     yield
-    assert my_zombies() == []
+    assert zombies_of() == []

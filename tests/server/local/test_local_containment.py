@@ -6,8 +6,10 @@ import asyncio
 import shutil
 
 import pytest
-from local_helpers import TIMEOUT, read_all, run
-from procutil import proc_stat
+from support import TIMEOUT
+from support.localexec import run
+from support.proc import proc_stat
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 

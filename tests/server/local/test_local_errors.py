@@ -9,7 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, open_fds, run
+from support import TIMEOUT, write_executable
+from support.localexec import run
+from support.proc import open_fds
 from wsep_protocol import CloseCode, Command, StartError, StartErrorKind
 from wsep_server.local import LocalExecer
 
@@ -31,9 +33,7 @@ async def test_command_not_found(execer: LocalExecer) -> None:
 
 
 async def test_path_from_command_env_is_not_searched(execer: LocalExecer, tmp_path: Path) -> None:
-    tool = tmp_path / "wsep-private-tool"
-    tool.write_text("#!/bin/sh\necho ran\n")
-    tool.chmod(0o755)
+    write_executable(tmp_path / "wsep-private-tool", "#!/bin/sh\necho ran\n")
     err = await start_error(execer, Command("wsep-private-tool", env=(f"PATH={tmp_path}",)))
     assert err.kind is StartErrorKind.COMMAND_NOT_FOUND
     with pytest.raises(StartError):
@@ -43,9 +43,7 @@ async def test_path_from_command_env_is_not_searched(execer: LocalExecer, tmp_pa
 async def test_server_path_is_searched(
     execer: LocalExecer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = tmp_path / "wsep-private-tool"
-    tool.write_text("#!/bin/sh\necho ran\n")
-    tool.chmod(0o755)
+    tool = write_executable(tmp_path / "wsep-private-tool", "#!/bin/sh\necho ran\n")
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     assert execer.resolve(Command("wsep-private-tool")) == str(tool)
     out, _, _ = await run(execer, Command("wsep-private-tool"))
@@ -85,9 +83,7 @@ async def test_directory_as_command(execer: LocalExecer, tmp_path: Path) -> None
 @pytest.mark.parametrize("tty", [False, True])
 async def test_missing_interpreter(execer: LocalExecer, tmp_path: Path, tty: bool) -> None:
     """Only execve can tell: the child's errno reaches the parent (and nothing leaks)."""
-    script = tmp_path / "bad.sh"
-    script.write_text("#!/no/such/interpreter\n")
-    script.chmod(0o755)
+    script = write_executable(tmp_path / "bad.sh", "#!/no/such/interpreter\n")
     err = await start_error(execer, Command(str(script), tty=tty))
     assert err.kind is StartErrorKind.COMMAND_NOT_FOUND
     assert "interpreter" in str(err)
@@ -208,9 +204,7 @@ def test_switch_denied_when_not_root() -> None:
 async def test_relative_path_entries_are_skipped(
     execer: LocalExecer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = tmp_path / "wsep-dot-tool"
-    tool.write_text("#!/bin/sh\n")
-    tool.chmod(0o755)
+    write_executable(tmp_path / "wsep-dot-tool", "#!/bin/sh\n")
     monkeypatch.setenv("PATH", f".{os.pathsep}{os.environ['PATH']}")
     err = await start_error(execer, Command("wsep-dot-tool", working_dir=str(tmp_path)))
     assert err.kind is StartErrorKind.COMMAND_NOT_FOUND

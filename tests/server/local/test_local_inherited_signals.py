@@ -13,7 +13,9 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until
+from support import TIMEOUT
+from support.localexec import read_stdout_until
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer, pspawn
 
@@ -38,18 +40,23 @@ def ignoring_server() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-@pytest.mark.usefixtures("ignoring_server")
-@pytest.mark.parametrize(("tty", "stdin"), [(False, False), (False, True), (True, True)])
-async def test_child_starts_with_default_signals(
-    execer: LocalExecer, tty: bool, stdin: bool
-) -> None:
-    proc = await execer.start(Command("sh", ("-c", SHOW), tty=tty, stdin=stdin))
+async def _signals_shown(execer: LocalExecer, command: Command) -> bytes:
+    """What SHOW printed (line ends as in a pipe), once it exited 0."""
+    proc = await execer.start(command)
     try:
         out = await read_all(proc.stdout)
         assert (await asyncio.wait_for(proc.wait(), TIMEOUT)).code == 0
     finally:
         await proc.close()
-    assert out.replace(b"\r\n", b"\n") == CLEAN
+    return out.replace(b"\r\n", b"\n")
+
+
+@pytest.mark.usefixtures("ignoring_server")
+@pytest.mark.parametrize(("tty", "stdin"), [(False, False), (False, True), (True, True)])
+async def test_child_starts_with_default_signals(
+    execer: LocalExecer, tty: bool, stdin: bool
+) -> None:
+    assert await _signals_shown(execer, Command("sh", ("-c", SHOW), tty=tty, stdin=stdin)) == CLEAN
 
 
 @pytest.mark.usefixtures("ignoring_server")
@@ -59,7 +66,7 @@ async def test_ctrl_c_reaches_a_trapping_shell(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", script)))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\n", buf)
+        await read_stdout_until(proc, b"ready\n", buf)
         await proc.send_signal(signal.SIGINT)
         status = await asyncio.wait_for(proc.wait(), TIMEOUT)
         assert bytes(buf) + await read_all(proc.stdout) == b"ready\ngot-int\n"
@@ -75,13 +82,7 @@ async def test_fork_path_resets_signals_too(
 ) -> None:
     """Where posix_spawn cannot serve (switching users, no glibc) subprocess forks."""
     monkeypatch.setattr(pspawn, "available", lambda: False)
-    proc = await execer.start(Command("sh", ("-c", SHOW), tty=tty))
-    try:
-        out = await read_all(proc.stdout)
-        assert (await asyncio.wait_for(proc.wait(), TIMEOUT)).code == 0
-    finally:
-        await proc.close()
-    assert out.replace(b"\r\n", b"\n") == CLEAN
+    assert await _signals_shown(execer, Command("sh", ("-c", SHOW), tty=tty)) == CLEAN
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")

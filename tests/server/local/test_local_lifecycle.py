@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, live_group_members, my_zombies, open_fds, read_all, run
+from support import TIMEOUT
+from support.localexec import run
+from support.proc import live_group_members, open_fds, zombies_of
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -32,7 +35,7 @@ async def test_many_starts_leak_nothing(execer: LocalExecer, tty: bool) -> None:
         assert (await proc.wait()).code == 0
         await proc.close()
     assert open_fds() == before
-    assert my_zombies() == []
+    assert zombies_of() == []
 
 
 async def test_close_while_reading(execer: LocalExecer) -> None:

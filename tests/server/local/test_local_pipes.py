@@ -9,11 +9,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until, run
+from support import FULL, TIMEOUT, write_executable
+from support.localexec import read_stdout_until, run
+from support.streams import read_all
 from wsep_protocol import Command, Execer, Process
 from wsep_server.local import FramedReader, LocalExecer, LocalProcess
-
-FULL = os.environ.get("WSEP_FULL") == "1"
 
 
 async def test_satisfies_protocols(execer: LocalExecer) -> None:
@@ -82,9 +82,7 @@ async def test_default_working_dir_is_servers(execer: LocalExecer) -> None:
 
 
 async def test_relative_command_runs_in_working_dir(execer: LocalExecer, tmp_path: Path) -> None:
-    script = tmp_path / "hello.sh"
-    script.write_text('#!/bin/sh\necho relative "$0"\n')
-    script.chmod(0o755)
+    script = write_executable(tmp_path / "hello.sh", '#!/bin/sh\necho relative "$0"\n')
     out, _, _ = await run(execer, Command("./hello.sh", working_dir=str(tmp_path)))
     assert out == f"relative {script}\n".encode()
 
@@ -161,7 +159,7 @@ async def test_drain_applies_backpressure(execer: LocalExecer) -> None:
     )
     try:
         buf = bytearray()
-        await read_until(proc, b"stopping", buf)
+        await read_stdout_until(proc, b"stopping", buf)
         proc.stdin.write(b"z" * (4 << 20))  # more than the pipe plus the high-water mark
         drain = asyncio.ensure_future(proc.stdin.drain())
         done, _ = await asyncio.wait({drain}, timeout=0.2)
@@ -216,8 +214,6 @@ async def test_resolve_gives_absolute_path(execer: LocalExecer, tmp_path: Path) 
     sh = execer.resolve(Command("sh"))
     assert os.path.isabs(sh)
     assert os.path.basename(sh) == "sh"
-    script = tmp_path / "x"
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
+    script = write_executable(tmp_path / "x", "#!/bin/sh\n")
     assert execer.resolve(Command("./x", working_dir=str(tmp_path))) == str(script)
     assert execer.resolve(Command(str(script))) == str(script)

@@ -7,7 +7,10 @@ import signal
 import time
 
 import pytest
-from local_helpers import TIMEOUT, live_group_members, proc_stat, read_all, read_until
+from support import TIMEOUT
+from support.localexec import start_until
+from support.proc import live_group_members, proc_stat
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -51,9 +54,7 @@ async def test_core_dump_reported(execer: LocalExecer, tmp_path: object) -> None
 
 async def test_close_kills_grandchildren(execer: LocalExecer) -> None:
     script = "sleep 100 & sleep 100 & echo started; wait"
-    proc = await execer.start(Command("sh", ("-c", script)))
-    buf = bytearray()
-    await read_until(proc, b"started", buf)
+    proc, _ = await start_until(execer, Command("sh", ("-c", script)), b"started")
     assert len(live_group_members(proc.pid)) == 3
     await proc.close()
     assert live_group_members(proc.pid) == []
@@ -72,9 +73,7 @@ async def test_close_after_exit_kills_leftovers(execer: LocalExecer) -> None:
 async def test_close_escalates_to_sigkill() -> None:
     execer = LocalExecer(grace_period=0.3)
     script = "trap '' TERM HUP; echo ready; while :; do sleep 0.01; done"
-    proc = await execer.start(Command("sh", ("-c", script)))
-    buf = bytearray()
-    await read_until(proc, b"ready", buf)
+    proc, _ = await start_until(execer, Command("sh", ("-c", script)), b"ready")
     began = time.monotonic()
     await proc.close()
     elapsed = time.monotonic() - began
@@ -85,9 +84,9 @@ async def test_close_escalates_to_sigkill() -> None:
 
 async def test_close_continues_stopped_process() -> None:
     execer = LocalExecer(grace_period=60)
-    proc = await execer.start(Command("sh", ("-c", "echo stop; kill -STOP $$; sleep 100")))
-    buf = bytearray()
-    await read_until(proc, b"stop", buf)
+    proc, _ = await start_until(
+        execer, Command("sh", ("-c", "echo stop; kill -STOP $$; sleep 100")), b"stop"
+    )
     began = time.monotonic()
     await proc.close()
     assert (await proc.wait()).signal == signal.SIGTERM
@@ -119,9 +118,7 @@ async def test_close_reaches_a_descendant_that_left_with_setsid(
     execer: LocalExecer, tty: bool
 ) -> None:
     """``setsid`` takes a process out of the child's session and group, not out of its tree."""
-    proc = await execer.start(Command("sh", ("-c", SETSID_SLEEP), tty=tty))
-    buf = bytearray()
-    await read_until(proc, b"\n", buf)
+    proc, buf = await start_until(execer, Command("sh", ("-c", SETSID_SLEEP), tty=tty), b"\n")
     escaped = int(buf.split()[0])
     assert proc_stat(escaped) is not None
     assert proc_stat(escaped)[2] != proc.pid  # type: ignore[index]
@@ -134,9 +131,7 @@ async def test_an_escaped_descendant_that_ignores_sigterm_is_killed_after_the_gr
     """Its parent dies of SIGTERM first; the escaped one is still found for SIGKILL."""
     execer = LocalExecer(grace_period=0.3)
     script = "setsid sh -c 'trap \"\" TERM HUP; echo $$; exec sleep 100' & wait"
-    proc = await execer.start(Command("sh", ("-c", script)))
-    buf = bytearray()
-    await read_until(proc, b"\n", buf)
+    proc, buf = await start_until(execer, Command("sh", ("-c", script)), b"\n")
     escaped = int(buf.split()[0])
     await proc.close()
     assert (await proc.wait()).signal == signal.SIGTERM

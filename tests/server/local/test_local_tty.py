@@ -8,7 +8,9 @@ import re
 import signal
 
 import pytest
-from local_helpers import TIMEOUT, read_all, read_until, run
+from support import TIMEOUT
+from support.localexec import read_stdout_until, run
+from support.streams import read_all
 from wsep_protocol import Command
 from wsep_server.local import LocalExecer
 
@@ -30,7 +32,7 @@ async def test_resize_delivers_sigwinch(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", script), tty=True))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\r\n", buf)
+        await read_stdout_until(proc, b"ready\r\n", buf)
         await proc.resize(50, 120)
         rest = await read_all(proc.stdout)
         assert (buf + rest).endswith(b"50 120\r\n")
@@ -59,6 +61,17 @@ async def test_resize_without_tty_is_noop(execer: LocalExecer) -> None:
         await proc.close()
 
 
+async def _tty_lines(execer: LocalExecer, script: str, **size: int) -> tuple[list[bytes], int]:
+    """The lines ``sh -c script`` printed on its terminal, and its pid."""
+    proc = await execer.start(Command("sh", ("-c", script), tty=True, **size))
+    try:
+        out = await read_all(proc.stdout)
+        await proc.wait()
+    finally:
+        await proc.close()
+    return out.split(b"\r\n"), proc.pid
+
+
 async def test_tty_name_is_a_pts(execer: LocalExecer) -> None:
     out, _, _ = await run(execer, Command("tty", tty=True))
     assert re.fullmatch(rb"/dev/pts/\d+\r\n", out), out
@@ -67,16 +80,10 @@ async def test_tty_name_is_a_pts(execer: LocalExecer) -> None:
 async def test_tty_is_the_controlling_terminal(execer: LocalExecer) -> None:
     # /dev/tty opens only with a controlling terminal; the child leads its own session.
     script = "echo via-dev-tty > /dev/tty; ps -o sid=,pgid=,tpgid= -p $$"
-    proc = await execer.start(Command("sh", ("-c", script), tty=True))
-    try:
-        out = await read_all(proc.stdout)
-        await proc.wait()
-    finally:
-        await proc.close()
-    lines = out.split(b"\r\n")
+    lines, pid = await _tty_lines(execer, script)
     assert lines[0] == b"via-dev-tty"
     sid, pgid, tpgid = (int(x) for x in lines[1].split())
-    assert sid == pgid == tpgid == proc.pid
+    assert sid == pgid == tpgid == pid
 
 
 async def test_wsep_tty_env(execer: LocalExecer) -> None:
@@ -94,10 +101,10 @@ async def test_stdin_through_tty_and_eof(execer: LocalExecer) -> None:
     proc = await execer.start(Command("sh", ("-c", "stty -echo; echo ready; cat"), tty=True))
     try:
         buf = bytearray()
-        await read_until(proc, b"ready\r\n", buf)
+        await read_stdout_until(proc, b"ready\r\n", buf)
         proc.stdin.write(b"hello tty\n")
         await proc.stdin.drain()
-        await read_until(proc, b"hello tty\r\n", buf)
+        await read_stdout_until(proc, b"hello tty\r\n", buf)
         proc.stdin.close()  # ^D at the start of a line: cat sees EOF
         await read_all(proc.stdout)
         assert (await asyncio.wait_for(proc.wait(), TIMEOUT)).code == 0
@@ -143,15 +150,9 @@ async def test_tty_without_posix_spawn(
     monkeypatch.setattr(pspawn, "_checked", True)
     monkeypatch.setattr(pspawn, "_libc", None)
     script = "echo via-dev-tty > /dev/tty; ps -o sid=,pgid=,tpgid= -p $$; stty size"
-    proc = await execer.start(Command("sh", ("-c", script), tty=True, rows=5, cols=70))
-    try:
-        out = await read_all(proc.stdout)
-        await proc.wait()
-    finally:
-        await proc.close()
-    lines = out.split(b"\r\n")
+    lines, pid = await _tty_lines(execer, script, rows=5, cols=70)
     assert lines[0] == b"via-dev-tty"
-    assert [int(x) for x in lines[1].split()] == [proc.pid] * 3
+    assert [int(x) for x in lines[1].split()] == [pid] * 3
     assert lines[2] == b"5 70"
 
 

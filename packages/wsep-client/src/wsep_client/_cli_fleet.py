@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -108,6 +107,7 @@ async def _run(args: argparse.Namespace, inventory: Inventory) -> int:
 
     from wsep_protocol import ProtocolVersion
 
+    from ._local_stdin import stdin_chunks
     from .fleet import Fleet
 
     loop = asyncio.get_running_loop()
@@ -129,7 +129,7 @@ async def _run(args: argparse.Namespace, inventory: Inventory) -> int:
     try:
         if not os.isatty(0):
             # Sent to every target as it comes; read whole first when not all run at once.
-            chunks = _local_stdin()
+            chunks = stdin_chunks()
             streams = fleet.streams_stdin()
             options["input"] = chunks if streams else b"".join([c async for c in chunks])
         async with fleet:
@@ -152,37 +152,6 @@ async def _run(args: argparse.Namespace, inventory: Inventory) -> int:
             loop.remove_signal_handler(signum)
     printer.summary(results)
     return max((_exit_code(r) for r in results.values()), default=0)
-
-
-async def _local_stdin(fd: int = 0) -> AsyncIterator[bytes]:
-    """This process's stdin, without a thread (one blocked in read() would hold up exit)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    ready = asyncio.Event()
-    try:
-        loop.add_reader(fd, ready.set)
-    except (PermissionError, OSError, ValueError):
-        selectable = False  # a regular file or /dev/null: reads never block
-    else:
-        selectable = True
-    try:
-        while True:
-            if selectable:
-                await ready.wait()
-                ready.clear()
-                try:
-                    data = os.read(fd, 1 << 20)
-                except BlockingIOError:
-                    continue
-            else:
-                data = os.read(fd, 1 << 20)
-            if not data:
-                return
-            yield data
-    finally:
-        if selectable:
-            loop.remove_reader(fd)
 
 
 def _use_colour() -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._cli_common import EXIT_TIMEOUT, die, execer_from_args, run_async
+from ._local_stdin import stdin_chunks
 from ._run_request import request_fields
 from ._tty import raw_mode, terminal_size
 from .errors import ConnectionLost
@@ -223,35 +224,11 @@ def write_all(fd: int, data: bytes) -> None:
 
 async def _pump_stdin(stdin: RemoteStdin, fd: int) -> None:
     """Local stdin to the remote stdin, with backpressure; EOF closes it."""
-    loop = asyncio.get_running_loop()
-    ready = asyncio.Event()
     try:
-        loop.add_reader(fd, ready.set)
-    except (PermissionError, OSError, ValueError):
-        selectable = False  # a regular file or /dev/null: reads never block
-    else:
-        selectable = True
-        loop.remove_reader(fd)
-    try:
-        while True:
-            if selectable:
-                ready.clear()
-                loop.add_reader(fd, ready.set)
-                try:
-                    await ready.wait()
-                finally:
-                    loop.remove_reader(fd)
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except BlockingIOError:
-                    continue
-            else:
-                data = await loop.run_in_executor(None, os.read, fd, READ_SIZE)
-            if not data:
-                stdin.close()
-                return
+        async for data in stdin_chunks(fd, READ_SIZE):
             stdin.write(data)
             await stdin.drain()
+        stdin.close()
     except (BrokenPipeError, ConnectionError):
         return  # the process exited; nothing more to send
     except OSError:

@@ -379,6 +379,10 @@ def _byte_view(data: Buffer) -> memoryview:
     return view
 
 
+def _not_utf8(what: str) -> MalformedMessage:
+    return MalformedMessage(f"{what} is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD)
+
+
 def decode(
     data: Buffer | str,
     *,
@@ -393,9 +397,7 @@ def decode(
         try:
             data = data.encode("utf-8")
         except UnicodeEncodeError:
-            raise MalformedMessage(
-                "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
-            ) from None
+            raise _not_utf8("text message") from None
     view = _byte_view(data)
     size = view.nbytes
     if max_size is not None and size > max_size:
@@ -419,9 +421,7 @@ def decode(
     try:
         text = header.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedMessage(
-            "header is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
-        ) from None
+        raise _not_utf8("header") from None
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:

@@ -19,7 +19,7 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from .auth import peer_address
+from .auth.base import address_in, peer_address
 
 __all__ = [
     "CLIENT_ADDRESS_KEY",
@@ -36,19 +36,6 @@ _RequestKey: Any = getattr(web, "RequestKey", None)
 CLIENT_ADDRESS_KEY: Final[Any] = (
     _RequestKey("wsep_client_address", str) if _RequestKey else "wsep.client_address"
 )
-
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def address_in(address: str, networks: Iterable[_Network]) -> bool:
-    """Whether ``address`` (IPv4-mapped IPv6 counted as IPv4) is in one of ``networks``."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks)
 
 
 def forwarded_address(value: str, header: str) -> str | None:

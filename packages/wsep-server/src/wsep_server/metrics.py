@@ -14,7 +14,7 @@ import bisect
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -142,11 +142,7 @@ class Metrics:
 
     def collector(self) -> Collector:
         """A prometheus-client collector that reads these counts when scraped."""
-        from prometheus_client.core import (
-            CounterMetricFamily,
-            GaugeMetricFamily,
-            HistogramMetricFamily,
-        )
+        from prometheus_client.core import HistogramMetricFamily
 
         metrics = self
 
@@ -156,37 +152,33 @@ class Metrics:
 
             def collect(self) -> Iterator[Any]:
                 live = list(metrics._live.values())
-                yield GaugeMetricFamily(
+                yield _gauge(
                     "wsep_connections_active", "WebSocket connections open now",
-                    value=metrics.connections_active,
+                    metrics.connections_active,
                 )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_connections", "WebSocket connections accepted for upgrade",
-                    value=metrics.connections,
+                    metrics.connections,
                 )  # fmt: skip
-                yield GaugeMetricFamily(
-                    "wsep_processes_active", "processes running for a connection now",
-                    value=len(live),
-                )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _gauge(
+                    "wsep_processes_active", "processes running for a connection now", len(live)
+                )
+                yield _counter(
                     "wsep_processes_started", "processes started (or attached to) for a "
-                    "connection", value=metrics.processes_started,
+                    "connection", metrics.processes_started,
                 )  # fmt: skip
-                ended = CounterMetricFamily(
+                yield _by_label(
                     "wsep_connections_ended", "connections that ran a process, ended, by reason",
-                    labels=["reason"],
+                    ["reason"], metrics.ended,
                 )  # fmt: skip
-                for reason, n in sorted(metrics.ended.items()):
-                    ended.add_metric([reason], n)
-                yield ended
                 yield from _deprecated_names(metrics, len(live))
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_bytes_in", "stdin bytes received from clients",
-                    value=metrics.bytes_in + sum(r.bytes_in for r in live),
+                    metrics.bytes_in + sum(r.bytes_in for r in live),
                 )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_bytes_out", "stdout and stderr bytes sent to clients",
-                    value=metrics.bytes_out + sum(r.bytes_out for r in live),
+                    metrics.bytes_out + sum(r.bytes_out for r in live),
                 )  # fmt: skip
                 cumulative, buckets = 0, []
                 bounds = [*map(str, SPAWN_BUCKETS), "+Inf"]
@@ -197,73 +189,77 @@ class Metrics:
                     "wsep_spawn_seconds", "seconds from start to a running process",
                     buckets=buckets, sum_value=metrics.spawn_sum,
                 )  # fmt: skip
-                auth = CounterMetricFamily(
+                yield _by_label(
                     "wsep_auth_failures", "refused requests, by credential kind and reason",
-                    labels=["method", "reason"],
+                    ["method", "reason"], metrics.auth_failures,
                 )  # fmt: skip
-                for (method, reason), n in sorted(metrics.auth_failures.items()):
-                    auth.add_metric([method, reason], n)
-                yield auth
-                yield CounterMetricFamily(
-                    "wsep_policy_refusals", "starts the policy refused",
-                    value=metrics.policy_refusals,
-                )  # fmt: skip
-                codes = CounterMetricFamily(
+                yield _counter(
+                    "wsep_policy_refusals", "starts the policy refused", metrics.policy_refusals
+                )
+                yield _by_label(
                     "wsep_close_codes", "WebSocket close codes connections ended with",
-                    labels=["code"],
+                    ["code"], metrics.close_codes,
                 )  # fmt: skip
-                for code, n in sorted(metrics.close_codes.items()):
-                    codes.add_metric([str(code)], n)
-                yield codes
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_reattaches", "connections that reattached to a session",
-                    value=metrics.reattaches,
+                    metrics.reattaches,
                 )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_ring_evictions", "times a detached session's output ring dropped "
-                    "its oldest bytes", value=STATS.evictions,
+                    "its oldest bytes", STATS.evictions,
                 )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _counter(
                     "wsep_ring_evicted_bytes", "output bytes dropped from rings",
-                    value=STATS.evicted_bytes,
+                    STATS.evicted_bytes,
                 )  # fmt: skip
-                yield CounterMetricFamily(
-                    "wsep_output_gaps", "reattaches that missed output no longer held",
-                    value=STATS.gaps,
-                )  # fmt: skip
-                yield CounterMetricFamily(
+                yield _counter(
+                    "wsep_output_gaps", "reattaches that missed output no longer held", STATS.gaps
+                )
+                yield _counter(
                     "wsep_output_gap_bytes", "output bytes reattaching clients missed",
-                    value=STATS.gap_bytes,
+                    STATS.gap_bytes,
                 )  # fmt: skip
                 if metrics.reload_counts is not None:
                     done, refused = metrics.reload_counts()
-                    reloads = CounterMetricFamily(
-                        "wsep_reloads", "SIGHUP reloads, by result", labels=["result"]
-                    )
-                    reloads.add_metric(["ok"], done)
-                    reloads.add_metric(["refused"], refused)
-                    yield reloads
+                    yield _by_label(
+                        "wsep_reloads", "SIGHUP reloads, by result", ["result"],
+                        {"ok": done, "refused": refused},
+                    )  # fmt: skip
 
         return _Collector()
 
 
+def _counter(name: str, text: str, value: float) -> Any:
+    from prometheus_client.core import CounterMetricFamily
+
+    return CounterMetricFamily(name, text, value=value)
+
+
+def _gauge(name: str, text: str, value: float) -> Any:
+    from prometheus_client.core import GaugeMetricFamily
+
+    return GaugeMetricFamily(name, text, value=value)
+
+
+def _by_label(name: str, text: str, labels: list[str], counts: Mapping[Any, int]) -> Any:
+    """A counter with one sample per key of ``counts`` (a tuple key: one value per label)."""
+    from prometheus_client.core import CounterMetricFamily
+
+    family = CounterMetricFamily(name, text, labels=labels)
+    for key, n in sorted(counts.items()):
+        family.add_metric([str(k) for k in (key if isinstance(key, tuple) else (key,))], n)
+    return family
+
+
 def _deprecated_names(metrics: Metrics, active: int) -> Iterator[Any]:
     """The old names of three counts ("session" meant a connection's process)."""
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
-    yield GaugeMetricFamily(
-        "wsep_sessions_active", "deprecated: wsep_processes_active", value=active
+    yield _gauge("wsep_sessions_active", "deprecated: wsep_processes_active", active)
+    yield _counter(
+        "wsep_sessions_started", "deprecated: wsep_processes_started", metrics.processes_started
     )
-    yield CounterMetricFamily(
-        "wsep_sessions_started", "deprecated: wsep_processes_started",
-        value=metrics.processes_started,
-    )  # fmt: skip
-    ended = CounterMetricFamily(
-        "wsep_sessions_ended", "deprecated: wsep_connections_ended", labels=["reason"]
+    yield _by_label(
+        "wsep_sessions_ended", "deprecated: wsep_connections_ended", ["reason"], metrics.ended
     )
-    for reason, n in sorted(metrics.ended.items()):
-        ended.add_metric([reason], n)
-    yield ended
 
 
 def metrics_app(metrics: Metrics, path: str = "/metrics") -> web.Application:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import ipaddress
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..hooks import Identity
@@ -14,6 +15,8 @@ __all__ = [
     "AuthRejected",
     "Authenticator",
     "FrozenAttributes",
+    "Network",
+    "address_in",
     "make_identity",
     "peer_address",
 ]
@@ -97,3 +100,18 @@ def peer_address(request: web.Request) -> str:
     if isinstance(peer, str):  # a Unix socket path
         return peer
     return ""
+
+
+#: What a list of trusted proxies or clients holds.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def address_in(address: str, networks: Iterable[Network]) -> bool:
+    """Whether ``address`` (IPv4-mapped IPv6 counted as IPv4) is in one of ``networks``."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)

@@ -24,15 +24,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..hooks import Identity
-from .base import AuthRejected, make_identity, peer_address
+from .base import AuthRejected, Network, address_in, make_identity, peer_address
 from .peercred import peer_credentials
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 __all__ = ["PROXY_SECRET_HEADER", "TrustedProxyAuthenticator"]
-
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Where a trusted proxy puts the shared secret.
 PROXY_SECRET_HEADER = "X-Wsep-Proxy-Secret"
@@ -62,7 +60,7 @@ class TrustedProxyAuthenticator:
         """``proxies``: addresses or networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``) and
         Unix socket peers (``unix:www-data``, ``unix:33``); ``secret``: what the proxy
         must send in ``X-Wsep-Proxy-Secret`` as well."""
-        networks: list[_Network] = []
+        networks: list[Network] = []
         uids: set[int] = set()
         for entry in (p.strip() for p in proxies):
             if entry.startswith("unix:"):
@@ -73,19 +71,13 @@ class TrustedProxyAuthenticator:
             raise ValueError("trusted proxy authentication needs at least one proxy address")
         if secret is not None and len(secret) < 16:
             raise ValueError("the proxy secret is too short (need 16+ characters)")
-        self.networks: tuple[_Network, ...] = tuple(networks)
+        self.networks: tuple[Network, ...] = tuple(networks)
         self.unix_uids = frozenset(uids)
         self.header = header
         self._secret = None if secret is None else secret.encode("utf-8")
 
     def trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in self.networks)
+        return address_in(address, self.networks)
 
     def _from_proxy(self, request: web.Request) -> bool:
         creds = peer_credentials(request)

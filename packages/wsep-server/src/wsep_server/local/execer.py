@@ -65,22 +65,16 @@ class LocalExecer:
         env = tag_environment(spawn.build_env(command, base), scope.tag)
         loop = asyncio.get_running_loop()
         try:
+            launch = spawn.Launch(command, executable, cwd, env, creds)
             if command.tty:
-                return self._start_tty(command, executable, cwd, env, creds, loop, scope)
-            return self._start_pipes(command, executable, cwd, env, creds, loop, scope)
+                return self._start_tty(launch, loop, scope)
+            return self._start_pipes(launch, loop, scope)
         except BaseException:
             scope.release()
             raise
 
     def _start_pipes(
-        self,
-        command: Command,
-        executable: str,
-        cwd: str,
-        env: dict[str, str],
-        creds: spawn.Credentials,
-        loop: asyncio.AbstractEventLoop,
-        scope: SessionScope,
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
     ) -> LocalProcess:
         ours: list[int] = []
         theirs: list[int] = []
@@ -89,12 +83,10 @@ class LocalExecer:
             err_r, err_w = _pipe(self.pipe_size, ours, theirs)
             stdin_w: int | None = None
             stdin_r: int | None = None
-            if command.stdin_enabled:
+            if launch.command.stdin_enabled:
                 stdin_r, stdin_w = _pipe(self.pipe_size, theirs, ours)
             with scope.spawning():
-                pid, popen = spawn.spawn(
-                    command, executable, cwd, env, creds, stdin_r, out_w, err_w
-                )
+                pid, popen = spawn.spawn(launch, stdin_r, out_w, err_w)
                 scope.adopt(pid)
         except BaseException:
             _close_all(ours)
@@ -115,26 +107,19 @@ class LocalExecer:
         )
 
     def _start_tty(
-        self,
-        command: Command,
-        executable: str,
-        cwd: str,
-        env: dict[str, str],
-        creds: spawn.Credentials,
-        loop: asyncio.AbstractEventLoop,
-        scope: SessionScope,
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
     ) -> LocalProcess:
         master, slave = os.openpty()
         ours = [master]
         try:
-            set_winsize(master, *command.terminal_size)
+            set_winsize(master, *launch.command.terminal_size)
             ours.append(writer_fd := os.dup(master))
             ours.append(control_fd := os.dup(master))
-            if creds.uid is not None:
+            if launch.creds.uid is not None:
                 # Like login and sshd: the session's user owns its terminal.
-                os.fchown(slave, creds.uid, -1)
+                os.fchown(slave, launch.creds.uid, -1)
             with scope.spawning():
-                pid, popen = spawn.spawn_tty(command, executable, cwd, env, creds, slave)
+                pid, popen = spawn.spawn_tty(launch, slave)
                 scope.adopt(pid)
         except BaseException:
             _close_all(ours)

@@ -24,7 +24,15 @@ from . import pspawn
 from .access import Viewer
 from .environ import scrub
 
-__all__ = ["Credentials", "build_env", "check_credentials", "resolve", "spawn"]
+__all__ = [
+    "Credentials",
+    "Launch",
+    "build_env",
+    "check_credentials",
+    "resolve",
+    "spawn",
+    "spawn_tty",
+]
 
 #: ``(uid_t)-1`` means "unchanged" to the kernel, so the largest usable id is one less.
 _MAX_ID = 2**32 - 2
@@ -38,6 +46,18 @@ class Credentials:
 
     uid: int | None = None
     gid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """A child to start, all checked before anything is spawned: the command, its
+    resolved executable and working directory, its environment and its user."""
+
+    command: Command
+    executable: str
+    cwd: str
+    env: Mapping[str, str]
+    creds: Credentials
 
 
 def _fail(kind: StartErrorKind, message: str, code: CloseCode | None = None) -> StartError:
@@ -215,74 +235,55 @@ def set_pipe_size(fd: int, size: int) -> None:
 
 
 def spawn(
-    command: Command,
-    executable: str,
-    cwd: str,
-    env: Mapping[str, str],
-    creds: Credentials,
-    stdin: int | None,
-    stdout: int,
-    stderr: int,
+    launch: Launch, stdin: int | None, stdout: int, stderr: int
 ) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start a pipe child in a new session: ``(pid, popen)``, ``popen`` ``None`` when
     ``posix_spawn`` did it; ``stdin=None`` is ``/dev/null``. Exec failures are
     raised here as ``StartError``."""
     if (
-        creds.uid is None
-        and creds.gid is None
+        launch.creds.uid is None
+        and launch.creds.gid is None
         and pspawn.available()
         and min(stdout, stderr, 3 if stdin is None else stdin) >= 3
     ):
         try:
-            pid = pspawn.spawn_pipes(executable, command.argv, cwd, env, stdin, stdout, stderr)
+            pid = pspawn.spawn_pipes(
+                launch.executable,
+                launch.command.argv,
+                launch.cwd,
+                launch.env,
+                stdin,
+                stdout,
+                stderr,
+            )
         except (OSError, ValueError) as exc:
-            raise start_error(exc, command, cwd) from None
+            raise start_error(exc, launch.command, launch.cwd) from None
         return pid, None
-    popen = _popen(
-        command,
-        executable,
-        cwd,
-        env,
-        creds,
-        subprocess.DEVNULL if stdin is None else stdin,
-        stdout,
-        stderr,
-    )
+    popen = _popen(launch, subprocess.DEVNULL if stdin is None else stdin, stdout, stderr)
     return popen.pid, popen
 
 
-def spawn_tty(
-    command: Command,
-    executable: str,
-    cwd: str,
-    env: Mapping[str, str],
-    creds: Credentials,
-    slave: int,
-) -> tuple[int, subprocess.Popen[bytes] | None]:
+def spawn_tty(launch: Launch, slave: int) -> tuple[int, subprocess.Popen[bytes] | None]:
     """Start a TTY child: ``(pid, popen)``; ``popen`` is ``None`` when ``posix_spawn`` did it.
 
     ``posix_spawn`` cannot switch users, so that case takes ``subprocess``'s fork.
     """
+    creds = launch.creds
     if creds.uid is None and creds.gid is None and pspawn.available():
         try:
-            return pspawn.spawn_tty(executable, command.argv, cwd, env, os.ttyname(slave)), None
+            pid = pspawn.spawn_tty(
+                launch.executable, launch.command.argv, launch.cwd, launch.env, os.ttyname(slave)
+            )
         except (OSError, ValueError) as exc:
-            raise start_error(exc, command, cwd) from None
-    popen = _popen(command, executable, cwd, env, creds, slave, slave, slave)
+            raise start_error(exc, launch.command, launch.cwd) from None
+        return pid, None
+    popen = _popen(launch, slave, slave, slave)
     return popen.pid, popen
 
 
-def _popen(
-    command: Command,
-    executable: str,
-    cwd: str,
-    env: Mapping[str, str],
-    creds: Credentials,
-    stdin: int,
-    stdout: int,
-    stderr: int,
-) -> subprocess.Popen[bytes]:
+def _popen(launch: Launch, stdin: int, stdout: int, stderr: int) -> subprocess.Popen[bytes]:
     """``subprocess``'s fork and exec: switching users, or where ``posix_spawn`` is missing."""
+    creds = launch.creds
     kwargs: dict[str, object] = {}
     if creds.uid is not None or creds.gid is not None:
         kwargs["extra_groups"] = []
@@ -292,20 +293,20 @@ def _popen(
             kwargs["group"] = creds.gid
     try:
         return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-            list(command.argv),
-            executable=executable,
+            list(launch.command.argv),
+            executable=launch.executable,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            cwd=cwd,
-            env=env,
+            cwd=launch.cwd,
+            env=launch.env,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_preexec(tty=command.tty),
+            preexec_fn=_preexec(tty=launch.command.tty),
             **kwargs,
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        raise start_error(exc, command, cwd) from None
+        raise start_error(exc, launch.command, launch.cwd) from None
 
 
 #: What ``restore_signals`` leaves alone: SIGKILL/SIGSTOP cannot change, SIGPIPE and

@@ -45,21 +45,14 @@ def _color(value: str, table: Mapping[str, int], extended: int) -> str | None:
     return f"{extended};2;{r};{g};{b}"
 
 
+#: SGR codes of bold, italics, underline, blink, reverse and strikethrough, in that order.
+_FLAG_CODES = ("1", "3", "4", "5", "7", "9")
+
+
 def sgr(char: Char) -> str:
     """The SGR sequence that sets exactly ``char``'s attributes (from a reset)."""
-    parts = ["0"]
-    if char.bold:
-        parts.append("1")
-    if char.italics:
-        parts.append("3")
-    if char.underscore:
-        parts.append("4")
-    if char.blink:
-        parts.append("5")
-    if char.reverse:
-        parts.append("7")
-    if char.strikethrough:
-        parts.append("9")
+    flags = (char.bold, char.italics, char.underscore, char.blink, char.reverse, char.strikethrough)
+    parts = ["0", *(code for on, code in zip(flags, _FLAG_CODES, strict=True) if on)]
     fg = _color(char.fg, _FG, 38)
     if fg is not None:
         parts.append(fg)

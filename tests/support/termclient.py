@@ -11,11 +11,22 @@ from __future__ import annotations
 import asyncio
 import re
 
-from wsclient import ClientPool, WsClient
 from wsep_protocol import Command, ExitCode, Pid, Start
 from wsep_server.sessions import TerminalState
 
-__all__ = ["Answerer", "more_output_arrives_whole", "redraw", "shell", "start_shell"]
+from support.sessions import script
+from support.wsclient import ClientPool, WsClient
+
+__all__ = [
+    "ALT_TOGGLE",
+    "Answerer",
+    "in_alternate_screen",
+    "more_output_arrives_whole",
+    "reattach",
+    "redraw",
+    "shell",
+    "start_shell",
+]
 
 #: The end of every redraw: the cursor's visibility.
 REDRAW_END = re.compile(rb"\x1b\[\?25[hl]")
@@ -49,11 +60,29 @@ async def redraw(client: WsClient) -> bytes:
 async def start_shell(
     clients: ClientPool, url: str, session_id: str, cols: int = 80, rows: int = 24
 ) -> WsClient:
-    a = await clients.connect(url)
-    await a.send(shell(session_id, rows=rows, cols=cols))
+    a = await clients.start(url, shell(session_id, rows=rows, cols=cols))
     assert isinstance(await a.recv(), Pid)
     await a.until_output(b"# ")
     return a
+
+
+async def reattach(clients: ClientPool, url: str, start: Start) -> tuple[WsClient, bytes]:
+    """A new client of the session ``start`` names, and the redraw it got."""
+    client = await clients.start(url, start)
+    return client, await redraw(client)
+
+
+#: ``alt_toggle.py`` as session ``alt``: ``alt``/``main`` switch screens, ``exit`` ends it.
+ALT_TOGGLE = Start(script("alt_toggle.py", rows=24, cols=80), id="alt")
+
+
+async def in_alternate_screen(clients: ClientPool, url: str) -> WsClient:
+    """A client of ``ALT_TOGGLE`` once its program is in the alternate screen."""
+    client = await clients.start(url, ALT_TOGGLE)
+    await client.until_output(b"main> ")
+    await client.type("alt\n")
+    await client.until_output(b"alt> ")
+    return client
 
 
 async def more_output_arrives_whole(client: WsClient) -> None:

@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+__all__ = ["DATA", "Connection", "TFrame", "load"]
+
+DATA = Path(__file__).resolve().parents[1] / "server" / "data"
 
 _FRAME = re.compile(
     r"^\s+[\d.]+ (C->S|S->C) (binary|cont|text|close|ping|pong) fin=(\d) rsv1=(\d) "

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
+__all__ = ["TOKEN"]
+
 TOKEN = "fleet-token-0123456789abcdef"

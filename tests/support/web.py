@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import os
-import signal
+import re
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support.proc import stop_process
+
 __all__ = [
+    "CURSOR_LINE",
     "PROMPT",
-    "ROOT",
+    "RENDERED",
     "SHELL_PARAMS",
     "TOKEN",
     "WAIT_MS",
     "WebServer",
     "confirm_run",
+    "enter",
+    "open_shell",
+    "rendered",
     "start_web_server",
     "stop_web_server",
+    "wait_match",
+    "wait_prompt",
+    "wait_rendered",
     "wait_state",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 
 #: What every test terminal runs: a bash without rc files, a known prompt, no history file.
 PROMPT = "wsep$ "
@@ -65,6 +74,66 @@ def confirm_run(page: Any) -> None:
     page.click("#confirm-run")
 
 
+#: JS: the text of the line the cursor is on, trailing blanks removed.
+CURSOR_LINE = """() => {
+  const b = window.wsepApp.term.buffer.active;
+  const line = b.getLine(b.baseY + b.cursorY);
+  return line ? line.translateToString(true).trimEnd() : "";
+}"""
+
+
+def wait_prompt(page: Any) -> None:
+    """Wait until the cursor stands on a fresh prompt (the shell reads a line)."""
+    page.wait_for_function(f"(p) => ({CURSOR_LINE})() === p", arg=PROMPT.rstrip(), timeout=WAIT_MS)
+
+
+#: JS: the text xterm.js rendered.
+RENDERED = "() => document.querySelector('.xterm-rows').innerText"
+
+
+def rendered(page: Any) -> str:
+    """The text xterm.js rendered (no-break spaces as spaces)."""
+    return str(page.evaluate(RENDERED)).replace("\xa0", " ")
+
+
+def wait_rendered(page: Any, text: str) -> None:
+    """Wait until ``text`` is among what xterm.js rendered."""
+    page.wait_for_function(
+        "(t) => document.querySelector('.xterm-rows').innerText.replace(/\\u00a0/g, ' ')"
+        ".includes(t)",
+        arg=text,
+        timeout=WAIT_MS,
+    )
+
+
+def wait_match(page: Any, pattern: str) -> re.Match[str]:
+    """Wait until the rendered text matches ``pattern`` (a JS-compatible regex)."""
+    handle = page.wait_for_function(
+        "(p) => { const t = document.querySelector('.xterm-rows').innerText;"
+        " const m = new RegExp(p).exec(t.replace(/\\u00a0/g, ' ')); return m ? m[0] : null; }",
+        arg=pattern,
+        timeout=WAIT_MS,
+    )
+    match = re.search(pattern, str(handle.json_value()))
+    assert match is not None
+    return match
+
+
+def enter(page: Any, command: str) -> None:
+    """Type ``command`` and Enter, as a person would."""
+    page.keyboard.type(command)
+    page.keyboard.press("Enter")
+
+
+def open_shell(page: Any, server: WebServer, params: Sequence[tuple[str, str]] = ()) -> None:
+    """Open the page with a test shell (``SHELL_PARAMS`` and ``params``), press Run,
+    wait for the prompt."""
+    page.goto(server.page_url([*SHELL_PARAMS, *params]))
+    confirm_run(page)
+    wait_state(page, "running")
+    wait_prompt(page)
+
+
 def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -> WebServer:
     """``python -m wsep_server --web ARGS`` on a free port, answering ``/healthz``."""
     proc = subprocess.Popen(
@@ -98,12 +167,7 @@ def start_web_server(cwd: Path, *args: str, env: dict[str, str] | None = None) -
 
 def stop_web_server(server: WebServer) -> None:
     proc = server.proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()

@@ -16,7 +16,27 @@ import aiohttp
 import jwt
 from wsep_protocol import Command, Process
 
-TIMEOUT = 30.0
+from support import TIMEOUT
+
+__all__ = [
+    "JWT_SECRET",
+    "PASSWORD",
+    "RUNNING_AS_ROOT",
+    "TOKENS",
+    "CountingExecer",
+    "Layout",
+    "MakeSecure",
+    "Outcome",
+    "SecureServer",
+    "attempt",
+    "auth",
+    "handshake_refusal",
+    "make_jwt",
+    "raw_http",
+    "start_message",
+    "upgrade_head",
+    "wait_for",
+]
 
 
 class CountingExecer:
@@ -244,12 +264,7 @@ def upgrade_head(path: str, host: str, **headers: str) -> str:
     return "\n".join(lines)
 
 
-def port_of(url: str) -> int:
-    return int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-
-
-# What the security tests share (imported by name, never from "conftest": each
-# test area has a conftest, and a bare "conftest" import may find another area's).
+# Credentials and test data the security tests share.
 
 JWT_SECRET = "s3cret-for-tests-only-" + "0123456789abcdef" * 4
 TOKENS = {
@@ -263,7 +278,8 @@ TOKENS = {
     "pathok": "pathok-token-0123456789abcdef",
 }
 PASSWORD = "correct horse battery staple"
-ROOT = os.geteuid() == 0
+#: Tests that switch users or bind low ports need root.
+RUNNING_AS_ROOT = os.geteuid() == 0
 
 
 def make_jwt(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 
-#: Full-size transfers only with WSEP_FULL=1 (CI runs the suite four times).
-FULL = os.environ.get("WSEP_FULL") == "1"
+from support import scaled
+
+__all__ = ["BIG", "CP_SIZE", "Proxy"]
+
 #: Bytes each way for the SDK streaming test.
-BIG = 100_000_000 if FULL else 12_000_000
+BIG = scaled(12_000_000, 100_000_000)
 #: Bytes each way for ``wsep cp``.
-CP_SIZE = 50_000_000 if FULL else 8_000_000
+CP_SIZE = scaled(8_000_000, 50_000_000)
 
 
 class Proxy:

@@ -121,6 +121,14 @@ class ClientPool:
         self.opened.append(client)
         return client
 
+    async def start(
+        self, url: str, message: Any, *, v2: bool = False, token: str | None = None
+    ) -> WsClient:
+        """A new client that has sent ``message`` (a ``start`` or ``attach``)."""
+        client = await self.connect(url, v2=v2, token=token)
+        await client.send(message)
+        return client
+
     async def __aenter__(self) -> ClientPool:
         return self
 

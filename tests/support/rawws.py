@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from support import TIMEOUT
+
 __all__ = [
     "OP_BINARY",
     "OP_CLOSE",
@@ -40,7 +42,6 @@ OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-TIMEOUT = 30.0
 
 
 class HandshakeError(Exception):
