@@ -66,3 +66,13 @@ async def test_cli_says_how_to_trust_a_self_signed_certificate(tls_server, tmp_p
     ca.cert_pem.write_to_path(str(pem))
     assert (await wsep("run", "--url", url, "--cacert", str(pem), "--", "true"))[0] == 0
     assert (await wsep("run", "--url", url, "--insecure", "--", "true"))[0] == 0
+
+
+async def test_certificate_error_names_openssls_verification_reason(tls_server) -> None:
+    """The reason is OpenSSL's verification message, not the whole exception text."""
+    url, _ = tls_server
+    with pytest.raises(wsep_client.CertificateError) as info:
+        async with wsep_client.connect(url):
+            pass
+    reason = str(info.value).split(" rejected: ", 1)[1].split(";", 1)[0]
+    assert reason == "unable to get local issuer certificate"

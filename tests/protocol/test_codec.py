@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import array
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
 import wsep_protocol as wp
-from wsep_protocol import codec
 
 # --- encoding ------------------------------------------------------------------
 
@@ -94,25 +93,27 @@ def test_encode_rejects_non_messages() -> None:
 
 
 @dataclass(frozen=True)
-class Ping:
+class Ping(wp.ExtensionMessage):
     TYPE: ClassVar[str] = "test_ping"
     n: int
 
+    def encode(self) -> bytes:
+        return wp.encode_json({"type": self.TYPE, "n": self.n}) + b"\n"
 
-@pytest.fixture
-def ping_registered() -> Iterator[None]:
-    """An extension message registered the way extension modules do it."""
-    codec.ENCODERS[Ping] = lambda m: wp.encode_json({"type": Ping.TYPE, "n": m.n}) + b"\n"
-    codec.PARSERS[Ping.TYPE] = lambda obj, body: Ping(obj["n"])  # type: ignore[assignment,return-value]
-    yield
-    del codec.ENCODERS[Ping]
-    del codec.PARSERS[Ping.TYPE]
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> Ping:
+        n = header["n"]
+        assert isinstance(n, int)
+        return cls(n)
 
 
-@pytest.mark.usefixtures("ping_registered")
 def test_extension_registries() -> None:
-    assert wp.encode(Ping(3)) == b'{"type":"test_ping","n":3}\n'
-    assert wp.decode(b'{"type":"test_ping","n":3}\n') == Ping(3)
+    """An extension message is known to the registry that lists it, and to no other."""
+    registry = wp.DEFAULT_REGISTRY.extended(wp.Extension("test", client=(Ping,)))
+    assert registry.encode(Ping(3)) == b'{"type":"test_ping","n":3}\n'
+    assert registry.decode(b'{"type":"test_ping","n":3}\n') == Ping(3)
+    with pytest.raises(TypeError, match="not a registered"):
+        wp.encode(Ping(3))
 
 
 def test_unregistered_extension_type_decodes_as_unknown() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import wsep_protocol as wp
+from support.typecheck import strict_mypy
 from wsep_protocol import ConnectionState as S
 
 V1, V2 = wp.ProtocolVersion.V1, wp.ProtocolVersion.V2
@@ -407,9 +408,9 @@ def test_receive_message_for_already_decoded_messages() -> None:
 
 def test_extension_messages_type_check(tmp_path: Path) -> None:
     """Connection takes extension messages under mypy --strict, and still refuses non-messages."""
-    api = pytest.importorskip("mypy.api")
-    snippet = tmp_path / "uses_extensions.py"
-    snippet.write_text(
+    out, errors, status = strict_mypy(
+        tmp_path,
+        "uses_extensions.py",
         "from wsep_protocol import Connection, ProtocolVersion, Role\n"
         "from wsep_protocol.flow import Flow\n"
         "from wsep_protocol.sessions import ListSessions, SessionList\n"
@@ -417,19 +418,8 @@ def test_extension_messages_type_check(tmp_path: Path) -> None:
         "data: bytes = conn.send(ListSessions())\n"
         "conn.check_send(Flow(window=1))\n"
         "reply = conn.receive_message(SessionList(()))\n"
-        "conn.send(42)\n"
+        "conn.send(42)\n",
     )
-    out, err, status = api.run(
-        [
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--no-error-summary",
-            str(snippet),
-        ]
-    )
-    errors = [line for line in out.splitlines() if ": error:" in line]
-    assert len(errors) == 1, out + err
+    assert len(errors) == 1, out
     assert "uses_extensions.py:8:" in errors[0]
     assert status == 1

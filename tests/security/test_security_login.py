@@ -175,7 +175,7 @@ async def test_a_token_starting_with_a_dash_works_as_printed(
 
     token = "-dash-token-0123456789abcdef"
     srv = start_server_process(env={"WSEP_TOKEN": token})
-    text = _banner(parse_args(["--port", str(port_of(srv.url))]), object(), token)
+    text = _banner(parse_args(["--port", str(port_of(srv.url))]), [], token)
     command = next(line for line in text.splitlines() if "run a command:" in line)
     argv = shlex.split(command.split("run a command:", 1)[1])
     assert f"--token={token}" in argv

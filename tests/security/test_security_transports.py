@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -101,6 +102,16 @@ async def test_access_log_never_shows_tokens(
             await attempt(
                 url, start, headers={**auth(ALICE), "Referer": f"http://x/?token={ALICE}"}
             )
+
+            def access_lines() -> list[str]:
+                return [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+
+            # A connection is logged once its handler has cleaned up (after the
+            # client saw the close): wait for that, bounded, before shutting down.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(access_lines()) < 5 and loop.time() < deadline:
+                await asyncio.sleep(0.02)
     finally:
         await runner.cleanup()
     lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]

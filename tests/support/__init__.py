@@ -11,6 +11,7 @@ pytest ``pythonpath`` puts ``tests/`` on ``sys.path``). Modules by topic:
 - ``cli``: run the real ``wsep`` console script.
 - one module per area for what only that area needs (``security``, ``web``,
   ``sessions``, ``reliability``, ``ops``, ``client``, ``fleet``, ``localexec``).
+- ``typecheck``: ``mypy --strict`` on a snippet (what the types accept).
 """
 
 from __future__ import annotations

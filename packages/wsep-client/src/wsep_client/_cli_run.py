@@ -10,10 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import os
 import select
 import signal
+import stat
+import struct
+import termios
 from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,10 +213,49 @@ async def _copy_out(reader: RemoteStreamReader, fd: int, write: Writer) -> None:
 
 
 async def _write_here(fd: int, data: bytes) -> None:
-    write_all(fd, data)
+    """Write ``data`` to our own ``fd`` without ever blocking the event loop.
+
+    The descriptor is shared with the shell (its blocking mode is not ours to
+    change), so a write that may block (a full pipe nobody reads, a terminal
+    stopped with Ctrl-S) runs on that descriptor's own thread, in order;
+    meanwhile signals, resizes and the connection's heartbeat go on. A write
+    that fits (a regular file, a pipe with room) is made here at once.
+    """
+    if _fits(fd, len(data)):
+        write_all(fd, data)
+        return
+    await asyncio.get_running_loop().run_in_executor(_writer_for(fd), write_all, fd, data)
+
+
+def _fits(fd: int, size: int) -> bool:
+    """Whether writing ``size`` bytes to ``fd`` completes without waiting."""
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return True
+        if not stat.S_ISFIFO(mode):
+            return False
+        capacity = fcntl.fcntl(fd, _F_GETPIPE_SZ)
+        queued = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    except OSError:
+        return False
+    return bool(size <= capacity - queued)
+
+
+_F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+_writers: dict[int, ThreadPoolExecutor] = {}
+
+
+def _writer_for(fd: int) -> ThreadPoolExecutor:
+    """One thread per descriptor: its writes stay in order, one never waits for another."""
+    pool = _writers.get(fd)
+    if pool is None:
+        pool = _writers[fd] = ThreadPoolExecutor(1, thread_name_prefix=f"wsep-write-{fd}")
+    return pool
 
 
 def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (in the caller's thread: it may block)."""
     view = memoryview(data)
     while view:
         try:

@@ -82,18 +82,6 @@ class _ProcessState:
         self._switch()
 
 
-def _connection_closed(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[None] | None:
-    """The future aiohttp resolves when the TCP connection is lost (None if unavailable)."""
-    protocol = getattr(getattr(ws, "_conn", None), "protocol", None)
-    closed = getattr(protocol, "closed", None)
-    if not isinstance(closed, asyncio.Future):
-        return None
-    # Only ever waited on, never asked for its error: a lost connection must not
-    # be logged as "Future exception was never retrieved" once it is collected.
-    closed.add_done_callback(_consume)
-    return closed
-
-
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 from wsep_protocol import (
+    CloseCode,
     Error,
     ExitCode,
     ExitStatus,
@@ -20,13 +21,21 @@ from wsep_protocol import (
 from wsep_protocol.sessions import Attached, Gap
 
 from ._resuming import _Resuming
-from .errors import ConnectionLost
+from .errors import ConnectionLost, InternalError
 from .remote_errors import connection_failure, start_failure
 from .resume import Drop
 
-__all__ = ["PROBE_INTERVAL"]
+__all__ = ["PROBE_INTERVAL", "TRANSPORT_ERRORS"]
 
 _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+
+#: What a lost connection raises (a heartbeat's timeout included); anything else
+#: in the receive loop is a bug and is reported as :class:`InternalError`.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    aiohttp.ClientError,
+    ConnectionError,
+    asyncio.TimeoutError,
+)
 
 #: Seconds between liveness probes while reading is paused on a full buffer.
 PROBE_INTERVAL = 1.0
@@ -65,8 +74,7 @@ class _Receiving(_Resuming):
                     await self._wait_for_room()
                 msg = await ws.receive()
                 if msg.type in _DATA:
-                    # Any: extension messages are not in the closed ``Message`` union.
-                    message: Any = conn.receive(msg.data)
+                    message = conn.receive(msg.data)
                     if isinstance(message, Stdout):
                         stdout.feed_data(message.data)
                     elif isinstance(message, Stderr):
@@ -100,8 +108,15 @@ class _Receiving(_Resuming):
         except asyncio.CancelledError:
             self._fail(ConnectionLost("cancelled"))
             raise
-        except Exception as exc:  # a transport failure of any kind
+        except TRANSPORT_ERRORS as exc:  # the network went away: maybe resumable
             return Drop(None, "", abnormal=True, error=exc)
+        except Exception as exc:  # a bug, not a drop: the caller gets it, nothing is resumed
+            error = InternalError(f"the client failed while receiving: {exc!r}")
+            error.__cause__ = exc
+            self._fail(error)
+            with contextlib.suppress(*TRANSPORT_ERRORS):
+                await ws.close(code=CloseCode.INTERNAL_ERROR, message=b"client error")
+            return None
         with contextlib.suppress(Exception):
             await ws.close()
         return None

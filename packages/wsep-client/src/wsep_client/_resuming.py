@@ -9,7 +9,8 @@ from typing import Any
 
 from wsep_protocol.sessions import Attach, Attached, Gap
 
-from ._process_state import _connection_closed, _ProcessState
+from ._aiohttp_internals import connection_lost_future
+from ._process_state import _ProcessState
 from .errors import OutputGap
 from .resume import Drop, reopen
 
@@ -71,7 +72,7 @@ class _Resuming(_ProcessState):
             stderr_offset=self._offset(2) if resumable else None,
         )
         ws, conn = await reopen(self._reconnect, attach, self._resume, drop, lambda: self._closed)
-        self._ws, self._conn, self._lost = ws, conn, _connection_closed(ws)
+        self._ws, self._conn, self._lost = ws, conn, connection_lost_future(ws)
         self.reconnects += 1
         self._switch()
 

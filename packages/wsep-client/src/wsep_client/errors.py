@@ -56,6 +56,7 @@ __all__ = [
     "ClientError",
     "ConnectError",
     "ConnectionLost",
+    "InternalError",
     "InvalidURL",
     "LocalProtocolError",
     "NoSuchSession",
@@ -147,6 +148,13 @@ class ConnectionLost(ClientError, ConnectionError):
         ClientError.__init__(self, message)
         self.remote_close_code = close_code
         self.close_reason = reason
+
+
+class InternalError(ClientError, RuntimeError):
+    """A bug in the client (or in what it was given), not a lost connection.
+
+    Nothing is resumed or retried; the original exception is the ``__cause__``.
+    """
 
 
 class NotSupported(ClientError):

@@ -117,6 +117,8 @@ class StdinFanout:
         self._input = input
         self._waiting = expected
         self._running: set[ExecerProcess] = set()
+        #: Feeds of bytes input in flight (held: the loop keeps only weak references).
+        self._feeding: set[asyncio.Future[None]] = set()
         self._all_started = asyncio.Event()
         if expected == 0:
             self._all_started.set()
@@ -126,6 +128,8 @@ class StdinFanout:
             self._running.add(process)
             if isinstance(self._input, bytes):
                 future = asyncio.ensure_future(process._feed(self._input))
+                self._feeding.add(future)
+                future.add_done_callback(self._feeding.discard)
                 future.add_done_callback(_consume)
         self._waiting -= 1
         if self._waiting <= 0:

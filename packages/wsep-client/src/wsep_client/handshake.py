@@ -125,7 +125,10 @@ async def _fetch_detail(
 
 
 def _reason(error: BaseException) -> str:
-    return getattr(error, "verify_message", None) or str(error)
+    """OpenSSL's verification message ("self-signed certificate") when there is one."""
+    if isinstance(error, _ssl.SSLCertVerificationError) and error.verify_message:
+        return error.verify_message
+    return str(error)
 
 
 def _os_reason(error: OSError) -> str:

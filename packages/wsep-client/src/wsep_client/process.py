@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal as _signal
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from wsep_protocol import (
@@ -26,7 +26,8 @@ from wsep_protocol import (
 )
 from wsep_protocol.sessions import Attach, Gap
 
-from ._process_state import _connection_closed, _consume
+from ._aiohttp_internals import connection_lost_future
+from ._process_state import _consume
 from ._receiving import PROBE_INTERVAL as PROBE_INTERVAL
 from ._receiving import _Receiving
 from .errors import ConnectionLost, LocalProtocolError, NotSupported
@@ -90,7 +91,7 @@ class ProcessBase(_Receiving):
         self._task: asyncio.Task[None] | None = None
         # Taken now: aiohttp may drop its reference to the protocol once the
         # connection is gone, and we need this future exactly then.
-        self._lost = _connection_closed(ws)
+        self._lost = connection_lost_future(ws)
         # Sessions and resumable jobs (v2 ``attach``).
         self._reconnect = reconnect
         self._resume = resume or ResumeOptions()
@@ -120,7 +121,7 @@ class ProcessBase(_Receiving):
         self.session_id = session_id if attach is None else attach.id
         if attach is not None and attach.rows and attach.cols:
             self._size = (attach.rows, attach.cols)
-        data = self._conn.send(cast(Any, message))
+        data = self._conn.send(message)
         await self._ws.send_bytes(data)
         self._task = asyncio.get_running_loop().create_task(self._receive_loop())
         try:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from wsep_protocol import Connection, Role
 from wsep_protocol.sessions import Attach
@@ -102,7 +102,7 @@ async def reopen(
             raise NotSupported("cannot resume: the server no longer speaks wsep v2") from None
         conn = Connection(Role.CLIENT, version)
         try:
-            await ws.send_bytes(conn.send(cast(Any, message)))
+            await ws.send_bytes(conn.send(message))
         except Exception as exc:
             last = f"{exc}"
             with contextlib.suppress(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from wsep_protocol import Connection, Error, ProtocolVersion, Role
@@ -45,7 +45,7 @@ async def request(
     Raises :class:`NoSuchSession` for an unknown id (or another identity's).
     """
     conn = Connection(Role.CLIENT, require_v2(ws, "session management"))
-    await ws.send_bytes(conn.send(cast(Any, message)))
+    await ws.send_bytes(conn.send(message))
     error: Error | None = None
 
     async def answer() -> SessionList | SessionDetails | SessionEnded:
@@ -54,7 +54,7 @@ async def request(
             msg = await ws.receive()
             if msg.type not in _DATA:
                 break
-            reply: Any = conn.receive(msg.data)
+            reply = conn.receive(msg.data)
             if isinstance(reply, (SessionList, SessionDetails, SessionEnded)):
                 return reply
             if isinstance(reply, Error):

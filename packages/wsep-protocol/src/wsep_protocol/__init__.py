@@ -6,15 +6,13 @@ I/O layer share one definition of what is on the wire and what is legal.
 
 from __future__ import annotations
 
-from . import sessions  # noqa: F401  (registers the session extension's messages)
+from . import sessions  # noqa: F401  (wsep_protocol.sessions, the session extension)
 from .codec import (
     DATA_HEADERS,
     STDERR_HEADER,
     STDIN_HEADER,
     STDOUT_HEADER,
     FrameBuffer,
-    decode,
-    encode,
     encode_json,
     frame_data,
 )
@@ -35,7 +33,17 @@ from .errors import (
     WsepError,
     truncate_reason,
 )
-from .execer import Execer, Process, ProcessReader, ProcessWriter
+from .execer import (
+    ClosableExecer,
+    DrainAwareWriter,
+    Execer,
+    FramedReader,
+    Process,
+    ProcessReader,
+    ProcessWriter,
+    ResolvingExecer,
+)
+from .extensions import DEFAULT_EXTENSIONS, DEFAULT_REGISTRY, decode, encode
 from .flow import Flow, FlowAck, FlowWindow
 from .messages import (
     AnyMessage,
@@ -46,16 +54,19 @@ from .messages import (
     ExitCode,
     ExtensionMessage,
     Message,
+    Phase,
     Pid,
     Resize,
     ServerMessage,
     Signal,
     Start,
+    StartingMessage,
     Stderr,
     Stdin,
     Stdout,
     UnknownMessage,
 )
+from .registry import Extension, Registry
 from .status import ExitStatus, signal_description, signal_name, signal_number
 from .versions import (
     MAX_HEADER_SIZE,
@@ -82,6 +93,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DATA_HEADERS",
     "DEFAULT_COLS",
+    "DEFAULT_EXTENSIONS",
+    "DEFAULT_REGISTRY",
     "DEFAULT_ROWS",
     "MAX_HEADER_SIZE",
     "MAX_REASON_BYTES",
@@ -97,26 +110,31 @@ __all__ = [
     "AnyMessage",
     "Buffer",
     "ClientMessage",
+    "ClosableExecer",
     "CloseCode",
     "CloseStdin",
     "Command",
     "Connection",
     "ConnectionState",
+    "DrainAwareWriter",
     "Error",
     "ErrorCode",
     "Execer",
     "ExitCode",
     "ExitStatus",
+    "Extension",
     "ExtensionMessage",
     "Flow",
     "FlowAck",
     "FlowWindow",
     "FrameBuffer",
+    "FramedReader",
     "Limits",
     "LocalProtocolError",
     "MalformedMessage",
     "Message",
     "MessageTooBig",
+    "Phase",
     "Pid",
     "PolicyViolation",
     "Process",
@@ -124,14 +142,17 @@ __all__ = [
     "ProcessWriter",
     "ProtocolVersion",
     "ProtocolViolation",
+    "Registry",
     "RemoteProtocolError",
     "Resize",
+    "ResolvingExecer",
     "Role",
     "ServerMessage",
     "Signal",
     "Start",
     "StartError",
     "StartErrorKind",
+    "StartingMessage",
     "Stderr",
     "Stdin",
     "Stdout",

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from .command import Command
 from .errors import CloseCode, MalformedMessage, MessageTooBig
 from .messages import (
+    AnyMessage,
     Buffer,
     CloseStdin,
     Error,
     ExitCode,
+    ExtensionMessage,
     Message,
     Pid,
     Resize,
@@ -72,7 +74,7 @@ _GO_ESCAPES = str.maketrans(
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def encode_json(obj: dict[str, Any]) -> bytes:
+def encode_json(obj: Mapping[str, object]) -> bytes:
     """JSON as Go's ``encoding/json`` writes it.
 
     Lone surrogates (``os.fsdecode`` makes them from undecodable argv bytes)
@@ -89,7 +91,7 @@ def encode_json(obj: dict[str, Any]) -> bytes:
 # --- encoding ----------------------------------------------------------------
 
 
-def _command_json(command: Command) -> dict[str, Any]:
+def _command_json(command: Command) -> dict[str, object]:
     return {
         "command": command.command,
         "args": list(command.args),
@@ -105,7 +107,7 @@ def _command_json(command: Command) -> dict[str, Any]:
 
 
 def encode(message: object) -> bytes:
-    """The wire bytes of ``message``.
+    """The wire bytes of built-in ``message``; extension messages encode themselves.
 
     Server messages end with ``\\n`` as the Go server's do; ``start`` and
     ``resize`` do not, as the Go client's do not.
@@ -119,7 +121,7 @@ def encode(message: object) -> bytes:
     if isinstance(message, Pid):
         return encode_json({"type": "pid", "pid": message.pid}) + b"\n"
     if isinstance(message, ExitCode):
-        obj: dict[str, Any] = {
+        obj: dict[str, object] = {
             "type": "exit_code",
             "exit_code": message.exit_code,
             "error": message.error,
@@ -140,20 +142,13 @@ def encode(message: object) -> bytes:
     if isinstance(message, Signal):
         return encode_json({"type": "signal", "signal": message.signal}) + b"\n"
     if isinstance(message, Error):
-        err: dict[str, Any] = {"type": "error", "code": message.code, "message": message.message}
+        err: dict[str, object] = {"type": "error", "code": message.code, "message": message.message}
         if message.close_code is not None:
             err["close_code"] = message.close_code
         return encode_json(err) + b"\n"
     if isinstance(message, UnknownMessage):
         return encode_json({**message.header, "type": message.type}) + b"\n"
-    encoder = ENCODERS.get(type(message))
-    if encoder is not None:
-        return encoder(message)
     raise TypeError(f"not a wsep message: {message!r}")
-
-
-#: Encoders of extension messages, by class; see :data:`PARSERS` for decoding.
-ENCODERS: dict[type, Callable[[Any], bytes]] = {}
 
 
 # --- data messages on the hot path -------------------------------------------
@@ -203,7 +198,7 @@ class FrameBuffer:
 # --- decoding ----------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -215,7 +210,7 @@ def _check_text(value: str, where: str) -> str:
     return value
 
 
-def _get_str(obj: dict[str, Any], key: str, where: str, *, nul_ok: bool = True) -> str:
+def _get_str(obj: Mapping[str, object], key: str, where: str, *, nul_ok: bool = True) -> str:
     value = obj.get(key)
     if value is None:
         return ""
@@ -226,7 +221,7 @@ def _get_str(obj: dict[str, Any], key: str, where: str, *, nul_ok: bool = True) 
     return _check_text(value, f"{where}.{key}")
 
 
-def _get_bool(obj: dict[str, Any], key: str, where: str) -> bool:
+def _get_bool(obj: Mapping[str, object], key: str, where: str) -> bool:
     value = obj.get(key)
     if value is None:
         return False
@@ -235,7 +230,7 @@ def _get_bool(obj: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _get_int(obj: dict[str, Any], key: str, where: str, low: int, high: int) -> int:
+def _get_int(obj: Mapping[str, object], key: str, where: str, low: int, high: int) -> int:
     value = obj.get(key)
     if value is None:
         return 0
@@ -246,7 +241,7 @@ def _get_int(obj: dict[str, Any], key: str, where: str, low: int, high: int) -> 
     return value
 
 
-def _get_str_list(obj: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+def _get_str_list(obj: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
     value = obj.get(key)
     if value is None:
         return ()
@@ -259,7 +254,7 @@ def _get_str_list(obj: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_command(obj: Any) -> Command:
+def _parse_command(obj: object) -> Command:
     if not isinstance(obj, dict):
         raise MalformedMessage("start.command must be an object")
     where = "start.command"
@@ -284,7 +279,7 @@ def _parse_command(obj: Any) -> Command:
     )
 
 
-def _parse_start(obj: dict[str, Any], body: memoryview | None) -> Start:
+def _parse_start(obj: Mapping[str, object], body: memoryview | None) -> Start:
     if body is not None and len(body):
         raise MalformedMessage("start must not have a body")
     if "command" not in obj:
@@ -292,14 +287,14 @@ def _parse_start(obj: dict[str, Any], body: memoryview | None) -> Start:
     return Start(command=_parse_command(obj["command"]), id=_get_str(obj, "id", "start"))
 
 
-def _parse_resize(obj: dict[str, Any], body: memoryview | None) -> Resize:
+def _parse_resize(obj: Mapping[str, object], body: memoryview | None) -> Resize:
     return Resize(
         rows=_get_int(obj, "rows", "resize", 0, UINT16_MAX),
         cols=_get_int(obj, "cols", "resize", 0, UINT16_MAX),
     )
 
 
-def _parse_signal(obj: dict[str, Any], body: memoryview | None) -> Signal:
+def _parse_signal(obj: Mapping[str, object], body: memoryview | None) -> Signal:
     name = _get_str(obj, "signal", "signal")
     try:
         signal_number(name)
@@ -308,11 +303,11 @@ def _parse_signal(obj: dict[str, Any], body: memoryview | None) -> Signal:
     return Signal(name)
 
 
-def _parse_pid(obj: dict[str, Any], body: memoryview | None) -> Pid:
+def _parse_pid(obj: Mapping[str, object], body: memoryview | None) -> Pid:
     return Pid(_get_int(obj, "pid", "pid", 0, INT64_MAX))
 
 
-def _parse_exit_code(obj: dict[str, Any], body: memoryview | None) -> ExitCode:
+def _parse_exit_code(obj: Mapping[str, object], body: memoryview | None) -> ExitCode:
     signal = obj.get("signal")
     if signal is not None and not isinstance(signal, str):
         raise MalformedMessage("exit_code.signal must be a string")
@@ -327,7 +322,7 @@ def _parse_exit_code(obj: dict[str, Any], body: memoryview | None) -> ExitCode:
     )
 
 
-def _parse_error(obj: dict[str, Any], body: memoryview | None) -> Error:
+def _parse_error(obj: Mapping[str, object], body: memoryview | None) -> Error:
     close_code = obj.get("close_code")
     return Error(
         code=_get_str(obj, "code", "error"),
@@ -336,19 +331,22 @@ def _parse_error(obj: dict[str, Any], body: memoryview | None) -> Error:
     )
 
 
-def _simple(cls: Callable[[], Message]) -> Callable[[dict[str, Any], memoryview | None], Message]:
+#: Makes a message from its decoded JSON header and its body.
+Parser = Callable[[Mapping[str, object], "memoryview | None"], Message]
+
+
+def _simple(cls: Callable[[], Message]) -> Parser:
     return lambda obj, body: cls()
 
 
-def _data(
-    cls: Callable[[Buffer], Message],
-) -> Callable[[dict[str, Any], memoryview | None], Message]:
+def _data(cls: Callable[[Buffer], Message]) -> Parser:
     return lambda obj, body: cls(b"" if body is None else body)
 
 
-#: Parsers by wire type. Extensions add entries here; unknown types decode
-#: to :class:`UnknownMessage`.
-PARSERS: dict[str, Callable[[dict[str, Any], memoryview | None], Message]] = {
+#: Parsers of the built-in types. Extension types are looked up in the
+#: registry's table handed to :func:`decode`; other types decode to
+#: :class:`UnknownMessage`.
+PARSERS: Mapping[str, Parser] = {
     "start": _parse_start,
     "stdin": _data(Stdin),
     "close_stdin": _simple(CloseStdin),
@@ -379,6 +377,9 @@ def _byte_view(data: Buffer) -> memoryview:
     return view
 
 
+_NO_EXTENSIONS: Mapping[str, type[ExtensionMessage]] = MappingProxyType({})
+
+
 def _not_utf8(what: str) -> MalformedMessage:
     return MalformedMessage(f"{what} is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD)
 
@@ -388,8 +389,13 @@ def decode(
     *,
     max_size: int | None = None,
     max_header_size: int = MAX_HEADER_SIZE,
-) -> Message:
+    extensions: Mapping[str, type[ExtensionMessage]] = _NO_EXTENSIONS,
+) -> AnyMessage:
     """Decode one WebSocket message (binary, or text holding the same bytes).
+
+    ``extensions`` are the extension message classes by wire type (a
+    :class:`~wsep_protocol.Registry` passes its own); other types that are
+    not built in decode to :class:`UnknownMessage`.
 
     Raises only :class:`MalformedMessage` or :class:`MessageTooBig`.
     """
@@ -436,6 +442,9 @@ def decode(
     if not isinstance(kind, str):
         raise MalformedMessage("type must be a string")
     parser = PARSERS.get(kind)
-    if parser is None:
-        return UnknownMessage(_check_text(kind, "type"), obj)
-    return parser(obj, body)
+    if parser is not None:
+        return parser(obj, body)
+    extension = extensions.get(kind)
+    if extension is not None:
+        return extension.parse(obj, body)
+    return UnknownMessage(_check_text(kind, "type"), obj)

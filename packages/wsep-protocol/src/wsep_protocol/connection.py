@@ -15,27 +15,30 @@ from __future__ import annotations
 
 import enum
 
-from .codec import DATA_HEADERS, FrameBuffer, decode, encode, frame_data
+from .codec import DATA_HEADERS, FrameBuffer, frame_data
 from .command import Command
 from .errors import CloseCode, LocalProtocolError, ProtocolViolation
+from .extensions import DEFAULT_REGISTRY
 from .messages import (
-    CLIENT_MESSAGES,
-    SERVER_MESSAGES,
     V1_MESSAGES,
     AnyMessage,
     Buffer,
     CloseStdin,
     Error,
     ExitCode,
+    ExtensionMessage,
+    Phase,
     Pid,
     Resize,
     Signal,
     Start,
+    StartingMessage,
     Stderr,
     Stdin,
     Stdout,
     UnknownMessage,
 )
+from .registry import Registry
 from .status import signal_number
 from .versions import Limits, ProtocolVersion, limits_for
 
@@ -59,6 +62,8 @@ class Connection:
 
     ``max_receive_size`` bounds incoming messages (a server may accept stdin
     messages larger than it sends); by default it is the version's limit.
+    ``registry`` says which extension messages exist (by default
+    :data:`~wsep_protocol.DEFAULT_REGISTRY`); others are unknown types.
     """
 
     def __init__(
@@ -67,8 +72,12 @@ class Connection:
         version: ProtocolVersion = ProtocolVersion.V1,
         *,
         max_receive_size: int | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.role = role
+        self.registry = DEFAULT_REGISTRY if registry is None else registry
+        self._client_messages = self.registry.client_messages
+        self._server_messages = self.registry.server_messages
         self.version = version
         self.limits: Limits = limits_for(version)
         self.max_receive_size = (
@@ -110,7 +119,7 @@ class Connection:
         """
         saved = (self.state, self.command, self.session_id, self.stdin_closed)
         self.check_send(message)
-        data = encode(message)
+        data = self.registry.encode(message)
         if len(data) > self.limits.max_message_size:
             self.state, self.command, self.session_id, self.stdin_closed = saved
             raise LocalProtocolError(
@@ -132,14 +141,14 @@ class Connection:
 
     def _server_send(self, message: AnyMessage) -> None:
         state = self.state
-        if not isinstance(message, tuple(SERVER_MESSAGES)):
+        if not isinstance(message, self._server_messages):
             raise LocalProtocolError(f"a server cannot send {_type_of(message)}")
         self._need_v2(message)
         if state is ConnectionState.EXITED:
             raise LocalProtocolError(f"{_type_of(message)} after exit_code")
         if isinstance(message, Error):
             pass  # allowed in any state before the exit: the server closes next
-        elif _phase(message) == "idle":
+        elif _phase(message) is Phase.IDLE:
             if state is not ConnectionState.AWAITING_START:
                 raise LocalProtocolError(f"{_type_of(message)} only before start")
         elif isinstance(message, Pid):
@@ -157,16 +166,15 @@ class Connection:
 
     def _client_send(self, message: AnyMessage) -> None:
         state = self.state
-        if not isinstance(message, tuple(CLIENT_MESSAGES)):
+        if not isinstance(message, self._client_messages):
             raise LocalProtocolError(f"a client cannot send {_type_of(message)}")
         self._need_v2(message)
-        phase = _phase(message)
-        if isinstance(message, Start) or phase == "start":
+        if isinstance(message, (Start, StartingMessage)):
             if state is not ConnectionState.AWAITING_START:
                 raise LocalProtocolError("start may be sent only once")
             self._started(message)
             return
-        if phase == "idle":
+        if _phase(message) is Phase.IDLE:
             if state is not ConnectionState.AWAITING_START:
                 raise LocalProtocolError(f"{_type_of(message)} only before start")
             return
@@ -189,11 +197,11 @@ class Connection:
             elif self.command is not None and not self.command.stdin_enabled:
                 raise LocalProtocolError("stdin was not enabled at start")
 
-    def _started(self, message: AnyMessage) -> None:
+    def _started(self, message: Start | StartingMessage) -> None:
         # A start, or an extension message in its place (v2 ``attach``).
-        self.command = getattr(message, "command", None)
-        self.session_id = getattr(message, "id", "")
-        self.read_only = bool(getattr(message, "read_only", False))
+        self.command = message.command
+        self.session_id = message.id
+        self.read_only = isinstance(message, StartingMessage) and message.read_only
         self.state = ConnectionState.STARTING
 
     # --- data messages on the hot path --------------------------------------
@@ -222,7 +230,7 @@ class Connection:
     def receive(self, data: Buffer | str) -> AnyMessage | None:
         """Decode and check one incoming message; ``None`` means ignore it."""
         return self.receive_message(
-            decode(
+            self.registry.decode(
                 data,
                 max_size=self.max_receive_size,
                 max_header_size=self.limits.max_header_size,
@@ -241,15 +249,14 @@ class Connection:
 
     def _server_receive(self, message: AnyMessage) -> AnyMessage | None:
         state = self.state
-        if not isinstance(message, tuple(CLIENT_MESSAGES)):
+        if not isinstance(message, self._client_messages):
             raise ProtocolViolation(f"{_type_of(message)} is a server message")
-        phase = _phase(message)
-        if isinstance(message, Start) or phase == "start":
+        if isinstance(message, (Start, StartingMessage)):
             if state is not ConnectionState.AWAITING_START:
                 raise ProtocolViolation("second start on one connection")
             self._started(message)
             return message
-        if phase == "idle":
+        if _phase(message) is Phase.IDLE:
             if state is not ConnectionState.AWAITING_START:
                 raise ProtocolViolation(f"{_type_of(message)} after start")
             return message
@@ -282,11 +289,11 @@ class Connection:
 
     def _client_receive(self, message: AnyMessage) -> AnyMessage | None:
         state = self.state
-        if not isinstance(message, tuple(SERVER_MESSAGES)):
+        if not isinstance(message, self._server_messages):
             raise ProtocolViolation(f"{_type_of(message)} is a client message")
         if isinstance(message, Error):
             return message
-        if _phase(message) == "idle":
+        if _phase(message) is Phase.IDLE:
             if state is not ConnectionState.AWAITING_START:
                 raise ProtocolViolation(f"{_type_of(message)} after start")
             return message
@@ -309,18 +316,30 @@ _SERVER_DATA = (Stdout, Stderr)
 _CLIENT_DATA = (Stdin,)
 
 
-def _phase(message: AnyMessage) -> str | None:
-    """Where an extension message sits in the states: its class's ``PHASE``.
-
-    ``"start"``: in place of ``start`` (first, once; v2 ``attach``).
-    ``"idle"``: only before the start, any number, no state change (requests
-    and their replies, e.g. ``list_sessions``/``sessions``).
-    """
-    phase = getattr(type(message), "PHASE", None)
-    return phase if isinstance(phase, str) else None
+def _phase(message: AnyMessage) -> Phase | None:
+    """Where an extension message sits in the states (see :class:`Phase`); None if built in."""
+    return message.PHASE if isinstance(message, ExtensionMessage) else None
 
 
-def _type_of(message: AnyMessage) -> str:
+def _type_of(message: object) -> str:
+    """The wire type, for error messages (the class name of what is not a message)."""
     if isinstance(message, UnknownMessage):
         return message.type
-    return getattr(message, "TYPE", type(message).__name__)
+    if isinstance(message, _TYPED):
+        return message.TYPE
+    return type(message).__name__
+
+
+_TYPED = (
+    Start,
+    Stdin,
+    CloseStdin,
+    Resize,
+    Signal,
+    Pid,
+    Stdout,
+    Stderr,
+    ExitCode,
+    Error,
+    ExtensionMessage,
+)

@@ -5,6 +5,13 @@ process on another wsep server) both satisfy these protocols, so one can
 stand in for the other: a server can serve a remote execer (chaining), and
 scripts can swap local for remote execution.
 
+Beyond the required members, an execer or process may offer *capabilities*:
+optional members the server uses when they are there. Each is a typed,
+runtime-checkable protocol below (:class:`FramedReader`,
+:class:`DrainAwareWriter`, :class:`ResolvingExecer`, :class:`ClosableExecer`);
+the server asks ``isinstance`` once, when it sets a process or reader up,
+never per message.
+
 The protocols name coroutines but import nothing asynchronous themselves.
 """
 
@@ -16,7 +23,16 @@ from .command import Command
 from .messages import Buffer
 from .status import ExitStatus
 
-__all__ = ["Execer", "Process", "ProcessReader", "ProcessWriter"]
+__all__ = [
+    "ClosableExecer",
+    "DrainAwareWriter",
+    "Execer",
+    "FramedReader",
+    "Process",
+    "ProcessReader",
+    "ProcessWriter",
+    "ResolvingExecer",
+]
 
 
 @runtime_checkable
@@ -81,3 +97,47 @@ class Execer(Protocol):
     """Starts processes. Raises :class:`~wsep_protocol.StartError` when it cannot."""
 
     async def start(self, command: Command) -> Process: ...
+
+
+# --- capabilities: optional members, each a protocol of its own -----------------------
+
+
+@runtime_checkable
+class FramedReader(ProcessReader, Protocol):
+    """A reader that builds ``header + data`` in one buffer: the output fast path.
+
+    The server then sends what it returns as is, without prepending the
+    header itself (one allocation and no copy per message).
+    """
+
+    async def read_message(self, header: bytes, max_size: int) -> Buffer:
+        """``header`` followed by 1..``max_size - len(header)`` bytes, or ``b""`` at EOF."""
+        ...
+
+
+@runtime_checkable
+class DrainAwareWriter(ProcessWriter, Protocol):
+    """A stdin writer that says whether :meth:`drain` would wait.
+
+    The server then skips ``drain`` (and the task it needs) while the buffer
+    is below its high-water mark; without it every write is followed by one.
+    """
+
+    @property
+    def needs_drain(self) -> bool: ...
+
+
+@runtime_checkable
+class ResolvingExecer(Execer, Protocol):
+    """An execer that says which program a command runs (the policy checks that path)."""
+
+    def resolve(self, command: Command) -> str:
+        """The absolute path ``command`` would execute; raises ``StartError`` if none."""
+        ...
+
+
+@runtime_checkable
+class ClosableExecer(Execer, Protocol):
+    """An execer holding resources (a chained server's connection) to release at shutdown."""
+
+    async def close(self) -> None: ...

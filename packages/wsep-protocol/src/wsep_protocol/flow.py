@@ -14,18 +14,22 @@ from the start of the connection, so a lost or reordered ``flow`` message
 cannot make the two sides disagree. A server that does not know the
 extension ignores both messages (unknown types); the client then simply gets
 no flow control. :class:`FlowWindow` is the sans-I/O accounting a server uses.
+
+:data:`FLOW` is the extension as a :class:`~wsep_protocol.Registry` takes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from . import codec
+from .codec import encode_json
 from .errors import MalformedMessage, ProtocolViolation
-from .messages import CLIENT_MESSAGES
+from .messages import ExtensionMessage
+from .registry import Extension
 
-__all__ = ["MAX_COUNT", "MAX_WINDOW", "Flow", "FlowAck", "FlowWindow"]
+__all__ = ["FLOW", "MAX_COUNT", "MAX_WINDOW", "Flow", "FlowAck", "FlowWindow"]
 
 #: Largest window a client may ask for (2**32 - 1 bytes).
 MAX_WINDOW = 0xFFFF_FFFF
@@ -33,23 +37,7 @@ MAX_WINDOW = 0xFFFF_FFFF
 MAX_COUNT = 2**53 - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """Client: at most ``window`` unacknowledged output bytes; 0 turns flow control off."""
-
-    TYPE: ClassVar[str] = "flow"
-    window: int
-
-
-@dataclass(frozen=True, slots=True)
-class FlowAck:
-    """Client: ``consumed`` output body bytes in all have been consumed."""
-
-    TYPE: ClassVar[str] = "flow_ack"
-    consumed: int
-
-
-def _get_count(obj: dict[str, Any], key: str, where: str, high: int) -> int:
+def _get_count(obj: Mapping[str, object], key: str, where: str, high: int) -> int:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise MalformedMessage(f"{where}.{key} must be an integer")
@@ -58,20 +46,38 @@ def _get_count(obj: dict[str, Any], key: str, where: str, high: int) -> int:
     return value
 
 
-def _parse_flow(obj: dict[str, Any], body: memoryview | None) -> Any:
-    return Flow(_get_count(obj, "window", "flow", MAX_WINDOW))
+@dataclass(frozen=True, slots=True)
+class Flow(ExtensionMessage):
+    """Client: at most ``window`` unacknowledged output bytes; 0 turns flow control off."""
+
+    TYPE: ClassVar[str] = "flow"
+    window: int
+
+    def encode(self) -> bytes:
+        return encode_json({"type": self.TYPE, "window": self.window}) + b"\n"
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> Flow:
+        return cls(_get_count(header, "window", "flow", MAX_WINDOW))
 
 
-def _parse_flow_ack(obj: dict[str, Any], body: memoryview | None) -> Any:
-    return FlowAck(_get_count(obj, "consumed", "flow_ack", MAX_COUNT))
+@dataclass(frozen=True, slots=True)
+class FlowAck(ExtensionMessage):
+    """Client: ``consumed`` output body bytes in all have been consumed."""
+
+    TYPE: ClassVar[str] = "flow_ack"
+    consumed: int
+
+    def encode(self) -> bytes:
+        return encode_json({"type": self.TYPE, "consumed": self.consumed}) + b"\n"
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> FlowAck:
+        return cls(_get_count(header, "consumed", "flow_ack", MAX_COUNT))
 
 
-def _encode_flow(message: Flow) -> bytes:
-    return codec.encode_json({"type": Flow.TYPE, "window": message.window}) + b"\n"
-
-
-def _encode_flow_ack(message: FlowAck) -> bytes:
-    return codec.encode_json({"type": FlowAck.TYPE, "consumed": message.consumed}) + b"\n"
+#: The flow-control extension: two client messages.
+FLOW = Extension("flow", client=(Flow, FlowAck))
 
 
 class FlowWindow:
@@ -149,10 +155,3 @@ class FlowWindow:
         if not 0 <= sent <= amount:
             raise ValueError(f"cannot commit {sent} of {amount} reserved bytes")
         self.sent += sent
-
-
-CLIENT_MESSAGES.extend([Flow, FlowAck])
-codec.PARSERS[Flow.TYPE] = _parse_flow
-codec.PARSERS[FlowAck.TYPE] = _parse_flow_ack
-codec.ENCODERS[Flow] = _encode_flow
-codec.ENCODERS[FlowAck] = _encode_flow_ack

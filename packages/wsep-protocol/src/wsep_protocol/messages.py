@@ -9,8 +9,11 @@ both sides ignore it, which is what makes additive extensions safe.
 
 from __future__ import annotations
 
+import enum
+from abc import abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeAlias
+from typing import ClassVar, TypeAlias
 
 from .command import Command
 from .errors import ErrorCode
@@ -28,11 +31,13 @@ __all__ = [
     "ExitCode",
     "ExtensionMessage",
     "Message",
+    "Phase",
     "Pid",
     "Resize",
     "ServerMessage",
     "Signal",
     "Start",
+    "StartingMessage",
     "Stderr",
     "Stdin",
     "Stdout",
@@ -174,21 +179,70 @@ ServerMessage: TypeAlias = Pid | Stdout | Stderr | ExitCode | Error
 Message: TypeAlias = ClientMessage | ServerMessage | UnknownMessage
 
 
-class ExtensionMessage(Protocol):
-    """A message class of an extension (:mod:`wsep_protocol.sessions`, ``flow``):
-    any class with a wire ``TYPE``, registered in the lists below and the codec."""
+class Phase(enum.Enum):
+    """Where an extension message sits in a connection's states."""
+
+    #: About the running process: a client's after its start (like ``stdin``),
+    #: a server's after the ``pid`` (like ``stdout``).
+    PROCESS = "process"
+    #: In place of ``start``: first and once (v2 ``attach``); see :class:`StartingMessage`.
+    START = "start"
+    #: Only before a start, any number, no state change: requests and their
+    #: replies (``list_sessions`` / ``sessions``).
+    IDLE = "idle"
+
+
+class ExtensionMessage:
+    """The base of every extension message class (:mod:`wsep_protocol.sessions`, ``flow``).
+
+    A subclass names its wire ``TYPE`` and its :class:`Phase`, and brings its
+    own wire form: :meth:`encode` and :meth:`parse`. It is known to a
+    :class:`~wsep_protocol.Connection` once an
+    :class:`~wsep_protocol.Extension` listing it is in the connection's
+    :class:`~wsep_protocol.Registry`.
+    """
+
+    __slots__ = ()
 
     TYPE: ClassVar[str]
+    PHASE: ClassVar[Phase] = Phase.PROCESS
+
+    @abstractmethod
+    def encode(self) -> bytes:
+        """The wire bytes: a compact JSON header (``"type"`` first) and ``\\n``."""
+
+    @classmethod
+    @abstractmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> ExtensionMessage:
+        """The message from its decoded JSON ``header`` and ``body``.
+
+        Raises :class:`~wsep_protocol.MalformedMessage` for invalid fields.
+        """
+
+
+class StartingMessage(ExtensionMessage):
+    """An extension message sent in place of ``start`` (v2 ``attach``).
+
+    It names the session it is about and, when it starts a process, the
+    command; ``read_only`` refuses every input on the connection.
+    """
+
+    __slots__ = ()
+
+    PHASE: ClassVar[Phase] = Phase.START
+    id: str
+    command: Command | None
+    read_only: bool
 
 
 #: What the codec and :class:`~wsep_protocol.Connection` handle: the built-in
-#: messages and extension ones (checked at run time against the registries).
+#: messages and extension ones (those of the connection's registry, checked at run time).
 AnyMessage: TypeAlias = Message | ExtensionMessage
 
-#: Message classes each side may send. Extensions append to these lists (and
-#: register a parser and encoder in :mod:`wsep_protocol.codec`).
-CLIENT_MESSAGES: list[type] = [Start, Stdin, CloseStdin, Resize, Signal]
-SERVER_MESSAGES: list[type] = [Pid, Stdout, Stderr, ExitCode, Error]
+#: The built-in message classes each side may send; a
+#: :class:`~wsep_protocol.Registry` adds its extensions' classes.
+CLIENT_MESSAGES: tuple[type, ...] = (Start, Stdin, CloseStdin, Resize, Signal)
+SERVER_MESSAGES: tuple[type, ...] = (Pid, Stdout, Stderr, ExitCode, Error)
 
 #: The message classes of version 1, which is frozen: every other class
 #: (``signal``, ``error`` and every extension) needs a v2 connection. A v1

@@ -13,22 +13,34 @@ a terminal session. v2 adds (see PROTOCOL.md, "Reattachable sessions" and
   any number of them): answered by ``sessions`` / ``session`` /
   ``session_ended``.
 
-Importing this module registers the messages with the codec and the message
-lists; :mod:`wsep_protocol` imports it, so they are always known.
+:data:`SESSIONS` is the extension as a :class:`~wsep_protocol.Registry` takes
+it; the default registry holds it, so a default ``Connection`` knows these
+messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from . import codec
-from .codec import INT64_MAX, UINT16_MAX, _get_bool, _get_int, _get_str, _parse_command, encode_json
+from .codec import (
+    INT64_MAX,
+    UINT16_MAX,
+    _command_json,
+    _get_bool,
+    _get_int,
+    _get_str,
+    _parse_command,
+    encode_json,
+)
 from .command import Command
 from .errors import ErrorCode, MalformedMessage, PolicyViolation
-from .messages import CLIENT_MESSAGES, SERVER_MESSAGES
+from .messages import ExtensionMessage, Phase, StartingMessage
+from .registry import Extension
 
 __all__ = [
+    "SESSIONS",
     "STREAMS",
     "Attach",
     "Attached",
@@ -64,7 +76,7 @@ class NoSuchSession(PolicyViolation):
 
 
 @dataclass(frozen=True, slots=True)
-class Attach:
+class Attach(StartingMessage):
     """Attach to session ``id``; start ``command`` first if given and there is none.
 
     ``rows``/``cols`` (0: not stated) are this client's terminal size.
@@ -73,7 +85,6 @@ class Attach:
     """
 
     TYPE: ClassVar[str] = "attach"
-    PHASE: ClassVar[str] = "start"
     id: str
     command: Command | None = None
     resumable: bool = False
@@ -83,34 +94,62 @@ class Attach:
     stdout_offset: int | None = None
     stderr_offset: int | None = None
 
+    def encode(self) -> bytes:
+        return _encode_attach(self)
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> Attach:
+        return _parse_attach(header, body)
+
 
 @dataclass(frozen=True, slots=True)
-class ListSessions:
+class ListSessions(ExtensionMessage):
     TYPE: ClassVar[str] = "list_sessions"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
+
+    def encode(self) -> bytes:
+        return _header({"type": "list_sessions"})
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> ListSessions:
+        return cls()
 
 
 @dataclass(frozen=True, slots=True)
-class GetSession:
+class GetSession(ExtensionMessage):
     TYPE: ClassVar[str] = "session_info"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
     id: str
 
+    def encode(self) -> bytes:
+        return _header({"type": "session_info", "id": self.id})
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> GetSession:
+        return cls(_session_id(header, "session_info"))
+
 
 @dataclass(frozen=True, slots=True)
-class EndSession:
+class EndSession(ExtensionMessage):
     """End session ``id``: its process is hung up / terminated, attached clients get its exit."""
 
     TYPE: ClassVar[str] = "end_session"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
     id: str
+
+    def encode(self) -> bytes:
+        return _header({"type": "end_session", "id": self.id})
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> EndSession:
+        return cls(_session_id(header, "end_session"))
 
 
 # --- server messages -------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Attached:
+class Attached(ExtensionMessage):
     """Sent after ``pid`` on a v2 session connection.
 
     ``created``: a new process was started (else an existing session was
@@ -127,15 +166,42 @@ class Attached:
     stdout_offset: int = 0
     stderr_offset: int = 0
 
+    def encode(self) -> bytes:
+        return _header(
+            {
+                "type": "attached",
+                "id": self.id,
+                "created": self.created,
+                "tty": self.tty,
+                "resumable": self.resumable,
+                "read_only": self.read_only,
+                "stdout_offset": self.stdout_offset,
+                "stderr_offset": self.stderr_offset,
+            }
+        )
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> Attached:
+        return _parse_attached(header, body)
+
 
 @dataclass(frozen=True, slots=True)
-class Gap:
+class Gap(ExtensionMessage):
     """``length`` bytes of ``stream`` from ``offset`` were evicted before this client saw them."""
 
     TYPE: ClassVar[str] = "gap"
     stream: str
     offset: int
     length: int
+
+    def encode(self) -> bytes:
+        return _header(
+            {"type": "gap", "stream": self.stream, "offset": self.offset, "length": self.length}
+        )
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> Gap:
+        return _parse_gap(header, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,37 +234,60 @@ class SessionDescription:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionList:
+class SessionList(ExtensionMessage):
     TYPE: ClassVar[str] = "sessions"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
     sessions: tuple[SessionDescription, ...] = ()
 
+    def encode(self) -> bytes:
+        return _header(
+            {"type": "sessions", "sessions": [_description_json(d) for d in self.sessions]}
+        )
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> SessionList:
+        return _parse_session_list(header, body)
+
 
 @dataclass(frozen=True, slots=True)
-class SessionDetails:
+class SessionDetails(ExtensionMessage):
     TYPE: ClassVar[str] = "session"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
     session: SessionDescription
 
+    def encode(self) -> bytes:
+        return _header({"type": "session", "session": _description_json(self.session)})
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> SessionDetails:
+        return cls(_parse_description(header.get("session")))
+
 
 @dataclass(frozen=True, slots=True)
-class SessionEnded:
+class SessionEnded(ExtensionMessage):
     TYPE: ClassVar[str] = "session_ended"
-    PHASE: ClassVar[str] = "idle"
+    PHASE: ClassVar[Phase] = Phase.IDLE
     id: str
+
+    def encode(self) -> bytes:
+        return _header({"type": "session_ended", "id": self.id})
+
+    @classmethod
+    def parse(cls, header: Mapping[str, object], body: memoryview | None) -> SessionEnded:
+        return cls(_get_str(header, "id", "session_ended"))
 
 
 # --- encoding ----------------------------------------------------------------------
 
 
-def _header(obj: dict[str, Any]) -> bytes:
+def _header(obj: Mapping[str, object]) -> bytes:
     return encode_json(obj) + b"\n"
 
 
 def _encode_attach(m: Attach) -> bytes:
-    obj: dict[str, Any] = {"type": "attach", "id": m.id}
+    obj: dict[str, object] = {"type": "attach", "id": m.id}
     if m.command is not None:
-        obj["command"] = codec._command_json(m.command)
+        obj["command"] = _command_json(m.command)
     obj.update(resumable=m.resumable, read_only=m.read_only, rows=m.rows, cols=m.cols)
     if m.stdout_offset is not None:
         obj["stdout_offset"] = m.stdout_offset
@@ -207,7 +296,7 @@ def _encode_attach(m: Attach) -> bytes:
     return _header(obj)
 
 
-def _client_json(c: ClientInfo) -> dict[str, Any]:
+def _client_json(c: ClientInfo) -> dict[str, object]:
     return {
         "peer": c.peer,
         "read_only": c.read_only,
@@ -217,7 +306,7 @@ def _client_json(c: ClientInfo) -> dict[str, Any]:
     }
 
 
-def _description_json(d: SessionDescription) -> dict[str, Any]:
+def _description_json(d: SessionDescription) -> dict[str, object]:
     return {
         "id": d.id,
         "argv": list(d.argv),
@@ -234,55 +323,23 @@ def _description_json(d: SessionDescription) -> dict[str, Any]:
     }
 
 
-codec.ENCODERS.update(
-    {
-        Attach: _encode_attach,
-        ListSessions: lambda m: _header({"type": "list_sessions"}),
-        GetSession: lambda m: _header({"type": "session_info", "id": m.id}),
-        EndSession: lambda m: _header({"type": "end_session", "id": m.id}),
-        Attached: lambda m: _header(
-            {
-                "type": "attached",
-                "id": m.id,
-                "created": m.created,
-                "tty": m.tty,
-                "resumable": m.resumable,
-                "read_only": m.read_only,
-                "stdout_offset": m.stdout_offset,
-                "stderr_offset": m.stderr_offset,
-            }
-        ),
-        Gap: lambda m: _header(
-            {"type": "gap", "stream": m.stream, "offset": m.offset, "length": m.length}
-        ),
-        SessionList: lambda m: _header(
-            {"type": "sessions", "sessions": [_description_json(d) for d in m.sessions]}
-        ),
-        SessionDetails: lambda m: _header(
-            {"type": "session", "session": _description_json(m.session)}
-        ),
-        SessionEnded: lambda m: _header({"type": "session_ended", "id": m.id}),
-    }
-)
-
-
 # --- decoding ----------------------------------------------------------------------
 
 
-def _session_id(obj: dict[str, Any], where: str) -> str:
+def _session_id(obj: Mapping[str, object], where: str) -> str:
     value = _get_str(obj, "id", where, nul_ok=False)
     if not value:
         raise MalformedMessage(f"{where}.id must not be empty")
     return value
 
 
-def _offset(obj: dict[str, Any], key: str, where: str) -> int | None:
+def _offset(obj: Mapping[str, object], key: str, where: str) -> int | None:
     if obj.get(key) is None:
         return None
     return _get_int(obj, key, where, 0, INT64_MAX)
 
 
-def _parse_attach(obj: dict[str, Any], body: memoryview | None) -> Attach:
+def _parse_attach(obj: Mapping[str, object], body: memoryview | None) -> Attach:
     command = None if obj.get("command") is None else _parse_command(obj["command"])
     return Attach(
         id=_session_id(obj, "attach"),
@@ -296,7 +353,7 @@ def _parse_attach(obj: dict[str, Any], body: memoryview | None) -> Attach:
     )
 
 
-def _parse_attached(obj: dict[str, Any], body: memoryview | None) -> Attached:
+def _parse_attached(obj: Mapping[str, object], body: memoryview | None) -> Attached:
     return Attached(
         id=_get_str(obj, "id", "attached"),
         created=_get_bool(obj, "created", "attached"),
@@ -308,7 +365,7 @@ def _parse_attached(obj: dict[str, Any], body: memoryview | None) -> Attached:
     )
 
 
-def _parse_gap(obj: dict[str, Any], body: memoryview | None) -> Gap:
+def _parse_gap(obj: Mapping[str, object], body: memoryview | None) -> Gap:
     stream = _get_str(obj, "stream", "gap")
     if stream not in STREAMS:
         raise MalformedMessage(f"gap.stream must be one of {STREAMS}")
@@ -319,7 +376,7 @@ def _parse_gap(obj: dict[str, Any], body: memoryview | None) -> Gap:
     )
 
 
-def _get_float(obj: dict[str, Any], key: str, where: str) -> float:
+def _get_float(obj: Mapping[str, object], key: str, where: str) -> float:
     value = obj.get(key)
     if value is None:
         return 0.0
@@ -328,7 +385,7 @@ def _get_float(obj: dict[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
-def _parse_client(obj: Any) -> ClientInfo:
+def _parse_client(obj: object) -> ClientInfo:
     if not isinstance(obj, dict):
         raise MalformedMessage("session.clients entries must be objects")
     where = "session.clients"
@@ -341,7 +398,7 @@ def _parse_client(obj: Any) -> ClientInfo:
     )
 
 
-def _parse_description(obj: Any) -> SessionDescription:
+def _parse_description(obj: object) -> SessionDescription:
     if not isinstance(obj, dict):
         raise MalformedMessage("session must be an object")
     where = "session"
@@ -377,7 +434,7 @@ def _parse_description(obj: Any) -> SessionDescription:
     )
 
 
-def _parse_session_list(obj: dict[str, Any], body: memoryview | None) -> SessionList:
+def _parse_session_list(obj: Mapping[str, object], body: memoryview | None) -> SessionList:
     sessions = obj.get("sessions")
     if sessions is None:
         sessions = []
@@ -386,20 +443,9 @@ def _parse_session_list(obj: dict[str, Any], body: memoryview | None) -> Session
     return SessionList(tuple(_parse_description(d) for d in sessions))
 
 
-_PARSERS: dict[str, Any] = {
-    "attach": _parse_attach,
-    "list_sessions": lambda obj, body: ListSessions(),
-    "session_info": lambda obj, body: GetSession(_session_id(obj, "session_info")),
-    "end_session": lambda obj, body: EndSession(_session_id(obj, "end_session")),
-    "attached": _parse_attached,
-    "gap": _parse_gap,
-    "sessions": _parse_session_list,
-    "session": lambda obj, body: SessionDetails(_parse_description(obj.get("session"))),
-    "session_ended": lambda obj, body: SessionEnded(_get_str(obj, "id", "session_ended")),
-}
-codec.PARSERS.update(_PARSERS)
-
-_CLIENT: tuple[type, ...] = (Attach, ListSessions, GetSession, EndSession)
-_SERVER: tuple[type, ...] = (Attached, Gap, SessionList, SessionDetails, SessionEnded)
-CLIENT_MESSAGES.extend(cls for cls in _CLIENT if cls not in CLIENT_MESSAGES)
-SERVER_MESSAGES.extend(cls for cls in _SERVER if cls not in SERVER_MESSAGES)
+#: The session extension: what a client asks, what a server answers.
+SESSIONS = Extension(
+    "sessions",
+    client=(Attach, ListSessions, GetSession, EndSession),
+    server=(Attached, Gap, SessionList, SessionDetails, SessionEnded),
+)

@@ -148,7 +148,7 @@ async def _serve(
     metrics_runner = await _start_metrics(opts, metrics)
     loop = asyncio.get_running_loop()
     unregister_reload = on_sighup(reloader.on_hangup, loop)
-    banner = _banner(opts, runner, sec.generated_token)
+    banner = _banner(opts, runner.addresses, sec.generated_token)
     print(banner, flush=True)
     systemd.notify("READY=1", "STATUS=" + banner.splitlines()[0], f"MAINPID={os.getpid()}")
     interval = systemd.watchdog_interval()
@@ -226,7 +226,7 @@ async def _start_metrics(opts: Options, metrics: Metrics | None) -> web.AppRunne
     return runner
 
 
-def _banner(opts: Options, runner: object, token: str | None = None) -> str:
+def _banner(opts: Options, addresses: Sequence[object], token: str | None = None) -> str:
     """The first line names the URL (scripts read it); then commands to paste.
 
     A generated token is shown as ``--token=...``: it may begin with ``-``.
@@ -235,7 +235,7 @@ def _banner(opts: Options, runner: object, token: str | None = None) -> str:
     if opts.unix_socket:
         return f"wsep-server: serving {scheme}+unix://{opts.unix_socket}{opts.path}"
     port = opts.port
-    for address in getattr(runner, "addresses", []):
+    for address in addresses:  # where the server listens (port 0: the one it was given)
         if isinstance(address, tuple) and len(address) >= 2:
             port = int(address[1])
             break

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import warnings
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from wsep_protocol import (
     TOKEN_SUBPROTOCOL_PREFIX,
+    ClosableExecer,
     Execer,
     ProtocolVersion,
     SubprotocolRefused,
@@ -185,12 +185,12 @@ class WsepHandler:
                 await asyncio.wait_for(self.session_manager.close(), self.config.grace_period + 5.0)
 
     async def on_cleanup(self, app: web.Application | None = None) -> None:
-        """Close the execer if it has an async ``close()`` (e.g. a chained RemoteExecer)."""
-        close = getattr(self.execer, "close", None)
-        if close is None or not inspect.iscoroutinefunction(close):
+        """Close the execer if it is a ``ClosableExecer`` (e.g. a chained RemoteExecer)."""
+        execer = self.execer
+        if not isinstance(execer, ClosableExecer):
             return
         try:
-            await asyncio.wait_for(close(), self.config.grace_period + 5.0)
+            await asyncio.wait_for(execer.close(), self.config.grace_period + 5.0)
         except Exception:
             _log.exception("closing the execer failed")
 

@@ -15,8 +15,8 @@ def load_execer(spec: str, **kwargs: Any) -> Execer:
     """Import ``package.module:factory`` and call it (or use it if it is an execer).
 
     ``factory`` may be a class or a function returning an object with an
-    ``async def start(command) -> Process`` method; ``kwargs`` are passed to it
-    when it accepts them.
+    ``async def start(command) -> Process`` method; it is called with ``kwargs``
+    (none from the command line).
     """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
@@ -26,9 +26,7 @@ def load_execer(spec: str, **kwargs: Any) -> Execer:
     for part in attr.split("."):
         target = getattr(target, part)
     if inspect.isclass(target) or (callable(target) and not isinstance(target, Execer)):
-        params = inspect.signature(target).parameters
-        accepted = {k: v for k, v in kwargs.items() if k in params}
-        target = target(**accepted)
+        target = target(**kwargs)
     if not isinstance(target, Execer):
         raise TypeError(f"{spec} did not give an execer (an object with async start(command))")
     return target

@@ -6,10 +6,10 @@ never the server's memory grow), and the exit status is returned only after
 both streams reached EOF and the process was waited for: output is never lost.
 
 Framing is the connection's (:meth:`wsep_protocol.Connection.data_header`,
-``frame_data``). When a reader offers ``read_message(header, max_size)`` (the
-local execer's ``FramedReader``), the message is read straight into one
-buffer that already holds the header; otherwise ``read(n)`` is used and the
-header prepended.
+``frame_data``). When a reader is a :class:`~wsep_protocol.FramedReader` (the
+local execer's are), the message is read straight into one buffer that
+already holds the header; otherwise ``read(n)`` is used and the header
+prepended. Which of the two is decided once per stream, not per message.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from wsep_protocol import (
     Buffer,
     Connection,
     ExitStatus,
+    FramedReader,
     Process,
     ProcessReader,
     Stderr,
@@ -86,7 +87,7 @@ class OutputPump:
         max_size = self._max_size
         frame = self._conn.frame_data
         hlen = len(header)
-        read_message = getattr(reader, "read_message", None)
+        read_message = reader.read_message if isinstance(reader, FramedReader) else None
         discarding = False
         flow = self._flow
         while True:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import json
 import logging
 import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +32,18 @@ from wsep_protocol import (
     DEFAULT_COLS,
     DEFAULT_ROWS,
     Buffer,
+    ClosableExecer,
     Command,
     Execer,
     ExitStatus,
+    FramedReader,
     Process,
     ProcessReader,
     ProcessWriter,
+    ResolvingExecer,
 )
+
+from .tasks import settle
 
 __all__ = [
     "AsciicastEncoder",
@@ -181,8 +185,8 @@ class Recorder:
             for tail in self.encoder.flush():
                 await self._queue.put(tail)
             await self._queue.put(None)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._task)
+        # Waiting does not cancel the writer; a cancellation of the caller propagates.
+        await settle(self._task, _log, f"recording {self.path}")
 
 
 class _TeeReader:
@@ -198,6 +202,8 @@ class _TeeReader:
         self, inner: ProcessReader, recorder: Recorder, kind: str, open_streams: list[str]
     ) -> None:
         self._inner = inner
+        #: The inner reader's fast path, if it has one (asked once, not per message).
+        self._read_message = inner.read_message if isinstance(inner, FramedReader) else None
         self._recorder: Recorder | None = recorder
         self._kind = kind
         self._open = open_streams
@@ -224,7 +230,7 @@ class _TeeReader:
         return data
 
     async def read_message(self, header: bytes, max_size: int) -> Buffer:
-        read_message = getattr(self._inner, "read_message", None)
+        read_message = self._read_message
         if read_message is None:
             data = await self.read(max_size - len(header))
             return header + data if data else b""
@@ -292,12 +298,16 @@ class RecordingExecer:
 
     def resolve(self, command: Command) -> str:
         """What the inner execer would run (the policy checks this)."""
-        resolve: Callable[[Command], str] | None = getattr(self.inner, "resolve", None)
-        if resolve is None:
-            from .local import spawn
+        if isinstance(self.inner, ResolvingExecer):
+            return self.inner.resolve(command)
+        from .local import spawn
 
-            return spawn.resolve(command)
-        return resolve(command)
+        return spawn.resolve(command)
+
+    async def close(self) -> None:
+        """Close the inner execer if it holds resources (a chained server's connection)."""
+        if isinstance(self.inner, ClosableExecer):
+            await self.inner.close()
 
     def file_for(self, pending: RecordingRequest, pid: int) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import systemd
+from .auth.tokens import TokenAuthenticator, TokenLocation
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from .auth.base import Authenticator
     from .hooks import Identity
     from .security import Security
     from .security_options import SecurityOptions
@@ -32,20 +34,22 @@ _log = logging.getLogger("wsep_server.reload")
 class ReloadableAuthenticator:
     """An authenticator whose implementation a reload replaces in place."""
 
-    def __init__(self, current: Any) -> None:
+    def __init__(self, current: Authenticator) -> None:
         self.current = current
         self.scheme: str = current.scheme
-        self.locations: tuple[Any, ...] = tuple(getattr(current, "locations", ()))
+        #: Where its tokens are looked for (a reload keeps them: they are options).
+        self.locations: tuple[TokenLocation, ...] = (
+            current.locations if isinstance(current, TokenAuthenticator) else ()
+        )
 
     async def authenticate(self, request: web.Request) -> Identity | None:
-        result: Identity | None = await self.current.authenticate(request)
-        return result
+        return await self.current.authenticate(request)
 
     def __repr__(self) -> str:
         return f"<reloadable {self.current!r}>"
 
 
-def reloadable(authenticators: Sequence[Any]) -> list[Any]:
+def reloadable(authenticators: Sequence[Authenticator]) -> list[ReloadableAuthenticator]:
     """Wrap each authenticator so :class:`Reloader` can swap it."""
     return [ReloadableAuthenticator(a) for a in authenticators]
 

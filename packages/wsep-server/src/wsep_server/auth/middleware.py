@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from ..hooks import IDENTITY_KEY
 from .base import Authenticator, AuthRejected
-from .tokens import TokenLocation, find_token
+from .tokens import TokenAuthenticator, TokenLocation, find_token
 
 __all__ = [
     "auth_middleware",
@@ -78,7 +78,8 @@ def auth_middleware(
     challenges = tuple(dict.fromkeys(a.scheme for a in chain if a.scheme))
     accepted_places: set[TokenLocation] = set()
     for a in chain:
-        accepted_places.update(getattr(a, "locations", ()))
+        if isinstance(a, TokenAuthenticator):
+            accepted_places.update(a.locations)
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -21,12 +21,12 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from wsep_protocol import TOKEN_SUBPROTOCOL_PREFIX, offered_subprotocols
 
 from ..hooks import Identity
-from .base import AuthRejected, make_identity
+from .base import Authenticator, AuthRejected, make_identity
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_TOKEN_ENV",
     "SUBPROTOCOL_TOKEN_PREFIX",
     "StaticTokenAuthenticator",
+    "TokenAuthenticator",
     "TokenLocation",
     "find_token",
     "generate_token",
@@ -56,6 +57,18 @@ class TokenLocation(str, enum.Enum):
 
 
 ALL_LOCATIONS: tuple[TokenLocation, ...] = tuple(TokenLocation)
+
+
+@runtime_checkable
+class TokenAuthenticator(Authenticator, Protocol):
+    """An authenticator of bearer tokens, looked for only in ``locations``.
+
+    The auth middleware uses them to tell a client whose token sits where no
+    authenticator looks ("token in query not accepted") from one whose token
+    is wrong ("invalid token").
+    """
+
+    locations: tuple[TokenLocation, ...]
 
 
 def find_token(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -13,15 +14,18 @@ from wsep_protocol import (
     Buffer,
     CloseCode,
     Connection,
+    DrainAwareWriter,
     Error,
     ErrorCode,
     Execer,
     ExitStatus,
     Process,
+    ProcessWriter,
     ProtocolVersion,
     Role,
     truncate_reason,
 )
+from wsep_protocol.sessions import Attach
 
 from ..client_address import CLIENT_ADDRESS_KEY
 from ..config import ServerConfig
@@ -36,8 +40,11 @@ from ..hooks import (
 )
 from ..pump import OutputPump
 from ..sessions import SessionManager
+from ..tasks import OwnedTasks
 
 __all__ = ["ConnectionBase"]
+
+_log = logging.getLogger(__name__)
 
 
 class ConnectionBase:
@@ -63,7 +70,8 @@ class ConnectionBase:
         self.observers = observers
         #: Reattachable sessions (None: every start is a new process).
         self.session_manager = session_manager
-        self._attach: Any = None
+        #: The ``attach`` this connection started with (v2 sessions), if any.
+        self._attach: Attach | None = None
         self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
         identity = request.get(IDENTITY_KEY)
         self.record = SessionRecord(
@@ -74,6 +82,9 @@ class ConnectionBase:
         )
         self.limits = SessionLimits()
         self.process: Process | None = None
+        #: The stdin writer last written to, and the same if it says when to drain.
+        self._stdin: ProcessWriter | None = None
+        self._stdin_hint: DrainAwareWriter | None = None
         self.status: ExitStatus | None = None
         self._pump: OutputPump | None = None
         self.flow = OutputGate()
@@ -83,7 +94,8 @@ class ConnectionBase:
         self._closing = asyncio.Event()
         self._limit_close: tuple[int, str] | None = None
         self._timers: list[asyncio.TimerHandle] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: Work started in the background (ends, limits); cancelled at cleanup.
+        self._tasks = OwnedTasks(_log, f"connection {self.record.id}")
         self._loop = asyncio.get_running_loop()
 
     async def end(
@@ -131,10 +143,8 @@ class ConnectionBase:
     async def _send(self, data: Buffer) -> None:
         await self.ws.send_bytes(data)  # type: ignore[arg-type]
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        self._tasks.spawn(coro, what)
 
 
 def _peer(request: web.Request) -> str:

@@ -31,12 +31,17 @@ from wsep_protocol import (
 
 from ..hooks import notify_observers
 from ..sessions.serving import SESSION_MESSAGES
+from ..tasks import cancel_and_settle
 from .starting import Starting
 from .stdin import StdinWriting
 
 __all__ = ["ConnectionHandler", "error_code_for"]
 
 _log = logging.getLogger(__name__)
+#: What a process's stdin close or resize may raise once it (or its terminal, or a
+#: chained server's connection) is gone. Anything else is an execer bug: it reaches
+#: ``run``, which logs it with its traceback and closes the connection with 1011.
+_PROCESS_GONE: tuple[type[Exception], ...] = (OSError, ValueError, WsepError)
 
 # Close codes a server may send back as they came (RFC 6455 §7.4).
 _ECHOABLE = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
@@ -80,15 +85,17 @@ class ConnectionHandler(Starting, StdinWriting):
                     await self.process.close()
                 except Exception:
                     _log.exception("connection %s: closing the process failed", self.record.id)
-                if self._pump_task is not None and not self._pump_task.done():
-                    self._pump_task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await self._pump_task
+                if self._pump_task is not None:
+                    what = f"connection {self.record.id}: output"
+                    await cancel_and_settle(self._pump_task, _log, what)
                 if self.status is None:
-                    with contextlib.suppress(Exception):
+                    try:
                         self.status = await asyncio.wait_for(self.process.wait(), 1.0)
-            for task in list(self._tasks):
-                task.cancel()
+                    except asyncio.TimeoutError:
+                        pass
+                    except Exception:
+                        _log.exception("connection %s: waiting for the exit failed", self.record.id)
+            await self._tasks.close()
             if not self.ws.closed:
                 code = CloseCode.GOING_AWAY if self.record.end_reason else CloseCode.NORMAL_CLOSURE
                 self._set_reason("exited")
@@ -150,11 +157,11 @@ class ConnectionHandler(Starting, StdinWriting):
                     await self._start(message)
                 elif isinstance(message, CloseStdin):
                     if self.process is not None:
-                        with contextlib.suppress(Exception):
+                        with contextlib.suppress(*_PROCESS_GONE):
                             self.process.stdin.close()
                 elif isinstance(message, Resize):
                     if self.process is not None:
-                        with contextlib.suppress(Exception):
+                        with contextlib.suppress(*_PROCESS_GONE):
                             await self.process.resize(message.rows, message.cols)
                 elif isinstance(message, Signal) and self.process is not None:
                     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -49,7 +49,7 @@ class OutputSending(ConnectionBase):
         self._timers.append(self._loop.call_later(self.config.exit_linger, self._linger_over))
 
     def _linger_over(self) -> None:
-        self._spawn(self.end(CloseCode.NORMAL_CLOSURE, "exited", "exited"))
+        self._spawn(self.end(CloseCode.NORMAL_CLOSURE, "exited", "exited"), "ending")
 
     def _allow_output(self, n: int) -> int:
         limit = self.limits.max_output_bytes
@@ -66,7 +66,7 @@ class OutputSending(ConnectionBase):
             return
         self._limit_close = (CloseCode.POLICY_VIOLATION, reason)
         self._set_reason(f"limit: {reason}")
-        self._spawn(self._end_for_limit(reason))
+        self._spawn(self._end_for_limit(reason), "ending for a limit")
 
     async def _send_limit_error(self, reason: str) -> None:
         if self.conn.extended and self.conn.state is ConnectionState.RUNNING:

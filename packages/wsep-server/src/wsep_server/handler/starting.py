@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from wsep_protocol import CloseCode, ErrorCode, Pid, PolicyViolation, Process, Start, StartError
+from wsep_protocol.sessions import Attach, EndSession, GetSession, ListSessions
 
 from ..hooks import check_start, notify_observers
 from ..pump import OutputPump
 from ..sessions.serving import (
-    SESSION_REQUESTS,
     announcement,
     answer,
     is_session_start,
@@ -117,13 +116,15 @@ class Starting(OutputSending):
             )
         return await self.execer.start(start.command)
 
-    async def _session_message(self, message: Any) -> None:
+    async def _session_message(
+        self, message: Attach | ListSessions | GetSession | EndSession
+    ) -> None:
         """v2 sessions: ``attach`` (instead of ``start``) or a management request."""
         manager = self.session_manager
         try:
             if manager is None:
                 raise PolicyViolation("reattachable sessions are off on this server")
-            if not isinstance(message, SESSION_REQUESTS):  # an attach
+            if isinstance(message, Attach):
                 start = start_for_attach(manager, self.record.identity, message)
                 self._attach = message
                 await self._start(start)

@@ -100,10 +100,6 @@ class SessionScope:
         """Every live process of the session (a fresh look, off the event loop)."""
         return self._with_cgroup(await self._owner.tracker.members(self.leader))
 
-    def members_now(self) -> list[Member]:
-        """:meth:`members`, in this thread (once per session end, not in a loop)."""
-        return self._with_cgroup(self._owner.tracker.members_now(self.leader))
-
     def _with_cgroup(self, found: list[Member]) -> list[Member]:
         if self.group is not None and self._owner.cgroups is not None:
             known = {m.pid for m in found}

@@ -65,6 +65,9 @@ class LocalExecer:
         env = tag_environment(spawn.build_env(command, base), scope.tag)
         loop = asyncio.get_running_loop()
         try:
+            # A pass over /proc holds the tracker's lock that spawning takes: wait for
+            # it here, not blocked on the lock with the whole event loop.
+            await self.containment.tracker.quiet()
             launch = spawn.Launch(command, executable, cwd, env, creds)
             if command.tty:
                 return self._start_tty(launch, loop, scope)

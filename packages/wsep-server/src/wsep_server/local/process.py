@@ -182,7 +182,7 @@ class LocalProcess:
     async def _close_scope(self, scope: SessionScope) -> None:
         """End every process of the session: signal, grace period, kill, until none is left."""
         first = signal.SIGHUP if self._is_tty else signal.SIGTERM
-        found = scope.members_now()
+        found = await scope.members()
         if self._exited.done() and not found:
             return
         deadline = self._loop.time() + self._grace
@@ -190,7 +190,7 @@ class LocalProcess:
         scope.signal(signal.SIGCONT, found)  # a stopped process cannot act on SIGTERM
         if await self._scope_gone(scope, deadline, None):
             return
-        scope.signal(signal.SIGKILL, scope.members_now())
+        scope.signal(signal.SIGKILL, await scope.members())
         kill_deadline = self._loop.time() + _KILL_WAIT
         await self._scope_gone(scope, kill_deadline, signal.SIGKILL)
         await asyncio.shield(self._exited)  # always reap the child itself
@@ -204,7 +204,7 @@ class LocalProcess:
             await asyncio.wait_for(
                 asyncio.shield(self._exited), max(deadline - self._loop.time(), 0)
             )
-        found = scope.members_now()
+        found = await scope.members()
         step = 0
         while True:
             if signum is not None and found:

@@ -19,7 +19,8 @@ import errno
 import fcntl
 import os
 import termios
-from typing import Protocol, runtime_checkable
+
+from wsep_protocol import FramedReader
 
 __all__ = ["FramedReader", "PipeReader"]
 
@@ -29,15 +30,6 @@ _DEFAULT_CHUNK = 64 * 1024
 _TTY_CHUNK = 64 * 1024
 #: What a PTY holds beyond FIONREAD's count (tty flip buffers 64 KiB + line discipline 4 KiB).
 TTY_LINGER_SLACK = 68 * 1024
-
-
-@runtime_checkable
-class FramedReader(Protocol):
-    """A reader that builds ``header + data`` in one buffer (the server's fast path)."""
-
-    async def read_message(self, header: bytes, max_size: int) -> bytes | bytearray | memoryview:
-        """``header`` followed by 1..``max_size - len(header)`` bytes, or ``b""`` at EOF."""
-        ...
 
 
 class PipeReader:

@@ -100,6 +100,8 @@ class DescendantTracker:
         self._dead: set[int] = set()
         self._lock = threading.Lock()
         self._refresher: asyncio.Task[None] | None = None
+        #: Passes started from the event loop and not done yet (see :meth:`quiet`).
+        self._passes: set[asyncio.Future[None]] = set()
 
     @staticmethod
     def new_tag() -> str:
@@ -108,9 +110,17 @@ class DescendantTracker:
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
         """Hold passes off while a child is spawned and registered: a pass must never see
-        a session's first process before it is known as one (it would look like an orphan)."""
+        a session's first process before it is known as one (it would look like an orphan).
+
+        Await :meth:`quiet` first, so the lock is free and the event loop never waits
+        for it."""
         with self._lock:
             yield
+
+    async def quiet(self) -> None:
+        """Until no pass started from this loop is running (they hold the lock)."""
+        while self._passes:
+            await asyncio.wait(list(self._passes))
 
     def register(self, leader: int, tag: str) -> None:
         """Start tracking the session whose first process is ``leader``."""
@@ -129,15 +139,16 @@ class DescendantTracker:
                 self._refresher = asyncio.get_running_loop().create_task(self._refresh())
 
     async def members(self, leader: int) -> list[Member]:
-        """Live processes of the session of ``leader`` (a fresh pass, off the event loop)."""
-        await _off_loop(self.scan)
+        """Live processes of the session of ``leader`` (a fresh pass, off the event loop:
+        ≈ 20 µs a process on the host, too long for the loop with many)."""
+        await self._scan_off_loop()
         return self._found(leader)
 
-    def members_now(self, leader: int) -> list[Member]:
-        """:meth:`members` in the caller's thread: one pass (≈ 20 µs a process), for the
-        first look when a session ends, so an ordinary end takes no extra turn."""
-        self.scan()
-        return self._found(leader)
+    async def _scan_off_loop(self) -> None:
+        done = asyncio.ensure_future(_off_loop(self.scan))
+        self._passes.add(done)
+        done.add_done_callback(self._passes.discard)
+        await asyncio.shield(done)  # a cancelled caller leaves the pass to finish (and be seen)
 
     def _found(self, leader: int) -> list[Member]:
         tracked = self._sessions.get(leader)
@@ -147,7 +158,7 @@ class DescendantTracker:
         try:
             while self._sessions or self._dead:
                 await asyncio.sleep(_REFRESH)
-                await _off_loop(self.scan)
+                await self._scan_off_loop()
         except Exception:  # pragma: no cover - an observer never ends the server
             _log.exception("process tracking failed")
         finally:

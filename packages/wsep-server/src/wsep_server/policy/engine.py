@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from wsep_protocol import Command, PolicyViolation
+from wsep_protocol import Command, PolicyViolation, ResolvingExecer
 
 from ..hooks import IDENTITY_KEY, REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits
 from ..local.environ import EnvironmentPlan, request_environment
@@ -49,9 +49,8 @@ _SLOT: Any = _RequestKey("wsep_policy_slot", tuple) if _RequestKey else "wsep.po
 
 def default_resolver(execer: Execer | None = None) -> Callable[[Command], str]:
     """The execer's own ``resolve`` when it has one, else the local execer's lookup."""
-    resolve = getattr(execer, "resolve", None)
-    if callable(resolve):
-        return resolve  # type: ignore[no-any-return]
+    if isinstance(execer, ResolvingExecer):
+        return execer.resolve
     from ..local import spawn
 
     return spawn.resolve

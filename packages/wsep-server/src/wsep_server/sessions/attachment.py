@@ -20,6 +20,7 @@ byte.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import deque
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 from wsep_protocol import Buffer, ExitStatus
 from wsep_protocol.sessions import STREAMS, Attached, Gap
 
+from ..tasks import OwnedTasks
 from .ring import OutputRing
 from .stats import STATS
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from .session import Session
 
 __all__ = ["SessionProcess"]
+
+_log = logging.getLogger("wsep_server.sessions.attachment")
 
 #: Resetting DEC private modes; leaving the alternate screen is one of them (below).
 _RESET_PRIVATE = re.compile(rb"\x1b\[\?([0-9;]*)l")
@@ -156,6 +160,8 @@ class SessionProcess:
         self._event = asyncio.Event()
         self._drained = asyncio.Event()
         self._stdin = _Input(self)
+        #: Redraws after falling behind run in the background; cancelled on detach.
+        self._tasks = OwnedTasks(_log, f"session {session.id!r} client {peer!r}")
         self._stdout: _QueueReader | _RingReader | _Empty
         self._stderr: _RingReader | _Empty = _Empty()
         if session.tty:
@@ -245,11 +251,12 @@ class SessionProcess:
 
     def _resynchronise(self) -> None:
         """Too far behind for too long: drop the backlog, redraw the screen instead."""
+        if self.detached:
+            return
         self._queue.clear()
         self._queued = 0
         self._resync = True
-        task = asyncio.ensure_future(self.session.redraw_for(self))
-        task.add_done_callback(_ignore_result)
+        self._tasks.spawn(self.session.redraw_for(self), "redraw")
 
     async def _wait_drained(self) -> None:
         """Until the backlog is within ``client_buffer`` (or this client is gone)."""
@@ -333,9 +340,5 @@ class SessionProcess:
         self.detached = True
         self._wake()
         self._drained.set()
+        await self._tasks.close()
         await self.session.remove(self)
-
-
-def _ignore_result(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        task.exception()

@@ -5,7 +5,8 @@ competed with password hashing (an unauthenticated flood of Basic logins
 slowed every session's output), and the default pool's size grows with the
 CPU count. Here a fixed pool of ``WORKERS`` threads serves every session;
 each session runs one job at a time on it (under its own lock), so one
-emulator is only ever driven by one thread at a time.
+emulator is only ever driven by one thread at a time, while the event loop
+only queues output for it (see ``TerminalState``).
 """
 
 from __future__ import annotations

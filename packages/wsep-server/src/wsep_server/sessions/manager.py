@@ -10,9 +10,8 @@ a session too.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wsep_protocol import Command, Execer, PolicyViolation
 from wsep_protocol.sessions import NoSuchSession
@@ -21,12 +20,15 @@ from .attachment import SessionProcess
 from .config import SessionConfig
 from .session import Session
 
+if TYPE_CHECKING:
+    from ..hooks import Identity
+
 __all__ = ["SessionManager", "identity_name"]
 
 Key = tuple[str | None, str]
 
 
-def identity_name(identity: Any) -> str | None:
+def identity_name(identity: Identity | None) -> str | None:
     """The name sessions are scoped by, or None for anonymous.
 
     It is ``<auth>:<name>`` (``jwt:alice``, ``token:alice``) when the identity
@@ -36,15 +38,12 @@ def identity_name(identity: Any) -> str | None:
     """
     if identity is None:
         return None
-    name = getattr(identity, "name", None)
-    if not isinstance(name, str):
-        return str(identity)
-    attributes = getattr(identity, "attributes", None) or {}
+    attributes = identity.attributes
     principal = attributes.get("principal")
     if principal:
-        return str(principal)
+        return principal
     method = attributes.get("auth")
-    return f"{method}:{name}" if method else name
+    return f"{method}:{identity.name}" if method else identity.name
 
 
 class SessionManager:
@@ -54,7 +53,7 @@ class SessionManager:
         self.execer = execer
         self.config = config or SessionConfig()
         self._sessions: dict[Key, Session] = {}
-        self._creating: dict[Key, asyncio.Future[Session]] = {}
+        self._creating: dict[Key, asyncio.Future[Session | None]] = {}
         self._closing = False
 
     def __len__(self) -> int:
@@ -62,7 +61,7 @@ class SessionManager:
 
     # --- lookup ------------------------------------------------------------------
 
-    def find(self, identity: Any, session_id: str) -> Session | None:
+    def find(self, identity: Identity | None, session_id: str) -> Session | None:
         """The session ``session_id`` that ``identity`` may reach (its own first)."""
         name = identity_name(identity)
         own = self._sessions.get((name, session_id))
@@ -75,7 +74,7 @@ class SessionManager:
                 return session
         return None
 
-    def list(self, identity: Any) -> list[Session]:
+    def list(self, identity: Identity | None) -> list[Session]:
         """The sessions ``identity`` may reach, oldest first."""
         name = identity_name(identity)
         found = [
@@ -85,13 +84,13 @@ class SessionManager:
         ]
         return sorted(found, key=lambda s: s.created)
 
-    def get(self, identity: Any, session_id: str) -> Session:
+    def get(self, identity: Identity | None, session_id: str) -> Session:
         session = self.find(identity, session_id)
         if session is None:
             raise NoSuchSession(f"no session {session_id!r}")
         return session
 
-    def grant(self, session: Session, identity: Any) -> None:
+    def grant(self, session: Session, identity: Identity | None) -> None:
         """Let ``identity`` reach ``session`` as its owner does."""
         name = identity_name(identity)
         if name is not None:
@@ -104,7 +103,7 @@ class SessionManager:
         session_id: str,
         command: Command | None,
         *,
-        identity: Any = None,
+        identity: Identity | None = None,
         peer: str = "",
         read_only: bool = False,
         resumable: bool = False,
@@ -140,9 +139,22 @@ class SessionManager:
         return attachment
 
     async def _create(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
-        pending = self._creating.get(key)
-        if pending is not None:  # someone is starting it right now: join them
-            return await asyncio.shield(pending), False
+        while True:
+            pending = self._creating.get(key)
+            if pending is None:
+                return await self._start(key, command, resumable)
+            # Someone is starting it right now: join them. Cancelling this task
+            # cancels only this wait (the shield), never their start.
+            session = await asyncio.shield(pending)
+            if session is not None:
+                return session, False
+            # Their start was cancelled: that cancellation was theirs, not ours.
+            # Start it ourselves (or join whoever got there first).
+            live = self._sessions.get(key)
+            if live is not None and live._ending is None and not live.ended.is_set():
+                return live, False
+
+    async def _start(self, key: Key, command: Command, resumable: bool) -> tuple[Session, bool]:
         if self._closing:
             raise PolicyViolation("the server is shutting down")
         # Sessions being started count: the check and the reservation happen
@@ -152,7 +164,9 @@ class SessionManager:
         share = self.config.identity_share
         if self._held_by(key[0]) >= share:
             raise PolicyViolation(f"too many sessions for this identity (at most {share})")
-        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        # The result for those who joined: the session, the start's error, or
+        # None when this task was cancelled (they then start it themselves).
+        future: asyncio.Future[Session | None] = asyncio.get_running_loop().create_future()
         self._creating[key] = future
         try:
             process = await self.execer.start(command)
@@ -168,12 +182,13 @@ class SessionManager:
             self._sessions[key] = session
             future.set_result(session)
             return session, True
-        except BaseException as exc:
+        except Exception as exc:
             future.set_exception(exc)
-            with contextlib.suppress(BaseException):
-                future.exception()  # retrieved: no "never retrieved" warning
+            future.exception()  # retrieved: no "never retrieved" warning without joiners
             raise
         finally:
+            if not future.done():  # cancelled (or interrupted): not an error of theirs
+                future.set_result(None)
             del self._creating[key]
 
     def _held_by(self, owner: str | None) -> int:
@@ -189,7 +204,7 @@ class SessionManager:
 
     # --- ending -----------------------------------------------------------------
 
-    async def end(self, identity: Any, session_id: str) -> Session:
+    async def end(self, identity: Identity | None, session_id: str) -> Session:
         """End a session as a management request does; returns once it has ended."""
         session = self.get(identity, session_id)
         session.end("ended by request")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from wsep_protocol import DEFAULT_COLS, DEFAULT_ROWS, Command, ExitStatus, Process, ProcessReader
 from wsep_protocol.sessions import ClientInfo, SessionDescription
 
+from ..tasks import settle
 from .config import SessionConfig
 from .executor import run_emulation
 from .ring import OutputRing
@@ -348,8 +349,7 @@ class Session:
     async def _close(self) -> None:
         try:
             await self.process.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+            await settle(self._pump, _log, f"session {self.id!r}: output pump")
         except Exception:  # pragma: no cover - a broken execer
             _log.exception("session %r: closing the process failed", self.id)
         finally:

@@ -58,8 +58,14 @@ _RECENT_BYTES = 1 << 16
 class TerminalState:
     """The terminal of one session: feed it the output, ask it for a redraw.
 
-    Not thread-safe: one thread at a time (the session applies and renders
-    under its lock, on the emulation executor). Terminal queries in the output
+    Two sides with separate state. The intake (:meth:`feed`, :meth:`resize`,
+    :meth:`take_pending`, :meth:`requeue`) runs on the event loop only. The
+    emulation (:meth:`apply`, the renders, and :attr:`size`/:attr:`alternate`,
+    which apply what is pending) runs on one thread at a time: the session
+    calls it on the emulation executor under its lock, so a batch is applied
+    while the loop takes the next one in, and never two batches at once.
+    Outside a session (tests, tools) everything may run on one thread.
+    Terminal queries in the output
     are not answered (the attached clients' terminals answer them). Never
     raises for what the program wrote.
     """
