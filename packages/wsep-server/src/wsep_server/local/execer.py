@@ -8,7 +8,7 @@ import os
 from wsep_protocol import DEFAULT_COLS, DEFAULT_ROWS, Command
 
 from . import environ, spawn
-from .containment import Containment, SessionScope, tag_environment
+from .containment import Containment, ProcessTreeScope, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
 from .writer import PipeWriter
@@ -26,8 +26,8 @@ class LocalExecer:
     ``pipe_size``: requested pipe capacity (``F_SETPIPE_SZ``); kept if refused.
     ``scrub_env``: names (glob patterns) of the server's environment never passed on,
     besides ``WSEP_*`` which never is.
-    ``containment``: how sessions' descendants are found and ended (default: by
-    session, ancestry and tag, without taking over orphans or using cgroups).
+    ``containment``: how process trees' descendants are found and ended (default: by
+    POSIX session, ancestry and tag, without taking over orphans or using cgroups).
     """
 
     def __init__(
@@ -77,7 +77,7 @@ class LocalExecer:
             raise
 
     def _start_pipes(
-        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: ProcessTreeScope
     ) -> LocalProcess:
         ours: list[int] = []
         theirs: list[int] = []
@@ -110,7 +110,7 @@ class LocalExecer:
         )
 
     def _start_tty(
-        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: ProcessTreeScope
     ) -> LocalProcess:
         master, slave = os.openpty()
         ours = [master]
@@ -119,7 +119,7 @@ class LocalExecer:
             ours.append(writer_fd := os.dup(master))
             ours.append(control_fd := os.dup(master))
             if launch.creds.uid is not None:
-                # Like login and sshd: the session's user owns its terminal.
+                # Like login and sshd: the run-as user owns its terminal.
                 os.fchown(slave, launch.creds.uid, -1)
             with scope.spawning():
                 pid, popen = spawn.spawn_tty(launch, slave)
