@@ -27,7 +27,7 @@ from wsep_protocol import (
 from wsep_protocol.sessions import Attach, Gap
 
 from ._aiohttp_internals import connection_lost_future
-from ._process_state import _consume
+from ._futures import consume_exception
 from ._receiving import PROBE_INTERVAL as PROBE_INTERVAL
 from ._receiving import _Receiving
 from .errors import ConnectionLost, LocalProtocolError, NotSupported
@@ -273,7 +273,7 @@ class ProcessBase(_Receiving):
                 raise ConnectionLost(f"connection lost: {err}") from err
 
         task = loop.create_task(send())
-        task.add_done_callback(_consume)  # a caller that does not await is not warned
+        task.add_done_callback(consume_exception)  # a caller that does not await is not warned
         self._last_send = task
         return task
 
