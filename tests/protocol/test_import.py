@@ -10,6 +10,7 @@ def test_import_loads_neither_asyncio_nor_aiohttp() -> None:
     code = (
         "import sys\n"
         "import wsep_protocol\n"
+        "import wsep_protocol.malloc\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'asyncio', 'aiohttp'})\n"
         "print(','.join(bad))\n"
     )

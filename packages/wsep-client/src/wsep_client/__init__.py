@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ProcessError,
         ProcessTimeout,
         StartFailed,
+        StartRefused,
         TransferError,
     )
     from .execer import RemoteExecer, WebSocketExecer, build_command
@@ -73,6 +74,7 @@ _LAZY = {
     "ProcessError": "errors",
     "ProcessTimeout": "errors",
     "StartFailed": "errors",
+    "StartRefused": "errors",
     "TransferError": "errors",
     "RemoteExecer": "execer",
     "WebSocketExecer": "execer",
@@ -134,6 +136,7 @@ __all__ = [
     "ResumeOptions",
     "SessionDescription",
     "StartFailed",
+    "StartRefused",
     "Target",
     "TargetResult",
     "TextProcess",

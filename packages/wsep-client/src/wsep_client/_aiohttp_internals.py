@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ._process_state import _consume
+from ._futures import consume_exception
 
 if TYPE_CHECKING:
     from aiohttp import ClientWebSocketResponse
@@ -39,5 +39,5 @@ def connection_lost_future(ws: ClientWebSocketResponse[Any]) -> asyncio.Future[N
         return None
     if not isinstance(closed, asyncio.Future):
         return None
-    closed.add_done_callback(_consume)
+    closed.add_done_callback(consume_exception)
     return closed

@@ -60,9 +60,9 @@ def execer_from_args(args: argparse.Namespace, url: str | None = None) -> Remote
 
 def run_async(coro: Coroutine[Any, Any, int]) -> int:
     """Run ``coro``; turn client errors into one-line messages and exit codes."""
-    from .tuning import tune_malloc
+    from wsep_protocol.malloc import tune_malloc
 
-    tune_malloc()  # bulk transfers: keep big buffers off mmap (see tuning.py)
+    tune_malloc()  # bulk transfers: keep big buffers off mmap (see wsep_protocol.malloc)
     try:
         return asyncio.run(coro)
     except (ClientError, WsepError) as exc:

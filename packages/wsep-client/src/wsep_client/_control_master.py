@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return 0  # another master serves this socket
-    from .tuning import tune_malloc
+    from wsep_protocol.malloc import tune_malloc
 
     tune_malloc()
     listener = _listen_socket(path)

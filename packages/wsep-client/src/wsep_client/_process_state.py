@@ -80,8 +80,3 @@ class _ProcessState:
             error if isinstance(error, ConnectionError) else BrokenPipeError(str(error))
         )
         self._switch()
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()

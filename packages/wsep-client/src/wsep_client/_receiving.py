@@ -22,8 +22,8 @@ from wsep_protocol.sessions import Attached, Gap
 
 from ._resuming import _Resuming
 from .errors import ConnectionLost, InternalError
+from .remote_errors import connection_failure, start_failure
 from .resume import Drop
-from .startfail import start_failure
 
 __all__ = ["PROBE_INTERVAL", "TRANSPORT_ERRORS"]
 
@@ -175,11 +175,5 @@ class _Receiving(_Resuming):
         if not self._pid_future.done():
             self._fail(start_failure(self.command, self._error, code, reason))
             return
-        detail = f"{self._error.code}: {self._error.message}" if self._error else ""
-        if not detail:
-            detail = f"close code {code}" + (f" ({reason})" if reason else "")
-        self._fail(
-            ConnectionLost(
-                f"connection lost before the exit code: {detail}", close_code=code, reason=reason
-            )
-        )
+        what = "connection lost before the exit code"
+        self._fail(connection_failure(self._error, code, reason, what=what))

@@ -9,7 +9,9 @@
           │    ├── CertificateError   the server's TLS certificate was not trusted
           │    └── InvalidURL         not a ws:// or wss:// URL (also a ValueError)
           ├── StartFailed             the server could not start the command
-          │                           (also a wsep_protocol.StartError, with ``kind``)
+          │    │                      (also a wsep_protocol.StartError, with ``kind``)
+          │    └── StartRefused       ... because its policy refused it (v2)
+          │                           (also a wsep_protocol.PolicyViolation)
           ├── ConnectionLost          the connection ended before the exit code
           │                           (also a ConnectionError)
           ├── NotSupported            the peer's protocol version lacks the feature
@@ -33,8 +35,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wsep_protocol import (
+    CloseCode,
+    ErrorCode,
+    PolicyViolation,
+    StartError,
+    StartErrorKind,
+    WsepError,
+)
 from wsep_protocol import LocalProtocolError as ProtocolUsageError
-from wsep_protocol import StartError, StartErrorKind, WsepError
 from wsep_protocol.sessions import NoSuchSession as SessionNotFound
 
 if TYPE_CHECKING:
@@ -56,6 +65,7 @@ __all__ = [
     "ProcessError",
     "ProcessTimeout",
     "StartFailed",
+    "StartRefused",
     "TransferError",
 ]
 
@@ -119,8 +129,16 @@ class StartFailed(ClientError, StartError):
     ) -> None:
         StartError.__init__(self, message, kind=kind)
         self.code = code or kind.value
+        # What a server serving this client's execer (chaining) passes on.
+        self.error_code = ErrorCode.parse(self.code) or self.error_code
         self.remote_close_code = close_code
         self.close_reason = close_reason
+
+
+class StartRefused(StartFailed, PolicyViolation):
+    """The server's policy refused the command (v2 code ``policy_violation`` before the start)."""
+
+    close_code = CloseCode.POLICY_VIOLATION
 
 
 class ConnectionLost(ClientError, ConnectionError):

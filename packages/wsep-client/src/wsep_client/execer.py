@@ -1,24 +1,17 @@
-"""``RemoteExecer``: starts processes on a wsep server, one WebSocket each."""
+"""``RemoteExecer``: starts processes on a wsep server, one WebSocket each.
+
+The command helpers live in :mod:`.commands`, ``create_process``/``run`` in
+:mod:`._execer_base`, starting on an open WebSocket and ``WebSocketExecer`` in
+:mod:`.websocket_execer`; they are imported here too, where they always were.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import warnings
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from wsep_protocol import (
-    SUBPROTOCOL_V2,
-    Command,
-    Connection,
-    Execer,
-    Process,
-    ProtocolVersion,
-    Role,
-)
+from wsep_protocol import Command, Execer, Process, ProtocolVersion
 from wsep_protocol.sessions import (
     Attach,
     EndSession,
@@ -29,287 +22,31 @@ from wsep_protocol.sessions import (
     SessionList,
 )
 
-from .errors import (
-    ConnectError,
-    ConnectionLost,
-    InvalidURL,
-    LocalProtocolError,
-    NotSupported,
-    StartFailed,
-)
+from ._execer_base import ExecerBase
+from ._http_session import deprecated, http_session_argument, new_http_session
+from .commands import CommandArg, build_command, check_url, command_argv, text_encoding
+from .errors import NotSupported
 from .handshake import SSLArg, open_websocket
 from .process import ExecerProcess, ProcessBase, RemoteProcess
-from .result import CompletedProcess
-from .resume import Reconnect, ResumeOptions
-from .runner import run_process
-from .sessions import request, require_v2
+from .resume import ResumeOptions
+from .sessions import request
 from .streams import DEFAULT_LIMIT
-from .text import TextProcess
+from .websocket_execer import WebSocketExecer, start_on
 
-__all__ = ["RemoteExecer", "WebSocketExecer", "build_command", "check_url"]
-
-#: What ``aiohttp`` can open a WebSocket to.
-_SCHEMES = ("ws", "wss", "http", "https")
-
-
-def check_url(url: object) -> str:
-    """``url`` if it can name a wsep server; :class:`InvalidURL` (a ``ValueError``) if not."""
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in _SCHEMES or not rest.strip("/"):
-        raise InvalidURL(
-            f"{url!r} is not a wsep server URL: it needs a scheme and a host, "
-            "e.g. ws://host:8080/ or wss://host/",
-            url=url,
-        )
-    return url
+__all__ = [
+    "CommandArg",
+    "RemoteExecer",
+    "WebSocketExecer",
+    "build_command",
+    "check_url",
+    "command_argv",
+    "http_session_argument",
+    "start_on",
+    "text_encoding",
+]
 
 
-#: A command: a program and its arguments, or (like ``subprocess``) a list of both.
-CommandArg = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
-
-
-def command_argv(cmd: CommandArg, args: Sequence[Any]) -> tuple[str, tuple[str, ...]]:
-    """``(program, args)`` from ``run("ls", "-l")`` or ``run(["ls", "-l"])``.
-
-    Anything else raises ``TypeError`` at once (not later, in a task).
-    """
-    items: list[Any] = [cmd, *args]
-    if isinstance(cmd, (list, tuple)):
-        if args:
-            raise TypeError("give the command either as a list or as separate arguments")
-        items = list(cmd)
-        if not items:
-            raise ValueError("empty command")
-    argv = []
-    for position, item in enumerate(items):
-        if isinstance(item, (str, os.PathLike)):
-            value = os.fspath(item)
-            if isinstance(value, str):
-                argv.append(value)
-                continue
-        what = "the command" if position == 0 else f"argument {position}"
-        raise TypeError(f"{what} must be a str (or os.PathLike), not {type(item).__name__}")
-    if not argv[0]:
-        raise ValueError("empty command")
-    return argv[0], tuple(argv[1:])
-
-
-def text_encoding(text: bool, encoding: str | None, errors: str | None) -> str | None:
-    """The encoding of text mode, as ``subprocess`` decides it (None: bytes)."""
-    if encoding is not None or errors is not None or text:
-        return encoding or "utf-8"
-    return None
-
-
-def build_command(
-    cmd: CommandArg,
-    *args: str,
-    stdin: bool = True,
-    tty: bool = False,
-    env: Mapping[str, str] | Sequence[str] | None = None,
-    cwd: str | None = None,
-    rows: int = 0,
-    cols: int = 0,
-    uid: int = 0,
-    gid: int = 0,
-) -> Command:
-    """A :class:`~wsep_protocol.Command` from subprocess-like arguments."""
-    cmd, args = command_argv(cmd, args)
-    if env is None:
-        env_list: tuple[str, ...] = ()
-    elif isinstance(env, Mapping):
-        env_list = tuple(f"{k}={v}" for k, v in env.items())
-    else:
-        env_list = tuple(env)
-    return Command(
-        command=cmd,
-        args=args,
-        stdin=stdin,
-        tty=tty,
-        rows=rows,
-        cols=cols,
-        uid=uid,
-        gid=gid,
-        env=env_list,
-        working_dir=cwd or "",
-    )
-
-
-class _ExecerBase:
-    """What every execer offers on top of ``start``: ``create_process`` and ``run``."""
-
-    limit: int = DEFAULT_LIMIT
-
-    async def start(
-        self,
-        command: Command,
-        *,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-    ) -> ExecerProcess:
-        """Start ``command``: the ``wsep_protocol.Execer`` interface (see ``create_process``)."""
-        process = await self._start_as(
-            ExecerProcess, command, session_id=session_id, resumable=resumable, resume=resume
-        )
-        assert isinstance(process, ExecerProcess)
-        return process
-
-    async def _start_as(
-        self,
-        kind: type[ProcessBase],
-        command: Command,
-        *,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-    ) -> ProcessBase:
-        raise NotImplementedError
-
-    @overload
-    async def create_process(
-        self,
-        cmd: CommandArg,
-        *args: str,
-        stdin: bool = True,
-        tty: bool = False,
-        env: Mapping[str, str] | Sequence[str] | None = None,
-        cwd: str | None = None,
-        rows: int = 0,
-        cols: int = 0,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-        text: Literal[False] = False,
-        encoding: None = None,
-        errors: None = None,
-    ) -> RemoteProcess: ...
-
-    @overload
-    async def create_process(
-        self,
-        cmd: CommandArg,
-        *args: str,
-        stdin: bool = True,
-        tty: bool = False,
-        env: Mapping[str, str] | Sequence[str] | None = None,
-        cwd: str | None = None,
-        rows: int = 0,
-        cols: int = 0,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-        text: Literal[True],
-        encoding: str | None = None,
-        errors: str | None = None,
-    ) -> TextProcess: ...
-
-    @overload
-    async def create_process(
-        self,
-        cmd: CommandArg,
-        *args: str,
-        stdin: bool = True,
-        tty: bool = False,
-        env: Mapping[str, str] | Sequence[str] | None = None,
-        cwd: str | None = None,
-        rows: int = 0,
-        cols: int = 0,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-        text: bool = False,
-        encoding: str | None = None,
-        errors: str | None = None,
-    ) -> RemoteProcess | TextProcess: ...
-
-    async def create_process(
-        self,
-        cmd: CommandArg,
-        *args: str,
-        stdin: bool = True,
-        tty: bool = False,
-        env: Mapping[str, str] | Sequence[str] | None = None,
-        cwd: str | None = None,
-        rows: int = 0,
-        cols: int = 0,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-        text: bool = False,
-        encoding: str | None = None,
-        errors: str | None = None,
-    ) -> RemoteProcess | TextProcess:
-        """Start ``cmd args...``; like ``asyncio.create_subprocess_exec``.
-
-        ``text=True`` (or an ``encoding``/``errors``) gives a :class:`TextProcess`,
-        whose streams read and write ``str`` (UTF-8 by default).
-        ``session_id`` with ``tty`` names a reattachable terminal session (it is
-        reattached if it exists); with ``resumable`` (v2, no TTY) a job that
-        outlives its connection and is resumed from the bytes delivered when
-        the connection drops (``resume`` tunes retries and gaps).
-        """
-        command = build_command(
-            cmd, *args, stdin=stdin, tty=tty, env=env, cwd=cwd, rows=rows, cols=cols
-        )
-        process = await self._start_as(
-            RemoteProcess, command, session_id=session_id, resumable=resumable, resume=resume
-        )
-        assert isinstance(process, RemoteProcess)
-        text_mode = text_encoding(text, encoding, errors)
-        if text_mode is not None:
-            return TextProcess(process, text_mode, errors or "strict")
-        return process
-
-    async def run(
-        self,
-        cmd: CommandArg,
-        *args: str,
-        input: str | bytes | None = None,
-        check: bool = False,
-        timeout: float | None = None,
-        env: Mapping[str, str] | Sequence[str] | None = None,
-        cwd: str | None = None,
-        tty: bool = False,
-        rows: int = 0,
-        cols: int = 0,
-        text: bool = False,
-        encoding: str | None = None,
-        errors: str | None = None,
-    ) -> CompletedProcess:
-        """Run a command to completion and collect its output.
-
-        ``run("ls", "-l")`` or, as with ``subprocess``, ``run(["ls", "-l"])``.
-        ``text=True`` (or an ``encoding``/``errors``) decodes the output to
-        ``str`` (UTF-8 by default) and takes ``input`` as ``str``. Raises
-        :class:`ProcessError` when ``check`` and it fails, and
-        :class:`ProcessTimeout` (after ending the remote process) when it runs
-        past ``timeout`` seconds; wrong argument types raise ``TypeError`` at once.
-        """
-        command = build_command(
-            cmd,
-            *args,
-            stdin=input is not None or tty,
-            tty=tty,
-            env=env,
-            cwd=cwd,
-            rows=rows,
-            cols=cols,
-        )
-        return await run_process(
-            self,
-            command,
-            input=input,
-            check=check,
-            timeout=timeout,
-            encoding=text_encoding(text, encoding, errors),
-            errors=errors,
-        )
-
-
-class RemoteExecer(_ExecerBase):
+class RemoteExecer(ExecerBase):
     """Starts processes on the wsep server at ``url`` (satisfies ``wsep_protocol.Execer``).
 
     Uses ``http_session`` (an ``aiohttp.ClientSession``) when given and never
@@ -341,7 +78,7 @@ class RemoteExecer(_ExecerBase):
         self.url = check_url(url)
         http_session = http_session_argument(http_session, session)
         if share_session is not None:
-            _deprecated("share_session=", "share_http_session=", stacklevel=3)
+            deprecated("share_session=", "share_http_session=", stacklevel=3)
             share_http_session = share_session
         self._http_session = http_session
         self._own_http_session = http_session is None
@@ -378,7 +115,7 @@ class RemoteExecer(_ExecerBase):
 
     def _get_http_session(self) -> aiohttp.ClientSession:
         if self._http_session is None:
-            self._http_session = _new_http_session()
+            self._http_session = new_http_session()
         return self._http_session
 
     async def _start_as(
@@ -478,7 +215,7 @@ class RemoteExecer(_ExecerBase):
         if self._share:
             http_session = self._get_http_session()
         else:
-            http_session = owned = _new_http_session()
+            http_session = owned = new_http_session()
         try:
             ws = await self._open(http_session)
         except BaseException:
@@ -503,101 +240,6 @@ class RemoteExecer(_ExecerBase):
         )
 
 
-async def start_on(
-    ws: aiohttp.ClientWebSocketResponse[Any],
-    command: Command,
-    *,
-    kind: type[ProcessBase] = RemoteProcess,
-    session_id: str = "",
-    limit: int = DEFAULT_LIMIT,
-    owned_http_session: aiohttp.ClientSession | None = None,
-    timeout: float | None = None,
-    attach: Attach | None = None,
-    reconnect: Reconnect | None = None,
-    resume: ResumeOptions | None = None,
-) -> ProcessBase:
-    """Start ``command`` on an open WebSocket; the version follows its subprotocol.
-
-    ``timeout`` bounds the wait for the pid (a server that accepted the
-    connection but never answers raises :class:`StartFailed`).
-    """
-    version = ProtocolVersion.V2 if ws.protocol == SUBPROTOCOL_V2 else ProtocolVersion.V1
-    if attach is not None:
-        try:
-            require_v2(ws, "resumable jobs and attaching to sessions")
-        except NotSupported:
-            with contextlib.suppress(Exception):
-                await ws.close()
-            if owned_http_session is not None:
-                await owned_http_session.close()
-            raise
-    connection = Connection(Role.CLIENT, version)
-    process = kind(
-        ws,
-        connection,
-        command,
-        limit=limit,
-        owned_http_session=owned_http_session,
-        reconnect=reconnect,
-        resume=resume,
-    )
-    try:
-        await asyncio.wait_for(process._start(session_id, attach=attach), timeout)
-    except (asyncio.TimeoutError, TimeoutError):
-        await process.close()
-        raise StartFailed(
-            f"cannot start {command.command}: no answer from the server within {timeout:g} s"
-        ) from None
-    except ConnectionLost:
-        raise
-    except (ConnectionError, RuntimeError) as exc:
-        await process.close()
-        raise ConnectError(f"connection lost while starting: {exc}") from exc
-    return process
-
-
-class WebSocketExecer(_ExecerBase):
-    """An execer over one already-open WebSocket (as Go's ``wsep.RemoteExecer(conn)``).
-
-    v1 runs one process per connection, so :meth:`start` works once.
-    """
-
-    def __init__(
-        self, ws: aiohttp.ClientWebSocketResponse[Any], *, limit: int = DEFAULT_LIMIT
-    ) -> None:
-        self._ws: aiohttp.ClientWebSocketResponse[Any] | None = ws
-        self.limit = limit
-
-    async def _start_as(
-        self,
-        kind: type[ProcessBase],
-        command: Command,
-        *,
-        session_id: str = "",
-        resumable: bool = False,
-        resume: ResumeOptions | None = None,
-    ) -> ProcessBase:
-        if self._ws is None:
-            raise LocalProtocolError("this WebSocket already ran a process (one per connection)")
-        ws, self._ws = self._ws, None
-        attach = Attach(session_id, command=command, resumable=True) if resumable else None
-        return await start_on(
-            ws,
-            command,
-            kind=kind,
-            session_id=session_id,
-            limit=self.limit,
-            attach=attach,
-            resume=resume,
-        )
-
-
-def _new_http_session() -> aiohttp.ClientSession:
-    """An http_session without aiohttp's 100-connection cap: each process holds one
-    WebSocket for its whole life, so the 101st concurrent process would wait forever."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-
-
 if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's interfaces
 
     def _is_execer(execer: RemoteExecer, ws_execer: WebSocketExecer) -> tuple[Execer, Execer]:
@@ -605,21 +247,3 @@ if TYPE_CHECKING:  # the client's execer and processes satisfy the protocol's in
 
     def _is_process(process: ExecerProcess) -> Process:
         return process
-
-
-def http_session_argument(
-    http_session: aiohttp.ClientSession | None, session: aiohttp.ClientSession | None
-) -> aiohttp.ClientSession | None:
-    """``http_session``, or the deprecated ``session=`` keyword when given."""
-    if session is None:
-        return http_session
-    _deprecated("session=", "http_session=")
-    return session
-
-
-def _deprecated(old: str, new: str, stacklevel: int = 4) -> None:
-    warnings.warn(
-        f"{old} is deprecated: use {new} (an aiohttp.ClientSession, not a wsep session)",
-        DeprecationWarning,
-        stacklevel=stacklevel,
-    )

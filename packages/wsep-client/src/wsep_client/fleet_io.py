@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from wsep_protocol import Command
 
+from ._futures import consume_exception
 from .inventory import Target
 from .process import ExecerProcess
 from .streams import RemoteStreamReader
@@ -130,7 +131,7 @@ class StdinFanout:
                 future = asyncio.ensure_future(process._feed(self._input))
                 self._feeding.add(future)
                 future.add_done_callback(self._feeding.discard)
-                future.add_done_callback(_consume)
+                future.add_done_callback(consume_exception)
         self._waiting -= 1
         if self._waiting <= 0:
             self._all_started.set()
@@ -185,10 +186,5 @@ async def cancel(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.cancel()
     await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()

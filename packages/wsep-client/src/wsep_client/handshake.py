@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from wsep_protocol import V2_MAX_MESSAGE_SIZE, ProtocolVersion, subprotocols_for
+from wsep_protocol import V2_MAX_MESSAGE_SIZE, ProtocolVersion, client_offer, selected_version
 
 from .errors import AuthenticationError, CertificateError, ConnectError
 
-__all__ = ["SSLArg", "open_websocket"]
+__all__ = ["SSLArg", "negotiated_version", "open_websocket"]
 
 SSLArg = _ssl.SSLContext | bool | aiohttp.Fingerprint | None
 
@@ -39,7 +39,7 @@ async def open_websocket(
     try:
         coro = http_session.ws_connect(
             url,
-            protocols=subprotocols_for(version) if version > ProtocolVersion.V1 else (),
+            protocols=client_offer(version),
             headers=headers,
             ssl=ssl,
             compress=0,
@@ -71,6 +71,11 @@ async def open_websocket(
         raise ConnectError(f"invalid URL: {exc}", url=url) from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise ConnectError(f"cannot connect to {url}: {exc}", url=url) from None
+
+
+def negotiated_version(ws: aiohttp.ClientWebSocketResponse[Any]) -> ProtocolVersion:
+    """The version the server's answer selected (:func:`wsep_protocol.selected_version`)."""
+    return selected_version(ws.protocol)
 
 
 async def _handshake_error(

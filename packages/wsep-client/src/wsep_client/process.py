@@ -22,11 +22,12 @@ from wsep_protocol import (
     Resize,
     Signal,
     Start,
+    Stdin,
 )
 from wsep_protocol.sessions import Attach, Gap
 
 from ._aiohttp_internals import connection_lost_future
-from ._process_state import _consume
+from ._futures import consume_exception
 from ._receiving import PROBE_INTERVAL as PROBE_INTERVAL
 from ._receiving import _Receiving
 from .errors import ConnectionLost, LocalProtocolError, NotSupported
@@ -78,6 +79,7 @@ class ProcessBase(_Receiving):
             max_message_size=connection.max_message_size,
             close_message=self._close_stdin_message,
             enabled=command.stdin_enabled,
+            frames=connection.frame_buffer(Stdin),
         )
         loop = asyncio.get_running_loop()
         self._pid_future: asyncio.Future[int] = loop.create_future()
@@ -271,7 +273,7 @@ class ProcessBase(_Receiving):
                 raise ConnectionLost(f"connection lost: {err}") from err
 
         task = loop.create_task(send())
-        task.add_done_callback(_consume)  # a caller that does not await is not warned
+        task.add_done_callback(consume_exception)  # a caller that does not await is not warned
         self._last_send = task
         return task
 

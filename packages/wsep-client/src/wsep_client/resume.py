@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from wsep_protocol import SUBPROTOCOL_V2, Connection, ProtocolVersion, Role
+from wsep_protocol import Connection, Role
 from wsep_protocol.sessions import Attach
 
 from .errors import ClientError, ConnectionLost, NotSupported
+from .sessions import require_v2
 
 if TYPE_CHECKING:
     from aiohttp import ClientWebSocketResponse
@@ -93,11 +94,13 @@ async def reopen(
         except (ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
             last = f"{exc}"  # RuntimeError: the http_session was closed meanwhile
             continue
-        if ws.protocol != SUBPROTOCOL_V2:
+        try:
+            version = require_v2(ws, "resuming")
+        except NotSupported:
             with contextlib.suppress(Exception):
                 await ws.close()
-            raise NotSupported("cannot resume: the server no longer speaks wsep v2")
-        conn = Connection(Role.CLIENT, ProtocolVersion.V2)
+            raise NotSupported("cannot resume: the server no longer speaks wsep v2") from None
+        conn = Connection(Role.CLIENT, version)
         try:
             await ws.send_bytes(conn.send(message))
         except Exception as exc:

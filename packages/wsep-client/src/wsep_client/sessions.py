@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 import aiohttp
-from wsep_protocol import SUBPROTOCOL_V2, Connection, Error, ProtocolVersion, Role
+from wsep_protocol import Connection, Error, ProtocolVersion, Role
 from wsep_protocol.sessions import (
     EndSession,
     GetSession,
@@ -19,16 +19,20 @@ from wsep_protocol.sessions import (
 )
 
 from .errors import ConnectionLost, NoSuchSession, NotSupported
+from .handshake import negotiated_version
+from .remote_errors import connection_failure
 
 __all__ = ["NoSuchSession", "SessionDescription", "request"]
 
 _DATA = (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
 
 
-def require_v2(ws: aiohttp.ClientWebSocketResponse[Any], what: str) -> None:
-    """Raise :class:`NotSupported` unless the server chose the v2 subprotocol."""
-    if ws.protocol != SUBPROTOCOL_V2:
+def require_v2(ws: aiohttp.ClientWebSocketResponse[Any], what: str) -> ProtocolVersion:
+    """The negotiated version; :class:`NotSupported` unless it is v2 or newer."""
+    version = negotiated_version(ws)
+    if version < ProtocolVersion.V2:
         raise NotSupported(f"{what} needs a wsep v2 server; this one speaks v1")
+    return version
 
 
 async def request(
@@ -40,8 +44,7 @@ async def request(
 
     Raises :class:`NoSuchSession` for an unknown id (or another identity's).
     """
-    require_v2(ws, "session management")
-    conn = Connection(Role.CLIENT, ProtocolVersion.V2)
+    conn = Connection(Role.CLIENT, require_v2(ws, "session management"))
     await ws.send_bytes(conn.send(message))
     error: Error | None = None
 
@@ -56,10 +59,9 @@ async def request(
                 return reply
             if isinstance(reply, Error):
                 error = reply
-        if error is not None and error.code == NoSuchSession.code:
-            raise NoSuchSession(error.message)
-        detail = f"{error.code}: {error.message}" if error else f"close code {ws.close_code}"
-        raise ConnectionLost(f"no answer to {type(message).__name__}: {detail}")
+        reason = msg.extra if isinstance(msg.extra, str) else ""
+        what = f"no answer to {type(message).__name__}"
+        raise connection_failure(error, ws.close_code, reason, what=what)
 
     try:
         return await asyncio.wait_for(answer(), timeout)

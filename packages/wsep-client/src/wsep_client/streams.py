@@ -19,7 +19,7 @@ import asyncio
 import collections
 from collections.abc import Awaitable, Callable
 
-from wsep_protocol import STDIN_HEADER, Buffer
+from wsep_protocol import Buffer, Connection, FrameBuffer, Role, Stdin
 
 from .errors import LocalProtocolError
 
@@ -242,7 +242,8 @@ class RemoteStreamReader(asyncio.StreamReader):
 
 
 _CLOSE = object()
-_HEADER_SIZE = len(STDIN_HEADER)
+#: Frames stdin for a writer made without a connection's ``frames``.
+_CLIENT = Connection(Role.CLIENT)
 
 
 class RemoteStdin:
@@ -250,6 +251,8 @@ class RemoteStdin:
 
     ``close()`` sends ``close_stdin`` after everything written before it.
     Writing after the process exited raises ``BrokenPipeError``, as a pipe does.
+    ``frames`` (the connection's :meth:`~wsep_protocol.Connection.frame_buffer`)
+    frames each message in one reused buffer.
     """
 
     def __init__(
@@ -260,16 +263,17 @@ class RemoteStdin:
         close_message: Callable[[], bytes],
         enabled: bool,
         high_water: int = 1 << 20,
+        frames: FrameBuffer | None = None,
     ) -> None:
         self._send = send
-        self._chunk = max_message_size - len(STDIN_HEADER)
+        #: One message at a time is framed here and sent: no large allocation per message.
+        self._frames = frames if frames is not None else _CLIENT.frame_buffer(Stdin)
+        self._chunk = max_message_size - len(self._frames.header)
         self._close_message = close_message
         self._enabled = enabled
         self._disabled_reason = "stdin was not enabled for this process"
         self.high_water = high_water
         self._queue: collections.deque[memoryview | object] = collections.deque()
-        #: One message at a time is built here and sent: no large allocation per message.
-        self._message = bytearray(STDIN_HEADER)
         self._queued = 0
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
@@ -387,16 +391,11 @@ class RemoteStdin:
             if item is _CLOSE:
                 payload: bytes | memoryview = self._close_message()
                 size = 0
-                self._message = bytearray(STDIN_HEADER)  # no more input: let the buffer go
+                self._frames.reset()  # no more input: let the buffer go
             else:
                 assert isinstance(item, memoryview)
                 size = len(item)
-                message = self._message
-                end = _HEADER_SIZE + size
-                if len(message) < end:
-                    message.extend(bytes(end - len(message)))
-                message[_HEADER_SIZE:end] = item
-                payload = memoryview(message)[:end]
+                payload = self._frames.frame(item)
             try:
                 # ``payload`` is not changed before this returns (one send at a time).
                 await self._send(payload)  # type: ignore[arg-type]

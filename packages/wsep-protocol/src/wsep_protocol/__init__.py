@@ -7,12 +7,21 @@ I/O layer share one definition of what is on the wire and what is legal.
 from __future__ import annotations
 
 from . import sessions  # noqa: F401  (wsep_protocol.sessions, the session extension)
-from .codec import STDERR_HEADER, STDIN_HEADER, STDOUT_HEADER, encode_json
-from .command import Command
+from .codec import (
+    DATA_HEADERS,
+    STDERR_HEADER,
+    STDIN_HEADER,
+    STDOUT_HEADER,
+    FrameBuffer,
+    encode_json,
+    frame_data,
+)
+from .command import DEFAULT_COLS, DEFAULT_ROWS, Command
 from .connection import Connection, ConnectionState, Role
 from .errors import (
     MAX_REASON_BYTES,
     CloseCode,
+    ErrorCode,
     LocalProtocolError,
     MalformedMessage,
     MessageTooBig,
@@ -61,6 +70,7 @@ from .registry import Extension, Registry
 from .status import ExitStatus, signal_description, signal_name, signal_number
 from .versions import (
     MAX_HEADER_SIZE,
+    SUBPROTOCOL_PREFIX,
     SUBPROTOCOL_V1,
     SUBPROTOCOL_V2,
     TOKEN_SUBPROTOCOL_PREFIX,
@@ -69,22 +79,29 @@ from .versions import (
     Limits,
     ProtocolVersion,
     SubprotocolRefused,
+    client_offer,
     limits_for,
     negotiate,
+    offered_subprotocols,
     select_version,
+    selected_version,
     subprotocols_for,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DATA_HEADERS",
+    "DEFAULT_COLS",
     "DEFAULT_EXTENSIONS",
     "DEFAULT_REGISTRY",
+    "DEFAULT_ROWS",
     "MAX_HEADER_SIZE",
     "MAX_REASON_BYTES",
     "STDERR_HEADER",
     "STDIN_HEADER",
     "STDOUT_HEADER",
+    "SUBPROTOCOL_PREFIX",
     "SUBPROTOCOL_V1",
     "SUBPROTOCOL_V2",
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -101,6 +118,7 @@ __all__ = [
     "ConnectionState",
     "DrainAwareWriter",
     "Error",
+    "ErrorCode",
     "Execer",
     "ExitCode",
     "ExitStatus",
@@ -109,6 +127,7 @@ __all__ = [
     "Flow",
     "FlowAck",
     "FlowWindow",
+    "FrameBuffer",
     "FramedReader",
     "Limits",
     "LocalProtocolError",
@@ -140,12 +159,16 @@ __all__ = [
     "SubprotocolRefused",
     "UnknownMessage",
     "WsepError",
+    "client_offer",
     "decode",
     "encode",
     "encode_json",
+    "frame_data",
     "limits_for",
     "negotiate",
+    "offered_subprotocols",
     "select_version",
+    "selected_version",
     "signal_description",
     "signal_name",
     "signal_number",

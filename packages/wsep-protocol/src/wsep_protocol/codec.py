@@ -38,12 +38,15 @@ from .status import signal_number
 from .versions import MAX_HEADER_SIZE
 
 __all__ = [
+    "DATA_HEADERS",
     "STDERR_HEADER",
     "STDIN_HEADER",
     "STDOUT_HEADER",
+    "FrameBuffer",
     "decode",
     "encode",
     "encode_json",
+    "frame_data",
 ]
 
 UINT16_MAX = 0xFFFF
@@ -55,6 +58,13 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 STDIN_HEADER = b'{"type":"stdin"}\n'
 STDOUT_HEADER = b'{"type":"stdout"}\n'
 STDERR_HEADER = b'{"type":"stderr"}\n'
+
+#: The header of each data message, by class.
+DATA_HEADERS: dict[type, bytes] = {
+    Stdout: STDOUT_HEADER,
+    Stderr: STDERR_HEADER,
+    Stdin: STDIN_HEADER,
+}
 
 _GO_ESCAPES = str.maketrans(
     {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -139,6 +149,50 @@ def encode(message: object) -> bytes:
     if isinstance(message, UnknownMessage):
         return encode_json({**message.header, "type": message.type}) + b"\n"
     raise TypeError(f"not a wsep message: {message!r}")
+
+
+# --- data messages on the hot path -------------------------------------------
+
+
+def frame_data(header: bytes, data: Buffer) -> bytes:
+    """One data message, ``header`` then ``data``, in one new buffer: the body's one copy.
+
+    For a body that was not read behind its header; a reader that reads straight
+    into a buffer that already holds the header needs no framing at all.
+    """
+    return header + data
+
+
+class FrameBuffer:
+    """One reused buffer for the messages of one data type.
+
+    The header is written once; :meth:`frame` copies each body in behind it
+    (its one copy) and returns a view of the message. Once grown to the
+    largest body, no message allocates. The view must be released before the
+    next :meth:`frame` (a ``bytearray`` with a live view cannot grow), so one
+    message is in flight at a time.
+    """
+
+    __slots__ = ("_buffer", "_start", "header")
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+        self._start = len(header)
+        self._buffer = bytearray(header)
+
+    def frame(self, data: Buffer) -> memoryview:
+        """The message ``header + data``, as a view into the buffer; ``data`` is flat bytes."""
+        buffer = self._buffer
+        start = self._start
+        end = start + len(data)
+        if len(buffer) < end:
+            buffer.extend(bytes(end - len(buffer)))
+        buffer[start:end] = data
+        return memoryview(buffer)[:end]
+
+    def reset(self) -> None:
+        """Let a grown buffer go (no more messages are coming)."""
+        self._buffer = bytearray(self.header)
 
 
 # --- decoding ----------------------------------------------------------------

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Command"]
+__all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "Command"]
+
+#: The terminal size of a TTY whose ``start`` gives 0 rows or columns (the Go server's).
+DEFAULT_ROWS = 24
+DEFAULT_COLS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,7 +17,7 @@ class Command:
 
     ``env`` entries are ``KEY=VALUE`` strings added to the server's own
     environment. ``uid``/``gid`` 0 mean "do not change". ``rows``/``cols`` 0
-    mean the default terminal size (24 × 80).
+    mean the default terminal size (:data:`DEFAULT_ROWS` × :data:`DEFAULT_COLS`, 24 × 80).
     """
 
     command: str
@@ -30,6 +34,11 @@ class Command:
     @property
     def argv(self) -> tuple[str, ...]:
         return (self.command, *self.args)
+
+    @property
+    def terminal_size(self) -> tuple[int, int]:
+        """(rows, cols) with 0 replaced by the default: the size the TTY starts with."""
+        return self.rows or DEFAULT_ROWS, self.cols or DEFAULT_COLS
 
     @property
     def stdin_enabled(self) -> bool:

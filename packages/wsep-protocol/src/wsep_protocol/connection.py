@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 
+from .codec import DATA_HEADERS, FrameBuffer, frame_data
 from .command import Command
 from .errors import CloseCode, LocalProtocolError, ProtocolViolation
 from .extensions import DEFAULT_REGISTRY
@@ -203,6 +204,27 @@ class Connection:
         self.read_only = isinstance(message, StartingMessage) and message.read_only
         self.state = ConnectionState.STARTING
 
+    # --- data messages on the hot path --------------------------------------
+
+    def data_header(self, kind: type[Stdout] | type[Stderr] | type[Stdin]) -> bytes:
+        """The bytes before the body of every ``kind`` message this side sends.
+
+        Asked once per stream, not per message: a server frames output, a
+        client input. The state checks stay with the caller, which sends data
+        only while the process runs.
+        """
+        if kind not in (_SERVER_DATA if self.role is Role.SERVER else _CLIENT_DATA):
+            raise LocalProtocolError(f"a {self.role.value} cannot send {kind.TYPE}")
+        return DATA_HEADERS[kind]
+
+    def frame_data(self, header: bytes, data: Buffer) -> bytes:
+        """``header + data`` as one message (see :func:`wsep_protocol.codec.frame_data`)."""
+        return frame_data(header, data)
+
+    def frame_buffer(self, kind: type[Stdout] | type[Stderr] | type[Stdin]) -> FrameBuffer:
+        """A reused buffer that frames this side's ``kind`` messages with one copy each."""
+        return FrameBuffer(self.data_header(kind))
+
     # --- receiving ---------------------------------------------------------
 
     def receive(self, data: Buffer | str) -> AnyMessage | None:
@@ -290,6 +312,8 @@ class Connection:
 
 
 _INPUT = (Stdin, CloseStdin, Resize, Signal)
+_SERVER_DATA = (Stdout, Stderr)
+_CLIENT_DATA = (Stdin,)
 
 
 def _phase(message: AnyMessage) -> Phase | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
 from .command import Command
+from .errors import ErrorCode
 from .status import ExitStatus, signal_from_description, signal_name, signal_number
 
 __all__ = [
@@ -150,9 +151,19 @@ class Error:
     """v2: why the server is about to close (start failure, protocol violation, policy)."""
 
     TYPE: ClassVar[str] = "error"
+    #: The wire string: an :class:`ErrorCode` value, or a newer peer's code.
     code: str
     message: str
     close_code: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.code, ErrorCode):  # a member is sent as its value, on every Python
+            object.__setattr__(self, "code", self.code.value)
+
+    @property
+    def error_code(self) -> ErrorCode | None:
+        """The code as a member; None for a code this side does not know."""
+        return ErrorCode.parse(self.code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from .codec import (
     encode_json,
 )
 from .command import Command
-from .errors import MalformedMessage, PolicyViolation
+from .errors import ErrorCode, MalformedMessage, PolicyViolation
 from .messages import ExtensionMessage, Phase, StartingMessage
 from .registry import Extension
 
@@ -67,7 +67,9 @@ class NoSuchSession(PolicyViolation):
     ids of other identities' sessions cannot be probed.
     """
 
-    code = "no_such_session"
+    error_code = ErrorCode.NO_SUCH_SESSION
+    #: The same code under its older name.
+    code = ErrorCode.NO_SUCH_SESSION.value
 
 
 # --- client messages -------------------------------------------------------------

@@ -22,6 +22,7 @@ from .errors import ProtocolViolation
 
 __all__ = [
     "MAX_HEADER_SIZE",
+    "SUBPROTOCOL_PREFIX",
     "SUBPROTOCOL_V1",
     "SUBPROTOCOL_V2",
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -30,9 +31,12 @@ __all__ = [
     "Limits",
     "ProtocolVersion",
     "SubprotocolRefused",
+    "client_offer",
     "limits_for",
     "negotiate",
+    "offered_subprotocols",
     "select_version",
+    "selected_version",
     "subprotocols_for",
 ]
 
@@ -43,6 +47,8 @@ V2_MAX_MESSAGE_SIZE = 1_048_576 + 1_024
 #: No header (the JSON before the first newline) may be longer than this.
 MAX_HEADER_SIZE = 65_536
 
+#: Every subprotocol entry of wsep's (versions and tokens) starts with this.
+SUBPROTOCOL_PREFIX = "wsep."
 SUBPROTOCOL_V1 = "wsep.v1"
 SUBPROTOCOL_V2 = "wsep.v2"
 #: A subprotocol entry that carries a bearer token (browsers): never selected, never echoed.
@@ -80,16 +86,23 @@ def limits_for(version: ProtocolVersion) -> Limits:
 
 
 def select_version(offered: Iterable[str]) -> tuple[ProtocolVersion, str | None]:
-    """Pick the newest version the client offered; (V1, None) when none is known.
+    """Deprecated: :func:`negotiate` against every version, with (V1, None) instead of a refusal.
 
     Returns the version and the subprotocol string to answer with.
     """
-    best: tuple[ProtocolVersion, str | None] = (ProtocolVersion.V1, None)
-    for name in offered:
-        version = _SUBPROTOCOLS.get(name.strip())
-        if version is not None and version > best[0]:
-            best = (version, name.strip())
-    return best
+    try:
+        return negotiate(offered, ProtocolVersion)
+    except SubprotocolRefused:
+        return ProtocolVersion.V1, None
+
+
+def offered_subprotocols(headers: Iterable[str]) -> list[str]:
+    """The entries of ``Sec-WebSocket-Protocol`` header values, in order.
+
+    A client may send the header more than once, each with a comma-separated
+    list; blank entries are dropped.
+    """
+    return [entry.strip() for header in headers for entry in header.split(",") if entry.strip()]
 
 
 def negotiate(
@@ -136,3 +149,19 @@ def subprotocols_for(version: ProtocolVersion) -> tuple[str, ...]:
     subprotocols (the Go original) answers none, which means v1.
     """
     return tuple(name for name, v in reversed(_SUBPROTOCOLS.items()) if v <= version)
+
+
+def client_offer(version: ProtocolVersion) -> tuple[str, ...]:
+    """What a client offers to ask for ``version``: nothing for v1, exactly as the Go client."""
+    return subprotocols_for(version) if version > ProtocolVersion.V1 else ()
+
+
+def selected_version(subprotocol: str | None) -> ProtocolVersion:
+    """The version a server's handshake answer selected, from the subprotocol it named.
+
+    No subprotocol (a Go server, or an offer of nothing) is v1. A client only
+    accepts a name it offered, so every other answer is a name of a version.
+    """
+    if not subprotocol:
+        return ProtocolVersion.V1
+    return _SUBPROTOCOLS.get(subprotocol.strip(), ProtocolVersion.V1)

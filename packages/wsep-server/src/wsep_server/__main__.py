@@ -66,12 +66,9 @@ async def _serve(
     from .sessions import SessionConfig, SessionManager
 
     if opts.tune_malloc:
-        try:
-            from .local.malloc import tune_malloc
-        except ImportError:  # pragma: no cover - an execer-less install
-            pass
-        else:
-            tune_malloc()
+        from wsep_protocol.malloc import tune_malloc
+
+        tune_malloc()
     config = ServerConfig(
         compress=opts.compress,
         max_receive_size=opts.max_message_size,

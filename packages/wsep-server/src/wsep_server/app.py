@@ -28,6 +28,7 @@ from wsep_protocol import (
     ProtocolVersion,
     SubprotocolRefused,
     negotiate,
+    offered_subprotocols,
 )
 
 from .config import ServerConfig
@@ -110,11 +111,7 @@ class WsepHandler:
         Raises :class:`SubprotocolRefused` when the offer names no version this
         server speaks (see :func:`wsep_protocol.negotiate`).
         """
-        offered = [
-            entry
-            for header in request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, [])
-            for entry in header.split(",")
-        ]
+        offered = offered_subprotocols(request.headers.getall(hdrs.SEC_WEBSOCKET_PROTOCOL, []))
         return negotiate(offered, self.versions)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:

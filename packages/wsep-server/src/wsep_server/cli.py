@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .security_options import SecurityOptions, add_security_arguments, security_options
 from .service import ServiceOptions, add_service_arguments, service_options
+from .settings import env_default, env_flag
 from .web.options import WebOptions, add_web_arguments, web_options
 
 __all__ = ["Options", "parse_args"]
@@ -47,14 +48,6 @@ class Options:
     web_options: WebOptions = field(default_factory=WebOptions)
 
 
-def _env(name: str, default: str | None) -> str | None:
-    return os.environ.get("WSEP_" + name, default)
-
-
-def _bool(text: str | None) -> bool:
-    return (text or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -75,21 +68,29 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     a = p.add_argument
-    a("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on [WSEP_HOST]")
+    a("--host", default=env_default("HOST", "127.0.0.1"), help="address to listen on [WSEP_HOST]")
     a("--port", type=int, default=8080,
       help="TCP port, 0 for any free one [WSEP_PORT]")  # fmt: skip
-    a("--path", default=_env("PATH", "/"), help="URL path of the WebSocket endpoint [WSEP_PATH]")
-    a("--unix-socket", default=_env("UNIX_SOCKET", None),
+    a(
+        "--path",
+        default=env_default("PATH", "/"),
+        help="URL path of the WebSocket endpoint [WSEP_PATH]",
+    )
+    a("--unix-socket", default=env_default("UNIX_SOCKET", None),
       help="listen on this Unix socket instead of TCP [WSEP_UNIX_SOCKET]")  # fmt: skip
-    a("--tls-cert", default=_env("TLS_CERT", None), help="PEM certificate (chain) [WSEP_TLS_CERT]")
-    a("--tls-key", default=_env("TLS_KEY", None), help="PEM private key [WSEP_TLS_KEY]")
-    a("--log-level", default=_env("LOG_LEVEL", "info"),
+    a(
+        "--tls-cert",
+        default=env_default("TLS_CERT", None),
+        help="PEM certificate (chain) [WSEP_TLS_CERT]",
+    )
+    a("--tls-key", default=env_default("TLS_KEY", None), help="PEM private key [WSEP_TLS_KEY]")
+    a("--log-level", default=env_default("LOG_LEVEL", "info"),
       choices=["debug", "info", "warning", "error"], help="[WSEP_LOG_LEVEL]")  # fmt: skip
-    a("--log-format", default=_env("LOG_FORMAT", "text"), choices=["text", "json"],
+    a("--log-format", default=env_default("LOG_FORMAT", "text"), choices=["text", "json"],
       help="log lines as text or one JSON object per line [WSEP_LOG_FORMAT]")  # fmt: skip
     a("--grace-period", type=_positive_float, default=5.0,
       help="seconds running sessions get on SIGTERM/SIGINT [WSEP_GRACE_PERIOD]")  # fmt: skip
-    a("--compress", action=argparse.BooleanOptionalAction, default=_bool(_env("COMPRESS", "")),
+    a("--compress", action=argparse.BooleanOptionalAction, default=env_flag("COMPRESS"),
       help="accept permessage-deflate (costs 10-60x throughput) [WSEP_COMPRESS]")  # fmt: skip
     a("--heartbeat", type=_positive_float, default=30.0,
       help="seconds between pings to detect dead peers, 0 for off [WSEP_HEARTBEAT]")  # fmt: skip
@@ -98,9 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
       help="largest message a client may send, in bytes [WSEP_MAX_MESSAGE_SIZE]")  # fmt: skip
     a("--exit-linger", type=_positive_float, default=30.0,
       help="seconds to wait for the client's close after exit_code [WSEP_EXIT_LINGER]")  # fmt: skip
-    a("--execer", default=_env("EXECER", None),
+    a("--execer", default=env_default("EXECER", None),
       help="serve this execer, given as package.module:factory [WSEP_EXECER]")  # fmt: skip
-    a("--web", action=argparse.BooleanOptionalAction, default=_bool(_env("WEB", "")),
+    a("--web", action=argparse.BooleanOptionalAction, default=env_flag("WEB"),
       help="also serve the web terminal at / and the JS client at /static/wsep.js "
       "(xterm.js from npm: run `npm ci` in packages/wsep-server/web) [WSEP_WEB]")  # fmt: skip
     a("--header-timeout", type=_positive_float,
@@ -112,12 +113,12 @@ def _build_parser() -> argparse.ArgumentParser:
       help="seconds a reattachable session (a TTY start with an id) lives with no client "
       "attached [WSEP_SESSION_TIMEOUT]")  # fmt: skip
     a("--tune-malloc", action=argparse.BooleanOptionalAction,
-      default=_bool(_env("TUNE_MALLOC", "1")),
+      default=env_flag("TUNE_MALLOC", True),
       help="raise glibc's malloc thresholds for large buffers [WSEP_TUNE_MALLOC]")  # fmt: skip
-    a("--scrub-env", action="append", default=_names(_env("SCRUB_ENV", "")), metavar="NAME",
+    a("--scrub-env", action="append", default=_names(env_default("SCRUB_ENV", "")), metavar="NAME",
       help="never pass this variable of the server's environment to commands; glob "
       "patterns allowed, repeatable (WSEP_* never is passed) [WSEP_SCRUB_ENV]")  # fmt: skip
-    a("--cgroup", default=_env("CGROUP", "auto"), metavar="auto|off|DIR",
+    a("--cgroup", default=env_default("CGROUP", "auto"), metavar="auto|off|DIR",
       help="run each session in a cgroup v2 below this one (auto: the server's own, "
       "when writable, e.g. systemd Delegate=yes) [WSEP_CGROUP]")  # fmt: skip
     add_security_arguments(p)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from wsep_protocol import TOKEN_SUBPROTOCOL_PREFIX, offered_subprotocols
 
 from .hooks import SessionRecord
 from .sessions.stats import STATS
@@ -58,7 +59,8 @@ def _auth_method(request: web.Request) -> str:
         return "other"
     if "token" in request.query or "access_token" in request.query:
         return "query"
-    if "wsep.token." in request.headers.get("Sec-WebSocket-Protocol", ""):
+    offered = offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", ()))
+    if any(entry.startswith(TOKEN_SUBPROTOCOL_PREFIX) for entry in offered):
         return "subprotocol"
     return "none"
 

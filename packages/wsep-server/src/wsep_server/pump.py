@@ -5,10 +5,11 @@ read (so a client that stops reading makes the child block on a full pipe,
 never the server's memory grow), and the exit status is returned only after
 both streams reached EOF and the process was waited for: output is never lost.
 
-When a reader is a :class:`~wsep_protocol.FramedReader` (the local execer's
-are), the message is read straight into one buffer that already holds the
-header; otherwise ``read(n)`` is used and the header prepended. Which of the
-two is decided once per stream, not per message.
+Framing is the connection's (:meth:`wsep_protocol.Connection.data_header`,
+``frame_data``). When a reader is a :class:`~wsep_protocol.FramedReader` (the
+local execer's are), the message is read straight into one buffer that
+already holds the header; otherwise ``read(n)`` is used and the header
+prepended. Which of the two is decided once per stream, not per message.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from wsep_protocol import (
-    STDERR_HEADER,
-    STDOUT_HEADER,
     Buffer,
+    Connection,
     ExitStatus,
     FramedReader,
     Process,
     ProcessReader,
+    Stderr,
+    Stdout,
 )
 
 from .flow import OutputGate
@@ -40,22 +42,24 @@ AllowFn = Callable[[int], int]
 
 
 class OutputPump:
-    """Copies one process's output into WebSocket messages of at most ``max_size`` bytes."""
+    """Copies one process's output into WebSocket messages its connection allows."""
 
     def __init__(
         self,
         process: Process,
         send: SendFn,
         *,
-        max_size: int,
+        connection: Connection,
         tty: bool,
         allow: AllowFn | None = None,
         flow: OutputGate | None = None,
     ) -> None:
+        """``connection`` (the server's) frames the output and bounds its messages."""
         self.process = process
         self._flow = flow
         self._send = send
-        self._max_size = max_size
+        self._conn = connection
+        self._max_size = connection.max_message_size
         self._tty = tty
         self._allow = allow
         self.bytes_out = 0
@@ -72,14 +76,16 @@ class OutputPump:
 
     async def run(self) -> ExitStatus:
         """Pump both streams to EOF, then wait for the exit; returns the status."""
-        streams = [self._copy(self.process.stdout, STDOUT_HEADER)]
+        conn = self._conn
+        streams = [self._copy(self.process.stdout, conn.data_header(Stdout))]
         if not self._tty:
-            streams.append(self._copy(self.process.stderr, STDERR_HEADER))
+            streams.append(self._copy(self.process.stderr, conn.data_header(Stderr)))
         await asyncio.gather(*streams)
         return await self.process.wait()
 
     async def _copy(self, reader: ProcessReader, header: bytes) -> None:
         max_size = self._max_size
+        frame = self._conn.frame_data
         hlen = len(header)
         read_message = reader.read_message if isinstance(reader, FramedReader) else None
         discarding = False
@@ -102,7 +108,7 @@ class OutputPump:
                     if flow is not None:
                         flow.commit(header, 0)
                     return
-                message = header + data
+                message = frame(header, data)
                 n = len(data)
             if discarding:
                 continue  # over the output limit: drain the pipe so the child is not stuck

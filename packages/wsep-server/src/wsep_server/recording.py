@@ -26,6 +26,8 @@ from typing import Any
 
 import aiofiles
 from wsep_protocol import (
+    DEFAULT_COLS,
+    DEFAULT_ROWS,
     Buffer,
     ClosableExecer,
     Command,
@@ -288,8 +290,8 @@ class RecordingExecer:
         if not decision.record:
             return process
         command = request.command
-        rows = command.rows if 0 < command.rows < 65535 else 24
-        cols = command.cols if 0 < command.cols < 65535 else 80
+        rows = command.rows if 0 < command.rows < 65535 else DEFAULT_ROWS
+        cols = command.cols if 0 < command.cols < 65535 else DEFAULT_COLS
         shell = decision.executable or self.resolve(command)
         encoder = AsciicastEncoder()
         header = encoder.header(

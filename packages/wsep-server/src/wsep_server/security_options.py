@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 from dataclasses import dataclass
 
 from .auth import DEFAULT_TOKEN_ENV, TokenLocation
+from .settings import env_default, env_flag
 
 __all__ = [
     "SecurityOptions",
@@ -23,10 +23,6 @@ __all__ = [
     "is_loopback",
     "security_options",
 ]
-
-
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get("WSEP_" + name, default)
 
 
 def _list(text: str | None) -> list[str]:
@@ -66,69 +62,73 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the authentication, origin, policy and audit flags (each also a WSEP_* variable)."""
     g = parser.add_argument_group("security")
     a = g.add_argument
-    a("--token-file", default=_env("TOKEN_FILE"),
+    a("--token-file", default=env_default("TOKEN_FILE"),
       help="file of '<name> sha256:<hex>' token hashes (python -m wsep_server.auth "
       "hash-token) [WSEP_TOKEN_FILE]")  # fmt: skip
-    a("--token-env", default=DEFAULT_TOKEN_ENV if _env("TOKEN") else None, metavar="VAR",
+    a("--token-env", default=DEFAULT_TOKEN_ENV if env_default("TOKEN") else None, metavar="VAR",
       help="accept the token in this environment variable (used automatically when "
       "WSEP_TOKEN is set)")  # fmt: skip
-    a("--token-locations", default=_env("TOKEN_LOCATIONS", "header,subprotocol,query"),
+    a("--token-locations", default=env_default("TOKEN_LOCATIONS", "header,subprotocol,query"),
       help="where bearer tokens are accepted: header, subprotocol, query "
       "[WSEP_TOKEN_LOCATIONS]")  # fmt: skip
-    a("--jwt-key", default=_env("JWT_KEY"), metavar="FILE",
+    a("--jwt-key", default=env_default("JWT_KEY"), metavar="FILE",
       help="JWT secret (HMAC) or public key (PEM) file [WSEP_JWT_KEY]")  # fmt: skip
-    a("--jwt-algorithms", default=_env("JWT_ALGORITHMS", "HS256"),
+    a("--jwt-algorithms", default=env_default("JWT_ALGORITHMS", "HS256"),
       help="comma-separated JWT algorithm allowlist [WSEP_JWT_ALGORITHMS]")  # fmt: skip
-    a("--jwt-issuer", default=_env("JWT_ISSUER"), help="required JWT iss [WSEP_JWT_ISSUER]")
-    a("--jwt-audience", default=_env("JWT_AUDIENCE"), help="required JWT aud [WSEP_JWT_AUDIENCE]")
-    a("--basic-auth-file", default=_env("BASIC_AUTH_FILE"),
+    a("--jwt-issuer", default=env_default("JWT_ISSUER"), help="required JWT iss [WSEP_JWT_ISSUER]")
+    a(
+        "--jwt-audience",
+        default=env_default("JWT_AUDIENCE"),
+        help="required JWT aud [WSEP_JWT_AUDIENCE]",
+    )
+    a("--basic-auth-file", default=env_default("BASIC_AUTH_FILE"),
       help="'user:<bcrypt hash>' lines for HTTP Basic [WSEP_BASIC_AUTH_FILE]")  # fmt: skip
-    a("--tls-client-ca", default=_env("TLS_CLIENT_CA"),
+    a("--tls-client-ca", default=env_default("TLS_CLIENT_CA"),
       help="CA file for client certificates (mTLS): the subject's CN is the identity "
       "[WSEP_TLS_CLIENT_CA]")  # fmt: skip
     a("--tls-require-client-cert", action="store_true",
-      default=_env("TLS_REQUIRE_CLIENT_CERT", "") in ("1", "true", "yes"),
+      default=env_flag("TLS_REQUIRE_CLIENT_CERT"),
       help="refuse TLS connections without a client certificate "
       "[WSEP_TLS_REQUIRE_CLIENT_CERT]")  # fmt: skip
-    a("--trusted-proxy", action="append", default=_list(_env("TRUSTED_PROXIES")),
+    a("--trusted-proxy", action="append", default=_list(env_default("TRUSTED_PROXIES")),
       metavar="ADDR", help="reverse proxy address/network whose user header is believed "
       "(repeatable) [WSEP_TRUSTED_PROXIES]")  # fmt: skip
-    a("--proxy-user-header", default=_env("PROXY_USER_HEADER", "X-Remote-User"),
+    a("--proxy-user-header", default=env_default("PROXY_USER_HEADER", "X-Remote-User"),
       help="header a trusted proxy names the user in [WSEP_PROXY_USER_HEADER]")  # fmt: skip
-    a("--allow-origin", action="append", default=_list(_env("ALLOWED_ORIGINS")),
+    a("--allow-origin", action="append", default=_list(env_default("ALLOWED_ORIGINS")),
       metavar="ORIGIN", help="browser origin allowed besides same-origin, or '*' "
       "(repeatable) [WSEP_ALLOWED_ORIGINS]")  # fmt: skip
-    a("--policy", default=_env("POLICY"), metavar="FILE",
+    a("--policy", default=env_default("POLICY"), metavar="FILE",
       help="per-identity start policy (TOML) [WSEP_POLICY]")  # fmt: skip
-    a("--audit-log", default=_env("AUDIT_LOG"), metavar="FILE",
+    a("--audit-log", default=env_default("AUDIT_LOG"), metavar="FILE",
       help="append JSON audit lines here; reopened on SIGHUP [WSEP_AUDIT_LOG]")  # fmt: skip
-    a("--record-dir", default=_env("RECORD_DIR"), metavar="DIR",
+    a("--record-dir", default=env_default("RECORD_DIR"), metavar="DIR",
       help="where TTY sessions the policy records go (asciicast v2) [WSEP_RECORD_DIR]")  # fmt: skip
     a("--insecure-no-auth", action="store_true",
-      default=_env("INSECURE_NO_AUTH", "") in ("1", "true", "yes"),
+      default=env_flag("INSECURE_NO_AUTH"),
       help="serve without authentication: no token is generated on loopback, and "
       "listening beyond loopback is allowed [WSEP_INSECURE_NO_AUTH]")  # fmt: skip
-    a("--allowed-host", action="append", default=_list(_env("ALLOWED_HOSTS")),
+    a("--allowed-host", action="append", default=_list(env_default("ALLOWED_HOSTS")),
       metavar="NAME", help="a Host name the server may be reached by besides IP addresses, "
       "localhost and --host ('.example.org' for subdomains too, '*' for any: no DNS "
       "rebinding protection) (repeatable) [WSEP_ALLOWED_HOSTS]")  # fmt: skip
     a("--jwt-max-lifetime", type=float,
-      default=float(_env("JWT_MAX_LIFETIME", "86400") or 0),
+      default=float(env_default("JWT_MAX_LIFETIME", "86400") or 0),
       help="refuse JWTs whose exp lies more than this many seconds ahead (or after iat); "
       "0 for no limit [WSEP_JWT_MAX_LIFETIME]")  # fmt: skip
-    a("--proxy-secret-file", default=_env("PROXY_SECRET_FILE"), metavar="FILE",
+    a("--proxy-secret-file", default=env_default("PROXY_SECRET_FILE"), metavar="FILE",
       help="the trusted proxy must also send this shared secret in X-Wsep-Proxy-Secret "
       "[WSEP_PROXY_SECRET_FILE]")  # fmt: skip
     a("--max-pending-connections", type=int,
-      default=int(_env("MAX_PENDING_CONNECTIONS", "1024") or 1024),
+      default=int(env_default("MAX_PENDING_CONNECTIONS", "1024") or 1024),
       help="connections not yet authenticated, at most, in all "
       "[WSEP_MAX_PENDING_CONNECTIONS]")  # fmt: skip
     a("--max-pending-per-peer", type=int,
-      default=int(_env("MAX_PENDING_PER_PEER", "128") or 128),
+      default=int(env_default("MAX_PENDING_PER_PEER", "128") or 128),
       help="connections not yet authenticated, at most, from one address "
       "[WSEP_MAX_PENDING_PER_PEER]")  # fmt: skip
     a("--max-sessions-per-identity", type=int,
-      default=int(_env("MAX_SESSIONS_PER_IDENTITY", "0") or 0),
+      default=int(env_default("MAX_SESSIONS_PER_IDENTITY", "0") or 0),
       help="reattachable sessions one identity may hold (0: a quarter of the server's "
       "256) [WSEP_MAX_SESSIONS_PER_IDENTITY]")  # fmt: skip
 

@@ -39,6 +39,19 @@ _FALSE = {"0", "false", "no", "off", ""}
 _NOT_LAYERED = {"help", "version", "config", "check_config"}
 
 
+def env_default(name: str, default: str | None = None) -> str | None:
+    """``WSEP_<name>`` from the environment: the default a flag shows in ``--help``."""
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """``WSEP_<name>`` read as a switch: 1/true/yes/on (any case) are true."""
+    text = os.environ.get(ENV_PREFIX + name)
+    if text is None:
+        return default
+    return text.strip().lower() in _TRUE
+
+
 class SettingError(ValueError):
     """A value from the environment or the config file is not usable (one line)."""
 

@@ -21,14 +21,21 @@ import sys
 
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
-from wsep_protocol import Error, encode, truncate_reason
+from wsep_protocol import (
+    SUBPROTOCOL_PREFIX,
+    TOKEN_SUBPROTOCOL_PREFIX,
+    Error,
+    ErrorCode,
+    encode,
+    truncate_reason,
+)
 
 __all__ = ["WsepWebSocketResponse", "quiet_negotiation"]
 
 
-_ERROR_CODES: dict[int, str] = {
-    WSCloseCode.MESSAGE_TOO_BIG: "message_too_big",
-    WSCloseCode.INVALID_TEXT: "malformed_message",
+_ERROR_CODES: dict[int, ErrorCode] = {
+    WSCloseCode.MESSAGE_TOO_BIG: ErrorCode.MESSAGE_TOO_BIG,
+    WSCloseCode.INVALID_TEXT: ErrorCode.MALFORMED_MESSAGE,
 }
 
 
@@ -46,9 +53,9 @@ class WsepWebSocketResponse(web.WebSocketResponse):
                 text = _describe(exc)
                 message = truncate_reason(text).encode("utf-8")
                 if self.error_messages and not self.closed:
-                    kind = _ERROR_CODES.get(code, "protocol_violation")
+                    kind = _ERROR_CODES.get(code, ErrorCode.PROTOCOL_VIOLATION)
                     with contextlib.suppress(Exception):
-                        await self.send_bytes(encode(Error(kind, text, code)))
+                        await self.send_bytes(encode(Error(kind.value, text, code)))
         return await super().close(code=code, message=message, drain=drain)
 
 
@@ -59,11 +66,6 @@ def _describe(exc: WebSocketError) -> str:
     return text
 
 
-#: Subprotocol entries that belong to wsep (versions and the browser token).
-_OURS = "wsep."
-_TOKEN = "wsep.token."
-
-
 class _NegotiationFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
@@ -72,10 +74,12 @@ class _NegotiationFilter(logging.Filter):
         offered = args[1]
         if not isinstance(offered, list):
             return True
-        if all(isinstance(e, str) and e.startswith(_OURS) for e in offered):
+        if all(isinstance(e, str) and e.startswith(SUBPROTOCOL_PREFIX) for e in offered):
             return False
         cleaned = [
-            _TOKEN + "[redacted]" if isinstance(e, str) and e.startswith(_TOKEN) else e
+            TOKEN_SUBPROTOCOL_PREFIX + "[redacted]"
+            if isinstance(e, str) and e.startswith(TOKEN_SUBPROTOCOL_PREFIX)
+            else e
             for e in offered
         ]
         record.args = (args[0], cleaned, *args[2:])

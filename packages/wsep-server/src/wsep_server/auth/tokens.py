@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from wsep_protocol import TOKEN_SUBPROTOCOL_PREFIX, offered_subprotocols
+
 from ..hooks import Identity
 from .base import Authenticator, AuthRejected, make_identity
 
@@ -41,7 +43,7 @@ __all__ = [
     "load_token_file",
 ]
 
-SUBPROTOCOL_TOKEN_PREFIX = "wsep.token."
+SUBPROTOCOL_TOKEN_PREFIX = TOKEN_SUBPROTOCOL_PREFIX
 DEFAULT_TOKEN_ENV = "WSEP_TOKEN"
 _HASH_PREFIX = "sha256:"
 
@@ -87,13 +89,11 @@ def find_token(
                 raise AuthRejected("empty bearer token")
             return value, TokenLocation.HEADER
     if TokenLocation.SUBPROTOCOL in allowed:
-        for header in request.headers.getall("Sec-WebSocket-Protocol", ()):
-            for entry in header.split(","):
-                entry = entry.strip()
-                if entry.startswith(SUBPROTOCOL_TOKEN_PREFIX):
-                    value = entry[len(SUBPROTOCOL_TOKEN_PREFIX) :]
-                    if value:
-                        return value, TokenLocation.SUBPROTOCOL
+        for entry in offered_subprotocols(request.headers.getall("Sec-WebSocket-Protocol", ())):
+            if entry.startswith(SUBPROTOCOL_TOKEN_PREFIX):
+                value = entry[len(SUBPROTOCOL_TOKEN_PREFIX) :]
+                if value:
+                    return value, TokenLocation.SUBPROTOCOL
     if TokenLocation.QUERY in allowed:
         value = request.query.get("token", "")
         if value:

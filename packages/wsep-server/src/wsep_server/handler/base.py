@@ -16,6 +16,7 @@ from wsep_protocol import (
     Connection,
     DrainAwareWriter,
     Error,
+    ErrorCode,
     Execer,
     ExitStatus,
     Process,
@@ -106,7 +107,7 @@ class ConnectionBase:
         reason: str,
         end_reason: str,
         *,
-        error: tuple[str, str] | None = None,
+        error: tuple[ErrorCode | str, str] | None = None,
     ) -> None:
         """End the connection once: optional v2 ``error`` (code, message), then the close.
 
@@ -119,7 +120,7 @@ class ConnectionBase:
         self.record.close_code = close_code
         if error is not None and self.conn.extended and not self.ws.closed:
             with contextlib.suppress(Exception):
-                message = Error(error[0], error[1], close_code)
+                message = Error(error[0], error[1], close_code)  # a member goes as its value
                 await self.ws.send_bytes(self.conn.send(message))
         self._closing.set()
         await self._close_ws(close_code, reason)
@@ -130,7 +131,7 @@ class ConnectionBase:
             CloseCode.GOING_AWAY,
             "server shutting down",
             "server shutdown",
-            error=("server_shutdown", "the server is shutting down"),
+            error=(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"),
         )
         await self._ended.wait()
 

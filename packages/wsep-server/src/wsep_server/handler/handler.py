@@ -20,14 +20,11 @@ from aiohttp import WSMsgType
 from wsep_protocol import (
     CloseCode,
     CloseStdin,
-    MalformedMessage,
-    MessageTooBig,
-    PolicyViolation,
+    ErrorCode,
     RemoteProtocolError,
     Resize,
     Signal,
     Start,
-    StartError,
     Stdin,
     WsepError,
 )
@@ -52,18 +49,9 @@ _YIELD_EVERY = 64
 
 
 def error_code_for(exc: BaseException) -> str:
-    """The ``code`` of the v2 ``error`` message that reports ``exc``."""
-    if isinstance(exc, StartError):
-        return str(exc.kind.value)
-    if isinstance(exc, MessageTooBig):
-        return "message_too_big"
-    if isinstance(exc, MalformedMessage):
-        return "malformed_message"
-    if isinstance(exc, RemoteProtocolError):
-        return "protocol_violation"
-    if isinstance(exc, PolicyViolation):
-        return "policy_violation"
-    return "internal_error"
+    """Deprecated: the wire string of ``exc.error_code`` (:class:`wsep_protocol.ErrorCode`)."""
+    code = exc.error_code if isinstance(exc, WsepError) else ErrorCode.INTERNAL_ERROR
+    return code.value
 
 
 class ConnectionHandler(Starting, StdinWriting):
@@ -203,5 +191,5 @@ class ConnectionHandler(Starting, StdinWriting):
             exc.close_code,
             exc.reason,
             f"protocol error: {exc}",
-            error=(error_code_for(exc), str(exc)),
+            error=(exc.error_code, str(exc)),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from wsep_protocol import CloseCode, ConnectionState, Error, ExitCode
+from wsep_protocol import CloseCode, ConnectionState, Error, ErrorCode, ExitCode
 
 from ..pump import OutputPump
 from ..sessions.serving import LimitEnd
@@ -70,7 +70,8 @@ class OutputSending(ConnectionBase):
     async def _send_limit_error(self, reason: str) -> None:
         if self.conn.extended and self.conn.state is ConnectionState.RUNNING:
             with contextlib.suppress(Exception):
-                message = Error("limit_exceeded", reason, int(CloseCode.POLICY_VIOLATION))
+                code = ErrorCode.LIMIT_EXCEEDED.value
+                message = Error(code, reason, int(CloseCode.POLICY_VIOLATION))
                 await self._send(self.conn.send(message))
 
     async def _end_for_limit(self, reason: str) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from wsep_protocol import (
     CloseCode,
     Command,
+    ErrorCode,
     Execer,
     Pid,
     PolicyViolation,
@@ -17,7 +18,6 @@ from wsep_protocol import (
     Start,
     StartError,
 )
-from wsep_protocol.sessions import NoSuchSession
 
 from ..hooks import notify_observers
 from ..policy.decision import (
@@ -70,7 +70,7 @@ class Starting(OutputSending):
             self.process = await self.start_process(start, request, decision)
         except StartError as exc:
             await self.end(
-                exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.kind.value, str(exc))
+                exc.close_code, exc.reason, f"start failed: {exc}", error=(exc.error_code, str(exc))
             )
             return
         except PolicyViolation as exc:
@@ -82,7 +82,7 @@ class Starting(OutputSending):
                 CloseCode.INTERNAL_ERROR,
                 f"failed to start: {exc}",
                 f"start failed: {exc!r}",
-                error=("start_failed", str(exc)),
+                error=(ErrorCode.START_FAILED, str(exc)),
             )
             return
         process = self.process
@@ -97,7 +97,7 @@ class Starting(OutputSending):
         self._pump = OutputPump(
             process,
             self._send,
-            max_size=self.conn.max_message_size,
+            connection=self.conn,
             tty=command.tty,
             allow=self._allow_output if self.limits.max_output_bytes is not None else None,
             flow=self.flow,
@@ -110,7 +110,7 @@ class Starting(OutputSending):
                     self._loop.call_later(self.limits.max_duration, self._limit_exceeded, reason)
                 )
 
-    async def _refuse(self, reason: str, code: str = POLICY_VIOLATION) -> None:
+    async def _refuse(self, reason: str, code: ErrorCode | str = POLICY_VIOLATION) -> None:
         """End the connection for a refusal by the policy (or by a session's rules)."""
         await self.end(
             CloseCode.POLICY_VIOLATION, reason, f"policy: {reason}", error=(code, reason)
@@ -132,9 +132,7 @@ class Starting(OutputSending):
         try:
             outcome = await self.sessions.handle(message)
         except PolicyViolation as exc:
-            await self._refuse(
-                str(exc), exc.code if isinstance(exc, NoSuchSession) else POLICY_VIOLATION
-            )
+            await self._refuse(str(exc), exc.error_code)
             return
         if isinstance(outcome, Start):  # an attach: checked and started like a start
             await self._start(outcome)

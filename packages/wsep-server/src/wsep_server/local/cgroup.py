@@ -1,13 +1,13 @@
-"""A cgroup v2 per session, where the server has a writable (delegated) cgroup.
+"""A cgroup v2 per process tree, where the server has a writable (delegated) cgroup.
 
 A cgroup holds every process forked inside it, and no process can leave it
-without write access to another cgroup, so ending a session is one write to
+without write access to another cgroup, so ending a process tree is one write to
 ``cgroup.kill`` (Linux 5.14+; older kernels: SIGKILL to each member until the
 group is empty). The server's own cgroup must be writable: a systemd unit gets
 that with ``Delegate=yes``; as root on a host, the cgroup v2 root is.
 
 A child must be in its cgroup before it runs a single instruction of its
-own (a shell forks at once): the server moves itself into the session's
+own (a shell forks at once): the server moves itself into the process tree's
 cgroup for the moment of the spawn, so the child is born there, and moves
 back (two writes, ≈ 0.1 ms). Where that is refused, the child is moved right
 after the spawn and the descendant tracking (:mod:`.tracking`) covers what it
@@ -54,7 +54,7 @@ def find_own_cgroup() -> Path | None:
 
 
 class CgroupPool:
-    """Per-session cgroups below ``base`` (created by :meth:`open`, removed by :meth:`close`)."""
+    """A cgroup per process tree below ``base`` (made by :meth:`open`, removed by :meth:`close`)."""
 
     def __init__(self, base: Path, home: Path) -> None:
         self.base = base
@@ -62,7 +62,7 @@ class CgroupPool:
         self.home = home
         self._names = itertools.count(1)
         self.has_kill = (base / "cgroup.kill").exists()
-        #: Session cgroups whose removal the kernel refused so far (still emptying).
+        #: Process tree cgroups whose removal the kernel refused so far (still emptying).
         self._leftover: list[Path] = []
 
     @classmethod
@@ -72,7 +72,7 @@ class CgroupPool:
             return None
         parent = find_own_cgroup() if spec == "auto" else Path(spec)
         if parent is None:
-            _log.info("no cgroup v2 for sessions: descendant tracking only")
+            _log.info("no cgroup v2 for process trees: descendant tracking only")
             return None
         base = parent / f"wsep-{os.getpid()}"
         try:
@@ -88,7 +88,7 @@ class CgroupPool:
                 exc.strerror,
             )
             return None
-        _log.info("sessions run in cgroups below %s", base)
+        _log.info("process trees run in cgroups below %s", base)
         return cls(base, find_own_cgroup() or parent)
 
     def create(self) -> Path:
@@ -161,7 +161,7 @@ class CgroupPool:
                 os.kill(pid, signum)
 
     def remove(self, path: Path) -> None:
-        """Remove a session's cgroup; one the kernel is still emptying is retried later."""
+        """Remove a process tree's cgroup; one the kernel is still emptying is retried later."""
         try:
             path.rmdir()
         except FileNotFoundError:
@@ -175,7 +175,7 @@ class CgroupPool:
             self.remove(path)
 
     def close(self) -> None:
-        """Remove every session cgroup and the base (at server exit, sessions have ended)."""
+        """Remove every process tree's cgroup and the base (at server exit, all have ended)."""
         with contextlib.suppress(OSError):
             for path in self.base.iterdir():
                 if path.is_dir():

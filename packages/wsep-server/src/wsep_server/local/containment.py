@@ -1,8 +1,8 @@
-"""What a session's processes are, and how to end all of them: the one place that decides.
+"""What a process tree's processes are, and how to end all of them: the one place that decides.
 
 :class:`Containment` belongs to the execer: the descendant tracker and, where
-available, the cgroup pool. :class:`SessionScope` belongs to one started
-child: it finds every process of that session (off the event loop), signals
+available, the cgroup pool. :class:`ProcessTreeScope` belongs to one started
+child: it finds every process of that process tree (off the event loop), signals
 them and, at the end, lets go of the tracking entry and the cgroup.
 """
 
@@ -18,15 +18,15 @@ from .cgroup import CgroupPool
 from .process_group import Member
 from .tracking import TAG_VARIABLE, DescendantTracker, become_subreaper
 
-__all__ = ["Containment", "SessionScope", "tag_environment"]
+__all__ = ["Containment", "ProcessTreeScope", "tag_environment"]
 
 
 class Containment:
-    """The execer's means to keep sessions contained.
+    """The execer's means to keep process trees contained.
 
     ``subreaper``: become the child subreaper (orphans stay below this process)
-    and treat every child that is not a session's first process as an orphan of
-    a session; only for a process whose children are all sessions (``wsep-server``).
+    and treat every child that is not a process tree's first process as an orphan of
+    a process tree; only for a process whose children all head process trees (``wsep-server``).
     ``cgroups``: a :class:`CgroupPool`, or ``None``.
     """
 
@@ -37,21 +37,21 @@ class Containment:
 
     @classmethod
     def for_server(cls, cgroup: str = "auto") -> Containment:
-        """What ``wsep-server`` uses: subreaper always, a cgroup per session when it can."""
+        """What ``wsep-server`` uses: subreaper always, a cgroup per process tree when it can."""
         return cls(subreaper=True, cgroups=CgroupPool.open(cgroup))
 
-    def open_scope(self) -> SessionScope:
-        """A scope for the session about to be spawned (its cgroup, if any, created)."""
+    def open_scope(self) -> ProcessTreeScope:
+        """A scope for the process tree about to be spawned (its cgroup, if any, created)."""
         group: Path | None = None
         if self.cgroups is not None:
             try:
                 group = self.cgroups.create()
             except OSError:
                 group = None
-        return SessionScope(self, self.tracker.new_tag(), group)
+        return ProcessTreeScope(self, self.tracker.new_tag(), group)
 
     def close(self) -> None:
-        """Remove the cgroup base directory (once the sessions in it have ended)."""
+        """Remove the cgroup base directory (once the process trees in it have ended)."""
         if self.cgroups is not None:
             self.cgroups.close()
 
@@ -60,8 +60,8 @@ class Containment:
         self.close()
 
 
-class SessionScope:
-    """All processes of one session: opened before the spawn, adopted after it."""
+class ProcessTreeScope:
+    """All processes of one process tree: opened before the spawn, adopted after it."""
 
     def __init__(self, owner: Containment, tag: str, group: Path | None) -> None:
         self._owner = owner
@@ -72,7 +72,7 @@ class SessionScope:
 
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
-        """Around the spawn and :meth:`adopt`: the child is born in the session's cgroup,
+        """Around the spawn and :meth:`adopt`: the child is born in the process tree's cgroup,
         and no look at ``/proc`` happens until it is tracked."""
         cgroups = self._owner.cgroups
         with self._owner.tracker.spawning():
@@ -83,8 +83,8 @@ class SessionScope:
                 self._born_inside = inside
                 yield
 
-    def adopt(self, pid: int) -> SessionScope:
-        """Start tracking the session whose first process is ``pid``."""
+    def adopt(self, pid: int) -> ProcessTreeScope:
+        """Start tracking the process tree whose first process is ``pid``."""
         self.leader = pid
         cgroups = self._owner.cgroups
         moved = self._born_inside or (
@@ -97,7 +97,7 @@ class SessionScope:
         return self
 
     async def members(self) -> list[Member]:
-        """Every live process of the session (a fresh look, off the event loop)."""
+        """Every live process of the process tree (a fresh look, off the event loop)."""
         return self._with_cgroup(await self._owner.tracker.members(self.leader))
 
     def _with_cgroup(self, found: list[Member]) -> list[Member]:
@@ -108,7 +108,7 @@ class SessionScope:
         return found
 
     def signal(self, signum: int, found: list[Member]) -> None:
-        """Signal the session's group, ``found``, and whatever is in the cgroup."""
+        """Signal the process tree's group, ``found``, and whatever is in the cgroup."""
         process_group.signal_process_group(self.leader, signum, [m for m in found if m.started])
         cgroups = self._owner.cgroups
         if self.group is not None and cgroups is not None:
@@ -128,6 +128,6 @@ class SessionScope:
 
 
 def tag_environment(env: dict[str, str], tag: str) -> dict[str, str]:
-    """``env`` with the session's tag, which lets an orphan be traced back to its session."""
+    """``env`` with the tree's tag, which lets an orphan be traced back to its process tree."""
     env[TAG_VARIABLE] = tag
     return env

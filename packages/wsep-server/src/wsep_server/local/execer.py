@@ -7,10 +7,10 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING
 
-from wsep_protocol import Command
+from wsep_protocol import DEFAULT_COLS, DEFAULT_ROWS, Command
 
 from . import environ, spawn
-from .containment import Containment, SessionScope, tag_environment
+from .containment import Containment, ProcessTreeScope, tag_environment
 from .process import LocalProcess, set_winsize
 from .reader import PipeReader
 from .writer import PipeWriter
@@ -18,10 +18,9 @@ from .writer import PipeWriter
 if TYPE_CHECKING:
     from ..policy.decision import StartDecision, StartRequest
 
-__all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
 
-DEFAULT_ROWS = 24
-DEFAULT_COLS = 80
+# DEFAULT_ROWS/DEFAULT_COLS: wsep_protocol's, under their older import path.
+__all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "LocalExecer"]
 
 
 class LocalExecer:
@@ -33,8 +32,8 @@ class LocalExecer:
     ``pipe_size``: requested pipe capacity (``F_SETPIPE_SZ``); kept if refused.
     ``scrub_env``: names (glob patterns) of the server's environment never passed on,
     besides ``WSEP_*`` which never is.
-    ``containment``: how sessions' descendants are found and ended (default: by
-    session, ancestry and tag, without taking over orphans or using cgroups).
+    ``containment``: how process trees' descendants are found and ended (default: by
+    POSIX session, ancestry and tag, without taking over orphans or using cgroups).
     """
 
     def __init__(
@@ -94,7 +93,7 @@ class LocalExecer:
             raise
 
     def _start_pipes(
-        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: ProcessTreeScope
     ) -> LocalProcess:
         ours: list[int] = []
         theirs: list[int] = []
@@ -127,17 +126,16 @@ class LocalExecer:
         )
 
     def _start_tty(
-        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: SessionScope
+        self, launch: spawn.Launch, loop: asyncio.AbstractEventLoop, scope: ProcessTreeScope
     ) -> LocalProcess:
         master, slave = os.openpty()
         ours = [master]
         try:
-            rows, cols = launch.command.rows, launch.command.cols
-            set_winsize(master, rows or DEFAULT_ROWS, cols or DEFAULT_COLS)
+            set_winsize(master, *launch.command.terminal_size)
             ours.append(writer_fd := os.dup(master))
             ours.append(control_fd := os.dup(master))
             if launch.creds.uid is not None:
-                # Like login and sshd: the session's user owns its terminal.
+                # Like login and sshd: the run-as user owns its terminal.
                 os.fchown(slave, launch.creds.uid, -1)
             with scope.spawning():
                 pid, popen = spawn.spawn_tty(launch, slave)

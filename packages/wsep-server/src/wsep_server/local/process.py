@@ -21,20 +21,20 @@ import threading
 from wsep_protocol import ExitStatus
 
 from . import process_group
-from .containment import SessionScope
+from .containment import ProcessTreeScope
 from .reader import PipeReader
 from .writer import PipeWriter
 
 __all__ = ["LocalProcess"]
 
-#: How often ``close`` checks whether processes left in the session are gone.
+#: How often ``close`` checks whether processes left in the process tree are gone.
 _POLL = (0.002, 0.005, 0.01, 0.02, 0.05)
 #: How long ``close`` waits for SIGKILL to take effect on processes it cannot reap.
 _KILL_WAIT = 2.0
 
 
 class LocalProcess:
-    """A local child process in its own session; satisfies ``wsep_protocol.Process``."""
+    """A local child process in its own POSIX session; satisfies ``wsep_protocol.Process``."""
 
     def __init__(
         self,
@@ -48,7 +48,7 @@ class LocalProcess:
         tty_fd: int | None,
         grace_period: float,
         output_linger: float,
-        scope: SessionScope,
+        scope: ProcessTreeScope,
     ) -> None:
         self._popen = popen
         self._scope = scope
@@ -179,8 +179,8 @@ class LocalProcess:
         finally:
             self._release()
 
-    async def _close_scope(self, scope: SessionScope) -> None:
-        """End every process of the session: signal, grace period, kill, until none is left."""
+    async def _close_scope(self, scope: ProcessTreeScope) -> None:
+        """End every process of the process tree: signal, grace period, kill, until none is left."""
         first = signal.SIGHUP if self._is_tty else signal.SIGTERM
         found = await scope.members()
         if self._exited.done() and not found:
@@ -196,8 +196,10 @@ class LocalProcess:
         await asyncio.shield(self._exited)  # always reap the child itself
         await self._scope_gone(scope, self._loop.time() + _KILL_WAIT, signal.SIGKILL)
 
-    async def _scope_gone(self, scope: SessionScope, deadline: float, signum: int | None) -> bool:
-        """Wait until the child is reaped and nothing of its session lives; ``signum`` is
+    async def _scope_gone(
+        self, scope: ProcessTreeScope, deadline: float, signum: int | None
+    ) -> bool:
+        """Wait until the child is reaped and nothing of its process tree lives; ``signum`` is
         sent again to whatever still does (a fork may have raced the last one)."""
         # The child's exit is an event: no look at /proc until it is reaped (or time is up).
         with contextlib.suppress(asyncio.TimeoutError):

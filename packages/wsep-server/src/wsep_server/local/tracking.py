@@ -1,19 +1,19 @@
-"""Keeping every descendant of a session in sight, whatever it does to its ids.
+"""Keeping every descendant of a process tree in sight, whatever it does to its ids.
 
-A child may leave its process group (``setpgid``, ``set -m``), its session
+A child may leave its process group (``setpgid``, ``set -m``), its POSIX session
 (``setsid``) and its parent (a double fork, ``daemon()``). With the server as
-*child subreaper* (``PR_SET_CHILD_SUBREAPER``) every orphan of a session is
+*child subreaper* (``PR_SET_CHILD_SUBREAPER``) every orphan of a process tree is
 reparented to the server instead of PID 1, so it is still below the server
 in the process tree. One pass over ``/proc`` then attributes each process to
-the session it came from:
+the process tree it came from:
 
-- by ancestry: below the session's first process, or below any process seen
-  in that session before (pid and start time);
-- by session id: still in the ``setsid`` session the child started;
-- by tag: a reparented orphan whose environment carries the session's
+- by ancestry: below the process tree's first process, or below any process seen
+  in that process tree before (pid and start time);
+- by POSIX session id: still in the ``setsid`` session the child started;
+- by tag: a reparented orphan whose environment carries the process tree's
   ``WSEP_SESSION_TAG`` (a double fork keeps it);
-- when exclusive (``wsep-server``, whose only children are sessions): an
-  orphan that shed all of these is charged to every session that was running
+- when exclusive (``wsep-server``, whose only children are process trees): an
+  orphan that shed all of these is charged to every process tree that was running
   when it started, and ends with the first of them; with none left it is
   killed at once.
 
@@ -42,10 +42,10 @@ __all__ = ["TAG_VARIABLE", "DescendantTracker", "become_subreaper"]
 
 _log = logging.getLogger("wsep_server.local.tracking")
 
-#: Set in every child's environment; names the session an orphan came from.
+#: Set in every child's environment; names the process tree an orphan came from.
 TAG_VARIABLE = "WSEP_SESSION_TAG"
 _PR_SET_CHILD_SUBREAPER = 36
-#: Seconds between passes while sessions run (reaps orphans that died, kills strays).
+#: Seconds between passes while process trees run (reaps orphans that died, kills strays).
 _REFRESH = 1.0
 
 
@@ -83,18 +83,18 @@ class _Tracked:
 
 
 class DescendantTracker:
-    """Attributes processes to sessions; one ``/proc`` pass serves them all.
+    """Attributes processes to process trees; one ``/proc`` pass serves them all.
 
-    ``exclusive``: every child of this process that is not a session's first
-    process is an orphan of some session (true for ``wsep-server``; not for a
+    ``exclusive``: every child of this process that is not a process tree's first
+    process is an orphan of some process tree (true for ``wsep-server``; not for a
     library user who spawns children of its own).
     """
 
     def __init__(self, *, exclusive: bool = False) -> None:
         self.exclusive = exclusive
         self._me = os.getpid()
-        self._sessions: dict[int, _Tracked] = {}
-        #: Dead children that were no session's first process at the last pass: a pid
+        self._trees: dict[int, _Tracked] = {}
+        #: Dead children that were no process tree's first process at the last pass: a pid
         #: is reaped on its second sighting, so a child spawned during a pass (not yet
         #: registered) is never reaped in place of its owner.
         self._dead: set[int] = set()
@@ -110,7 +110,7 @@ class DescendantTracker:
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
         """Hold passes off while a child is spawned and registered: a pass must never see
-        a session's first process before it is known as one (it would look like an orphan).
+        a process tree's first process before it is known as one (it would look like an orphan).
 
         Await :meth:`quiet` first, so the lock is free and the event loop never waits
         for it."""
@@ -123,23 +123,23 @@ class DescendantTracker:
             await asyncio.wait(list(self._passes))
 
     def register(self, leader: int, tag: str) -> None:
-        """Start tracking the session whose first process is ``leader``."""
+        """Start tracking the process tree whose first process is ``leader``."""
         st = read_stat(leader)
         started = st.started if st is not None else 0
-        self._sessions[leader] = _Tracked(leader, started, tag, {leader: started})
+        self._trees[leader] = _Tracked(leader, started, tag, {leader: started})
         self._keep_refreshing()
 
     def unregister(self, leader: int) -> None:
-        self._sessions.pop(leader, None)
+        self._trees.pop(leader, None)
         self._keep_refreshing()
 
     def _keep_refreshing(self) -> None:
-        if self.exclusive and self._refresher is None and (self._sessions or self._dead):
+        if self.exclusive and self._refresher is None and (self._trees or self._dead):
             with contextlib.suppress(RuntimeError):
                 self._refresher = asyncio.get_running_loop().create_task(self._refresh())
 
     async def members(self, leader: int) -> list[Member]:
-        """Live processes of the session of ``leader`` (a fresh pass, off the event loop:
+        """Live processes of the process tree of ``leader`` (a fresh pass, off the event loop:
         ≈ 20 µs a process on the host, too long for the loop with many)."""
         await self._scan_off_loop()
         return self._found(leader)
@@ -151,12 +151,12 @@ class DescendantTracker:
         await asyncio.shield(done)  # a cancelled caller leaves the pass to finish (and be seen)
 
     def _found(self, leader: int) -> list[Member]:
-        tracked = self._sessions.get(leader)
+        tracked = self._trees.get(leader)
         return list(tracked.members) if tracked is not None else []
 
     async def _refresh(self) -> None:
         try:
-            while self._sessions or self._dead:
+            while self._trees or self._dead:
                 await asyncio.sleep(_REFRESH)
                 await self._scan_off_loop()
         except Exception:  # pragma: no cover - an observer never ends the server
@@ -183,12 +183,12 @@ class DescendantTracker:
         children: dict[int, list[int]] = {}
         for pid, st in procs.items():
             children.setdefault(st.ppid, []).append(pid)
-        sessions = list(self._sessions.values())
-        leaders = {s.leader for s in sessions}
+        trees = list(self._trees.values())
+        leaders = {s.leader for s in trees}
         owner: dict[int, list[_Tracked]] = {}
-        for tracked in sessions:
-            # A pid is never reused while it names a session, so a different process
-            # under the leader's pid means the session's id is free: skip that rule.
+        for tracked in trees:
+            # A pid is never reused while it names a process tree, so a different process
+            # under the leader's pid means the process tree's id is free: skip that rule.
             current = procs.get(tracked.leader)
             by_sid = current is None or current.started == tracked.started
             roots = [
@@ -198,7 +198,7 @@ class DescendantTracker:
             ]
             for pid in _descendants(roots, children):
                 owner.setdefault(pid, []).append(tracked)
-        by_tag = {s.tag: s for s in sessions}
+        by_tag = {s.tag: s for s in trees}
         strays: list[int] = []
         for pid in children.get(self._me, ()):
             st = procs[pid]
@@ -208,14 +208,14 @@ class DescendantTracker:
             if found is not None:
                 charged = [found]
             elif self.exclusive:
-                charged = [s for s in sessions if s.started <= st.started]
+                charged = [s for s in trees if s.started <= st.started]
             else:
                 continue
             if not charged:
                 strays.append(pid)
             for sub in _descendants([pid], children):
                 owner.setdefault(sub, []).extend(charged)
-        for tracked in sessions:
+        for tracked in trees:
             tracked.members = []
             tracked.known = {}
         for pid, charged in owner.items():
@@ -226,7 +226,7 @@ class DescendantTracker:
             for tracked in charged:
                 tracked.members.append(member)
                 tracked.known[pid] = st.started
-        for tracked in sessions:
+        for tracked in trees:
             tracked.known.setdefault(tracked.leader, tracked.started)
         for pid in _descendants(strays, children):
             with contextlib.suppress(OSError):
@@ -240,7 +240,7 @@ class DescendantTracker:
         leaders: set[int],
         owner: dict[int, list[_Tracked]],
     ) -> None:
-        """Reap dead orphans of sessions; a session's first process is its owner's to reap."""
+        """Reap dead orphans; a tree's first process is its owner's to reap."""
         dead = set()
         for pid in mine:
             if pid in leaders or procs[pid].state != b"Z":

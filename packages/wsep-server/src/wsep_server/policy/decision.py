@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from wsep_protocol import Command, Execer, PolicyViolation, Process
+from wsep_protocol import Command, ErrorCode, Execer, PolicyViolation, Process
 
 from ..hooks import Identity, SessionLimits, StartPolicy
 from ..local.environ import EnvironmentPlan
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: The v2 ``error`` code of a refusal unless the policy names another.
-POLICY_VIOLATION = "policy_violation"
+POLICY_VIOLATION = ErrorCode.POLICY_VIOLATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class StartDecision:
 
     allowed: bool
     reason: str = ""
-    code: str = POLICY_VIOLATION
+    code: ErrorCode | str = POLICY_VIOLATION
     limits: SessionLimits = field(default_factory=SessionLimits)
     record: bool = False
     run_as: RunAs | None = None
@@ -131,7 +131,7 @@ class StartDecision:
         )
 
     @classmethod
-    def refuse(cls, reason: str, *, code: str = POLICY_VIOLATION) -> StartDecision:
+    def refuse(cls, reason: str, *, code: ErrorCode | str = POLICY_VIOLATION) -> StartDecision:
         return cls(allowed=False, reason=reason, code=code)
 
 
@@ -152,7 +152,7 @@ async def decide(policy: StartPolicy, request: StartRequest) -> StartDecision:
     try:
         return await policy.decide(request)
     except PolicyViolation as exc:
-        return StartDecision.refuse(str(exc))
+        return StartDecision.refuse(str(exc), code=exc.error_code)
 
 
 async def start_decided(execer: Execer, request: StartRequest, decision: StartDecision) -> Process:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from wsep_protocol import Command, ExitStatus, Process, ProcessReader
+from wsep_protocol import DEFAULT_COLS, DEFAULT_ROWS, Command, ExitStatus, Process, ProcessReader
 from wsep_protocol.sessions import ClientInfo, SessionDescription
 
 from ..tasks import settle
@@ -32,12 +32,11 @@ from .terminal import TerminalState
 if TYPE_CHECKING:
     from .attachment import SessionProcess
 
+# DEFAULT_ROWS/DEFAULT_COLS: wsep_protocol's, under their older import path.
 __all__ = ["DEFAULT_COLS", "DEFAULT_ROWS", "Session"]
 
 _log = logging.getLogger("wsep_server.sessions")
 
-DEFAULT_ROWS = 24
-DEFAULT_COLS = 80
 _READ_SIZE = 1 << 16
 
 
@@ -70,8 +69,7 @@ class Session:
         self.end_reason = ""
         self.attachments: list[SessionProcess] = []
         self.granted: set[str] = set()
-        self.rows = command.rows or DEFAULT_ROWS
-        self.cols = command.cols or DEFAULT_COLS
+        self.rows, self.cols = command.terminal_size
         self._on_end = on_end
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: asyncio.TimerHandle | None = None
