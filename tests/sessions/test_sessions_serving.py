@@ -6,14 +6,18 @@ holds differs (``ManagedSessions`` or ``NoSessions``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
+from support.sessions import ServerFactory
 from support.wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach, Attached, ListSessions, SessionList
 from wsep_server import create_app
+from wsep_server.hooks import SessionRecord
 from wsep_server.local import LocalExecer
 from wsep_server.sessions import SessionManager
 from wsep_server.sessions.serving import ManagedSessions, NoSessions, session_service
@@ -76,3 +80,31 @@ async def test_attach_is_refused_when_sessions_are_off(
     closed = await c.closed()
     assert closed.type is aiohttp.WSMsgType.CLOSE
     assert closed.data == 1008
+
+
+async def test_a_detach_from_a_running_session_is_not_logged_as_a_failure(
+    server: ServerFactory, clients: ClientPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connection ends, the session lives on: there is no exit to wait for."""
+    ended: asyncio.Queue[SessionRecord] = asyncio.Queue()
+
+    class Ends:
+        def on_start(self, record: SessionRecord) -> None:
+            pass
+
+        def on_end(self, record: SessionRecord) -> None:
+            ended.put_nowait(record)
+
+    url, manager = await server(app={"observers": [Ends()]})
+    command = Command("sh", ("-c", "echo ready; exec cat"), tty=True)
+    client = await clients.start(url, Start(command, id="lives-on"))
+    await client.until_output(b"ready")
+    with caplog.at_level(logging.WARNING, logger="wsep_server"):
+        await client.drop()
+        await asyncio.wait_for(ended.get(), 30)  # the connection's cleanup is over
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    session = manager.find(None, "lives-on")
+    assert session is not None
+    assert not session.exited.is_set()
+    session.end("test over")
+    await asyncio.wait_for(session.ended.wait(), 30)

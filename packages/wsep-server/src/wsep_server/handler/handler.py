@@ -87,7 +87,7 @@ class ConnectionHandler(Starting, StdinWriting):
                 if self._pump_task is not None:
                     what = f"connection {self.record.id}: output"
                     await cancel_and_settle(self._pump_task, _log, what)
-                if self.status is None:
+                if self.status is None and not self.sessions.outlives_connection():
                     try:
                         self.status = await asyncio.wait_for(self.process.wait(), 1.0)
                     except asyncio.TimeoutError:

@@ -112,6 +112,11 @@ class SessionService(Protocol):
         """Release ``lease`` once what the start allowed has ended (the connection ends)."""
         ...
 
+    def outlives_connection(self) -> bool:
+        """Whether the process served lives on without this connection (a session that
+        has not exited): the handler then has no exit status to wait for."""
+        ...
+
 
 class NoSessions:
     """Sessions are off: ordinary processes only; session messages are refused."""
@@ -143,6 +148,9 @@ class NoSessions:
     def release_after(self, lease: Lease | None) -> None:
         if lease is not None:
             lease.release()
+
+    def outlives_connection(self) -> bool:
+        return False
 
 
 class ManagedSessions(NoSessions):
@@ -254,6 +262,10 @@ class ManagedSessions(NoSessions):
             process.session.when_ended(lease.release)
         else:
             lease.release()
+
+    def outlives_connection(self) -> bool:
+        process = self._process
+        return process is not None and not process.session.exited.is_set()
 
 
 def session_service(manager: SessionManager | None, *, identity: Any, peer: str) -> SessionService:
