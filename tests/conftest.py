@@ -8,7 +8,7 @@ Servers (all on 127.0.0.1, random ports, real processes):
   ``app_factory=`` replaces ``create_app`` (e.g. to add your own routes);
   ``runner_kwargs=`` and ``backlog=`` go to aiohttp's ``AppRunner`` and ``TCPSite``.
   Everything is shut down (sessions ended, processes reaped) after the test.
-  By default the session log line is off (``log_sessions=False``) and the
+  By default the session log line is off (``log_connections=False``) and the
   execer is ``LocalExecer(grace_period=2.0, output_linger=0.5)``.
 - ``wsep_server``: the URL of one default server (``await make_server()``).
 - ``start_server_process``: factory, ``srv = start_server_process(*cli_args, env=...)``
@@ -59,7 +59,7 @@ async def make_server() -> AsyncIterator[MakeServer]:
 
     async def factory(**kwargs: Any) -> str:
         app_factory = kwargs.pop("app_factory", create_app)
-        kwargs.setdefault("log_sessions", False)
+        kwargs.setdefault("log_connections", False)
         if "execer" not in kwargs:
             kwargs["execer"] = LocalExecer(grace_period=2.0, output_linger=0.5)
         path = kwargs.get("path", "/")

@@ -20,7 +20,7 @@ from wsep_client import (
     ProcessError,
 )
 from wsep_protocol import ExitStatus
-from wsep_server import SessionLimits, StartDecision, StartRequest
+from wsep_server import RunLimits, StartDecision, StartRequest
 
 pytestmark = pytest.mark.usefixtures("no_leaked_children")
 
@@ -186,7 +186,7 @@ async def test_a_policy_limit_is_reported_as_the_reason(make_server) -> None:
 
     class Limited:
         async def decide(self, request: StartRequest) -> StartDecision:
-            return StartDecision.allow(limits=SessionLimits(max_duration=0.5))
+            return StartDecision.allow(limits=RunLimits(max_duration=0.5))
 
     url = await make_server(policy=Limited())
     async with wsep_client.connect(url) as remote:

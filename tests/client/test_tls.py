@@ -23,7 +23,7 @@ async def tls_server() -> AsyncIterator[tuple[str, trustme.CA]]:
     cert = ca.issue_cert("127.0.0.1", "localhost")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(server_ctx)
-    app = create_app(execer=LocalExecer(grace_period=2.0, output_linger=0.5), log_sessions=False)
+    app = create_app(execer=LocalExecer(grace_period=2.0, output_linger=0.5), log_connections=False)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)

@@ -136,7 +136,7 @@ async def test_target_tls_options(tmp_path) -> None:
     ca = trustme.CA()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    app = create_app(execer=LocalExecer(grace_period=2.0), log_sessions=False)
+    app = create_app(execer=LocalExecer(grace_period=2.0), log_connections=False)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()

@@ -95,19 +95,19 @@ async def test_audit_lines(make_secure_server: MakeSecure, no_leaked_children: N
 
 async def test_audit_reopens_on_sighup(tmp_path: Path) -> None:
     from wsep_server.audit import AuditLog
-    from wsep_server.hooks import SessionRecord
+    from wsep_server.hooks import ConnectionRecord
 
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
     await log.start()
     log.install_sighup_handler()
     try:
-        await log.on_start(SessionRecord(id="one", identity=None, peer="127.0.0.1"))
+        await log.on_start(ConnectionRecord(id="one", identity=None, peer="127.0.0.1"))
         await log.wait_written(1)
         os.rename(path, tmp_path / "audit.jsonl.1")  # what logrotate does
         os.kill(os.getpid(), signal.SIGHUP)
         await wait_for(lambda: log._reopen)
-        await log.on_end(SessionRecord(id="two", identity=None, peer="127.0.0.1"))
+        await log.on_end(ConnectionRecord(id="two", identity=None, peer="127.0.0.1"))
         await log.wait_written(2)
     finally:
         await log.close()
@@ -117,10 +117,10 @@ async def test_audit_reopens_on_sighup(tmp_path: Path) -> None:
 
 async def test_audit_scrubs_token_shaped_argv(tmp_path: Path) -> None:
     from wsep_server.audit import AuditLog
-    from wsep_server.hooks import SessionRecord
+    from wsep_server.hooks import ConnectionRecord
 
     log = AuditLog(tmp_path / "a.jsonl")
-    record = SessionRecord(
+    record = ConnectionRecord(
         id="x",
         identity=None,
         peer="",

@@ -132,7 +132,7 @@ async def test_loose_audit_log_and_record_dir_are_made_private(
 
 async def test_a_rotated_audit_log_is_reopened_private(tmp_path: Path) -> None:
     from wsep_server.audit import AuditLog
-    from wsep_server.hooks import SessionRecord
+    from wsep_server.hooks import ConnectionRecord
 
     path = tmp_path / "audit.jsonl"
     path.write_text("")
@@ -140,7 +140,7 @@ async def test_a_rotated_audit_log_is_reopened_private(tmp_path: Path) -> None:
     log = AuditLog(path)
     await log.start()
     try:
-        await log.on_end(SessionRecord(id="x", identity=None, peer="127.0.0.1"))
+        await log.on_end(ConnectionRecord(id="x", identity=None, peer="127.0.0.1"))
         await asyncio.wait_for(log.wait_written(1), TIMEOUT)
     finally:
         await log.close()

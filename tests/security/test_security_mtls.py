@@ -52,7 +52,7 @@ async def _serve(tmp_path: Path, ca: trustme.CA, *, require: bool) -> AsyncItera
     app = create_app(
         execer=execer,
         policy=SeeIdentity(),
-        log_sessions=False,
+        log_connections=False,
         middlewares=[auth_middleware([ClientCertAuthenticator()])],
     )
     runner = web.AppRunner(app, handle_signals=False)

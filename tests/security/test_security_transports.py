@@ -85,7 +85,7 @@ async def test_access_log_never_shows_tokens(
     from wsep_server.auth import ScrubbingAccessLogger, StaticTokenAuthenticator, auth_middleware
 
     app = create_app(
-        log_sessions=False,
+        log_connections=False,
         middlewares=[auth_middleware([StaticTokenAuthenticator(plain=TOKENS.items())])],
     )
     runner = web.AppRunner(app, handle_signals=False, access_log_class=ScrubbingAccessLogger,

@@ -60,7 +60,7 @@ async def test_mount_handler_in_own_app(make_server: MakeServer) -> None:
 
     def my_app(**kwargs: Any) -> web.Application:
         app = web.Application()
-        handler = WsepHandler(execer=LocalExecer(), log_sessions=False)
+        handler = WsepHandler(execer=LocalExecer(), log_connections=False)
         app.router.add_get("/tools/exec", handler.handle)
         app.on_shutdown.append(handler.on_shutdown)
         return app
@@ -281,7 +281,7 @@ def test_app_setup_raises_no_aiohttp_warnings() -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        app = create_app(execer=LocalExecer(), log_sessions=False)
+        app = create_app(execer=LocalExecer(), log_connections=False)
     assert all(asyncio.iscoroutinefunction(route.handler) for route in app.router.routes()), (
         "a bare (non-async) route handler makes aiohttp warn"
     )
@@ -295,7 +295,7 @@ async def test_cleanup_closes_a_chained_remote_execer(wsep_server: str) -> None:
     from wsep_server import create_app
 
     execer = RemoteExecer(wsep_server)
-    app = create_app(execer=execer, log_sessions=False)
+    app = create_app(execer=execer, log_connections=False)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)
     await runner.setup()
     try:

@@ -279,7 +279,7 @@ async def test_server_shutdown_closes_a_closable_execer(
     assert isinstance(execer, ClosableExecer) is closable
     # Recording wraps the execer (--record-dir): the inner one is closed all the same.
     served: Execer = RecordingExecer(execer, tmp_path / "casts") if recorded else execer
-    runner = web.AppRunner(create_app(execer=served, log_sessions=False), handle_signals=False)
+    runner = web.AppRunner(create_app(execer=served, log_connections=False), handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -8,6 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from support.wire import run
+from wsep_server import ConnectionLogObserver, create_app
+from wsep_server.app import HANDLER_KEY
+from wsep_server.local import LocalExecer
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -56,3 +59,31 @@ async def test_handler_class_replaces_the_connection_handler(make_server: MakeSe
     assert handler.connections == set()
     with pytest.deprecated_call():
         assert handler.sessions is handler.connections
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new"),
+    [
+        ("wsep_server", "SessionRecord", "ConnectionRecord"),
+        ("wsep_server", "SessionObserver", "ConnectionObserver"),
+        ("wsep_server", "SessionLimits", "RunLimits"),
+        ("wsep_server", "SessionLogObserver", "ConnectionLogObserver"),
+        ("wsep_server.hooks", "SessionRecord", "ConnectionRecord"),
+        ("wsep_server.hooks", "SessionLimits", "RunLimits"),
+        ("wsep_server.logs", "SessionLogObserver", "ConnectionLogObserver"),
+    ],
+)
+def test_per_connection_hook_names_keep_deprecated_session_aliases(
+    module: str, old: str, new: str
+) -> None:
+    imported = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=new):
+        assert getattr(imported, old) is getattr(imported, new)
+    with pytest.raises(AttributeError):
+        _ = importlib.import_module("wsep_server.hooks").SessionNothing
+
+
+def test_log_sessions_is_a_deprecated_keyword_of_create_app() -> None:
+    with pytest.warns(DeprecationWarning, match="log_connections"):
+        app = create_app(execer=LocalExecer(), log_sessions=False)
+    assert not any(isinstance(o, ConnectionLogObserver) for o in app[HANDLER_KEY].observers)

@@ -17,7 +17,7 @@ from support import TIMEOUT
 from support.rawws import RawWebSocket
 from support.wire import collect, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2, Command, PolicyViolation, Process
-from wsep_server import Identity, SessionLimits, SessionRecord, StartDecision, StartRequest
+from wsep_server import ConnectionRecord, Identity, RunLimits, StartDecision, StartRequest
 from wsep_server.local import LocalExecer
 from wsep_server.policy import EnvironmentPlan, RunAs
 
@@ -40,13 +40,13 @@ class Ended:
     """An observer that keeps the records of ended sessions."""
 
     def __init__(self) -> None:
-        self.records: list[SessionRecord] = []
+        self.records: list[ConnectionRecord] = []
         self.done = asyncio.Event()
 
-    def on_start(self, record: SessionRecord) -> None:
+    def on_start(self, record: ConnectionRecord) -> None:
         pass
 
-    def on_end(self, record: SessionRecord) -> None:
+    def on_end(self, record: ConnectionRecord) -> None:
         self.records.append(record)
         self.done.set()
 
@@ -293,15 +293,15 @@ async def test_reattach_and_new_are_told_apart(
 async def test_deprecated_policy_record_limit_still_records(
     make_server: MakeServer, tmp_path: Path
 ) -> None:
-    """``SessionLimits(record=True)`` from a ``check_start`` policy decides, with warnings."""
+    """``RunLimits(record=True)`` from a ``check_start`` policy decides, with warnings."""
     from wsep_server.recording import RecordingExecer
 
     class Old:
         async def check_start(
             self, request: Any, identity: Any, command: Command, session_id: str
-        ) -> SessionLimits:
+        ) -> RunLimits:
             with pytest.warns(DeprecationWarning, match="record"):
-                return SessionLimits(record=True)
+                return RunLimits(record=True)
 
     casts = tmp_path / "casts"
     with pytest.warns(DeprecationWarning, match="check_start"):
@@ -367,7 +367,7 @@ async def test_file_policy_decides_everything_in_one_decision(tmp_path: Path) ->
     pipes = await policy.decide(StartRequest(None, Command("sh")))
     assert tty.allowed
     assert pipes.allowed
-    assert tty.limits == SessionLimits(max_duration=60.0, max_output_bytes=1000)
+    assert tty.limits == RunLimits(max_duration=60.0, max_output_bytes=1000)
     assert (tty.record, pipes.record) == (True, False)
     assert tty.run_as == RunAs(os.geteuid(), os.getegid())
     assert tty.environment == EnvironmentPlan("clean", ("LANG",))
@@ -394,9 +394,9 @@ async def test_deprecated_policy_still_gets_its_request_keys(
     class Counting:
         async def check_start(
             self, request: web.Request, identity: Any, command: Command, session_id: str
-        ) -> SessionLimits:
+        ) -> RunLimits:
             seen.append((session_id, bool(request.get(REATTACH_KEY))))
-            return SessionLimits()
+            return RunLimits()
 
     @web.middleware
     async def release(request: web.Request, handler: Any) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from support.proc import open_fds, wait_until_gone, zombies_of
 from support.rawws import RawWebSocket
 from support.wire import collect, header, run, start_bytes
 from wsep_protocol import SUBPROTOCOL_V2, Command, PolicyViolation
-from wsep_server import Identity, SessionLimits, SessionRecord, StartDecision, StartRequest
+from wsep_server import ConnectionRecord, Identity, RunLimits, StartDecision, StartRequest
 
 MakeServer = Callable[..., Awaitable[str]]
 
@@ -117,20 +117,20 @@ async def test_many_sessions_no_zombies_no_fd_growth(wsep_server: str) -> None:
 
 class Recorder:
     def __init__(self) -> None:
-        self.started: list[SessionRecord] = []
-        self.ended: list[SessionRecord] = []
+        self.started: list[ConnectionRecord] = []
+        self.ended: list[ConnectionRecord] = []
         self.done = asyncio.Event()
 
-    def on_start(self, record: SessionRecord) -> None:
+    def on_start(self, record: ConnectionRecord) -> None:
         self.started.append(record)
 
-    async def on_end(self, record: SessionRecord) -> None:
+    async def on_end(self, record: ConnectionRecord) -> None:
         self.ended.append(record)
         self.done.set()
 
 
 class Policy:
-    def __init__(self, limits: SessionLimits) -> None:
+    def __init__(self, limits: RunLimits) -> None:
         self.limits = limits
         self.seen: list[StartRequest] = []
 
@@ -162,7 +162,7 @@ async def test_observer_sees_session_record(make_server: MakeServer) -> None:
 
 async def test_policy_refusal_spawns_nothing(make_server: MakeServer) -> None:
     rec = Recorder()
-    policy = Policy(SessionLimits())
+    policy = Policy(RunLimits())
     url = await make_server(policy=policy, observers=[rec])
     ws = await RawWebSocket.connect(url, subprotocols=[SUBPROTOCOL_V2])
     await ws.send_message(start_bytes("forbidden", id="abc"))
@@ -197,9 +197,9 @@ async def test_deprecated_check_start_policy_gets_the_record_id(
             session_id: str,
             *,
             record_id: str = "",
-        ) -> SessionLimits:
+        ) -> RunLimits:
             self.seen.append((session_id, record_id))
-            return SessionLimits()
+            return RunLimits()
 
     class FourArguments:
         def __init__(self) -> None:
@@ -207,9 +207,9 @@ async def test_deprecated_check_start_policy_gets_the_record_id(
 
         async def check_start(
             self, request: Any, identity: Identity | None, command: Command, session_id: str
-        ) -> SessionLimits:
+        ) -> RunLimits:
             self.seen.append(session_id)
-            return SessionLimits()
+            return RunLimits()
 
     rec = Recorder()
     policy = MatchingPolicy()
@@ -240,7 +240,7 @@ async def test_identity_from_middleware_reaches_policy(make_server: MakeServer) 
         request[IDENTITY_KEY] = Identity("alice", {"role": "dev"})
         return await handler(request)
 
-    policy = Policy(SessionLimits())
+    policy = Policy(RunLimits())
     url = await make_server(policy=policy, middlewares=[auth])
     await run(url, "true")
     assert policy.seen[0].identity == Identity("alice", {"role": "dev"})
@@ -249,7 +249,7 @@ async def test_identity_from_middleware_reaches_policy(make_server: MakeServer) 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 async def test_max_duration_ends_process(make_server: MakeServer, version: str) -> None:
     rec = Recorder()
-    url = await make_server(policy=Policy(SessionLimits(max_duration=0.3)), observers=[rec])
+    url = await make_server(policy=Policy(RunLimits(max_duration=0.3)), observers=[rec])
     protos = (SUBPROTOCOL_V2,) if version == "v2" else ()
     ws = await RawWebSocket.connect(url, subprotocols=protos)
     await ws.send_message(start_bytes("sh", "-c", "echo started; sleep 60 & wait"))
@@ -269,7 +269,7 @@ async def test_max_duration_ends_process(make_server: MakeServer, version: str) 
 
 
 async def test_max_output_bytes_ends_process(make_server: MakeServer) -> None:
-    url = await make_server(policy=Policy(SessionLimits(max_output_bytes=100_000)))
+    url = await make_server(policy=Policy(RunLimits(max_output_bytes=100_000)))
     ws = await RawWebSocket.connect(url, subprotocols=[SUBPROTOCOL_V2])
     await ws.send_message(start_bytes("cat", "/dev/zero"))
     res = await collect(ws, until_exit=False)

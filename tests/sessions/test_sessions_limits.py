@@ -15,7 +15,7 @@ from support.sessions import ServerFactory, script
 from support.wsclient import ClientPool, WsClient
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach
-from wsep_server import SessionLimits, StartDecision, StartRequest
+from wsep_server import RunLimits, StartDecision, StartRequest
 from wsep_server.sessions import Session, SessionManager
 
 #: Long enough that only a limit can end a detached session in these tests.
@@ -28,7 +28,7 @@ LimitedServer = Callable[..., Awaitable[tuple[str, SessionManager]]]
 class Policy:
     """Hands out ``limits`` in order, one per start; the last one repeats."""
 
-    def __init__(self, *limits: SessionLimits) -> None:
+    def __init__(self, *limits: RunLimits) -> None:
         self.limits = list(limits)
 
     async def decide(self, request: StartRequest) -> StartDecision:
@@ -40,7 +40,7 @@ class Policy:
 def server(server: ServerFactory) -> LimitedServer:
     """A server whose policy hands out ``limits`` in order."""
 
-    async def start(*limits: SessionLimits) -> tuple[str, SessionManager]:
+    async def start(*limits: RunLimits) -> tuple[str, SessionManager]:
         return await server(timeout=IDLE_TIMEOUT, app={"policy": Policy(*limits)})
 
     return start
@@ -63,7 +63,7 @@ async def started(client: WsClient, manager: SessionManager) -> tuple[int, Sessi
 async def test_duration_limit_ends_the_session_not_only_the_connection(
     server: LimitedServer, clients: ClientPool, v2: bool
 ) -> None:
-    url, manager = await server(SessionLimits(max_duration=0.5))
+    url, manager = await server(RunLimits(max_duration=0.5))
     c = await clients.start(url, echo(), v2=v2)
     pid, session = await started(c, manager)
     assert isinstance(await c.until(ExitCode), ExitCode)
@@ -82,7 +82,7 @@ async def test_duration_limit_ends_the_session_not_only_the_connection(
 async def test_duration_limit_ends_a_detached_session(
     server: LimitedServer, clients: ClientPool
 ) -> None:
-    url, manager = await server(SessionLimits(max_duration=0.5))
+    url, manager = await server(RunLimits(max_duration=0.5))
     c = await clients.start(url, echo())
     pid, session = await started(c, manager)
     await c.drop()  # nobody attached; the idle timeout is far away
@@ -94,7 +94,7 @@ async def test_duration_limit_ends_a_detached_session(
 async def test_reattaching_does_not_restart_the_clock(
     server: LimitedServer, clients: ClientPool
 ) -> None:
-    url, manager = await server(SessionLimits(max_duration=4.0))
+    url, manager = await server(RunLimits(max_duration=4.0))
     a = await clients.start(url, echo(), v2=True)
     pid, session = await started(a, manager)
     deadline = session.limit_deadline
@@ -110,7 +110,7 @@ async def test_reattaching_does_not_restart_the_clock(
 
 
 async def test_output_limit_ends_the_session(server: LimitedServer, clients: ClientPool) -> None:
-    url, manager = await server(SessionLimits(max_output_bytes=50_000))
+    url, manager = await server(RunLimits(max_output_bytes=50_000))
     c = await clients.start(
         url, Start(Command("sh", ("-c", "read x; exec yes"), tty=True), id="flood"), v2=True
     )
@@ -128,7 +128,7 @@ async def test_output_limit_ends_the_session(server: LimitedServer, clients: Cli
 async def test_an_observers_limit_ends_only_the_observer(
     server: LimitedServer, clients: ClientPool
 ) -> None:
-    url, manager = await server(SessionLimits(), SessionLimits(max_duration=0.3))
+    url, manager = await server(RunLimits(), RunLimits(max_duration=0.3))
     owner = await clients.start(url, echo(), v2=True)
     await started(owner, manager)
     observer = await clients.start(url, Attach("s", read_only=True), v2=True)

@@ -17,7 +17,7 @@ from support.wsclient import ClientPool
 from wsep_protocol import Command, Error, ExitCode, Pid, Start
 from wsep_protocol.sessions import Attach, Attached, ListSessions, SessionList
 from wsep_server import create_app
-from wsep_server.hooks import SessionRecord
+from wsep_server.hooks import ConnectionRecord
 from wsep_server.local import LocalExecer
 from wsep_server.sessions import SessionManager
 from wsep_server.sessions.serving import ManagedSessions, NoSessions, session_service
@@ -86,13 +86,13 @@ async def test_a_detach_from_a_running_session_is_not_logged_as_a_failure(
     server: ServerFactory, clients: ClientPool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The connection ends, the session lives on: there is no exit to wait for."""
-    ended: asyncio.Queue[SessionRecord] = asyncio.Queue()
+    ended: asyncio.Queue[ConnectionRecord] = asyncio.Queue()
 
     class Ends:
-        def on_start(self, record: SessionRecord) -> None:
+        def on_start(self, record: ConnectionRecord) -> None:
             pass
 
-        def on_end(self, record: SessionRecord) -> None:
+        def on_end(self, record: ConnectionRecord) -> None:
             ended.put_nowait(record)
 
     url, manager = await server(app={"observers": [Ends()]})

@@ -94,7 +94,7 @@ class Servers:
                 [StaticTokenAuthenticator(plain=[("alice", TOKEN)])],
                 allow_anonymous=True,
             ),
-            log_sessions=False,
+            log_connections=False,
         )
         add_web_routes(app)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=10.0)

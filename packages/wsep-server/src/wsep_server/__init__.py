@@ -3,12 +3,12 @@
 Public API::
 
     create_app(*, execer=None, path="/", config=None, policy=None, observers=(),
-               middlewares=(), versions=(V1, V2), log_sessions=True,
+               middlewares=(), versions=(V1, V2), log_connections=True,
                handler_class=ConnectionHandler, session_manager=None) -> web.Application
     WsepHandler(...)            # mount on any route of your own app
     ConnectionHandler           # serves one WebSocket connection (subclass for handler_class)
     ServerConfig(...)           # compress, max_receive_size, heartbeat, grace_period, ...
-    hooks: IDENTITY_KEY, Identity, StartPolicy, SessionLimits, SessionObserver, SessionRecord
+    hooks: IDENTITY_KEY, Identity, StartPolicy, RunLimits, ConnectionObserver, ConnectionRecord
     policy: StartRequest -> StartPolicy.decide -> StartDecision (RunAs, EnvironmentPlan)
 """
 
@@ -31,14 +31,14 @@ from .handler import ConnectionHandler
 from .hooks import (
     IDENTITY_KEY,
     AllowAll,
+    ConnectionObserver,
+    ConnectionRecord,
     Identity,
-    SessionLimits,
-    SessionObserver,
-    SessionRecord,
+    RunLimits,
     StartPolicy,
 )
 from .loader import load_execer
-from .logs import JsonFormatter, SessionLogObserver, configure_logging
+from .logs import ConnectionLogObserver, JsonFormatter, configure_logging
 from .policy.decision import RunAs, StartDecision, StartRequest
 
 __version__ = "0.1.0"
@@ -52,14 +52,14 @@ __all__ = [
     "TOKEN_SUBPROTOCOL_PREFIX",
     "AllowAll",
     "ConnectionHandler",
+    "ConnectionLogObserver",
+    "ConnectionObserver",
+    "ConnectionRecord",
     "Identity",
     "JsonFormatter",
     "RunAs",
+    "RunLimits",
     "ServerConfig",
-    "SessionLimits",
-    "SessionLogObserver",
-    "SessionObserver",
-    "SessionRecord",
     "StartDecision",
     "StartPolicy",
     "StartRequest",
@@ -80,4 +80,6 @@ def __getattr__(name: str) -> Any:
             stacklevel=2,
         )
         return ConnectionHandler
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .hooks import _renamed
+
+    return _renamed(__name__, name, globals())

@@ -33,8 +33,8 @@ from wsep_protocol import (
 
 from .config import ServerConfig
 from .handler import ConnectionHandler
-from .hooks import AllowAll, SessionObserver, StartPolicy
-from .logs import SessionLogObserver
+from .hooks import AllowAll, ConnectionObserver, StartPolicy
+from .logs import ConnectionLogObserver
 from .policy.legacy import LegacyStartPolicy, as_start_policy
 from .sessions import SessionManager
 from .ws import WsepWebSocketResponse, quiet_negotiation
@@ -73,23 +73,25 @@ class WsepHandler:
         execer: Execer | None = None,
         config: ServerConfig | None = None,
         policy: StartPolicy | LegacyStartPolicy | None = None,
-        observers: Iterable[SessionObserver] = (),
+        observers: Iterable[ConnectionObserver] = (),
         versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
-        log_sessions: bool = True,
+        log_connections: bool = True,
         handler_class: type[ConnectionHandler] = ConnectionHandler,
         session_manager: SessionManager | None = None,
         session_class: type[ConnectionHandler] | None = None,
         reattachable_sessions: bool = True,
+        log_sessions: bool | None = None,
     ) -> None:
+        log_connections = _log_connections(log_connections, log_sessions)
         #: What serves each connection (a :class:`ConnectionHandler` subclass).
         self.handler_class = _handler_class(handler_class, session_class)
         self.config = config if config is not None else ServerConfig()
         self.execer = execer if execer is not None else default_execer(self.config)
         self.policy: StartPolicy = as_start_policy(policy) if policy is not None else AllowAll()
-        observer_list: list[SessionObserver] = list(observers)
-        if log_sessions:
-            observer_list.insert(0, SessionLogObserver())
-        self.observers: Sequence[SessionObserver] = tuple(observer_list)
+        observer_list: list[ConnectionObserver] = list(observers)
+        if log_connections:
+            observer_list.insert(0, ConnectionLogObserver())
+        self.observers: Sequence[ConnectionObserver] = tuple(observer_list)
         self.versions = frozenset(versions)
         if not self.versions:
             raise ValueError("a server must speak at least one protocol version")
@@ -246,25 +248,28 @@ def create_app(
     path: str = "/",
     config: ServerConfig | None = None,
     policy: StartPolicy | LegacyStartPolicy | None = None,
-    observers: Iterable[SessionObserver] = (),
+    observers: Iterable[ConnectionObserver] = (),
     middlewares: Iterable[Middleware] = (),
     versions: Iterable[ProtocolVersion] = (ProtocolVersion.V1, ProtocolVersion.V2),
-    log_sessions: bool = True,
+    log_connections: bool = True,
     handler_class: type[ConnectionHandler] = ConnectionHandler,
     session_manager: SessionManager | None = None,
     session_class: type[ConnectionHandler] | None = None,
     reattachable_sessions: bool = True,
+    log_sessions: bool | None = None,
 ) -> web.Application:
     """An aiohttp application serving wsep on ``path`` and ``GET /healthz``.
 
     ``execer`` defaults to the local execer; ``versions=(V1,)`` makes a server
     that speaks only the Go wire format; ``observers`` see every connection's
-    record (the structured log line is added unless ``log_sessions=False``);
+    record (the structured log line is added unless ``log_connections=False``);
     ``handler_class`` replaces the per-connection logic (a
     :class:`~wsep_server.handler.ConnectionHandler` subclass; ``session_class``
     is its deprecated name); ``session_manager`` holds the reattachable sessions
-    (``reattachable_sessions=False`` turns them off: ordinary processes only).
+    (``reattachable_sessions=False`` turns them off: ordinary processes only);
+    ``log_sessions`` is the deprecated name of ``log_connections``.
     """
+    log_connections = _log_connections(log_connections, log_sessions)
     handler = WsepHandler(
         session_manager=session_manager,
         execer=execer,
@@ -272,7 +277,7 @@ def create_app(
         policy=policy,
         observers=observers,
         versions=versions,
-        log_sessions=log_sessions,
+        log_connections=log_connections,
         handler_class=_handler_class(handler_class, session_class),
         reattachable_sessions=reattachable_sessions,
     )
@@ -285,3 +290,14 @@ def create_app(
     app.on_shutdown.append(handler.on_shutdown)
     app.on_cleanup.append(handler.on_cleanup)
     return app
+
+
+def _log_connections(log_connections: bool, log_sessions: bool | None) -> bool:
+    if log_sessions is None:
+        return log_connections
+    warnings.warn(
+        "log_sessions= is deprecated: use log_connections= (the line is one connection's)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return log_sessions

@@ -1,6 +1,6 @@
 """The audit log: one JSON line when a connection starts its process and one when it ends.
 
-A :class:`~wsep_server.hooks.SessionObserver`. Lines are queued and written by
+A :class:`~wsep_server.hooks.ConnectionObserver`. Lines are queued and written by
 a background task through aiofiles, so the event loop never waits on the disk
 (the queue is bounded: a stuck disk slows connections down, it never eats memory).
 On SIGHUP the file is reopened, for logrotate. Lines carry who, from where,
@@ -24,7 +24,7 @@ from typing import Any
 import aiofiles
 
 from .auth.scrub import scrub
-from .hooks import SessionRecord
+from .hooks import ConnectionRecord
 
 __all__ = ["AuditLog", "audit_fields", "on_sighup"]
 
@@ -40,7 +40,7 @@ def _iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
 
 
-def audit_fields(event: str, record: SessionRecord) -> dict[str, Any]:
+def audit_fields(event: str, record: ConnectionRecord) -> dict[str, Any]:
     """The JSON object of one audit line (``event`` is ``start`` or ``end``)."""
     identity = record.identity
     out: dict[str, Any] = {
@@ -130,10 +130,10 @@ class AuditLog:
 
     # --- observer -----------------------------------------------------------
 
-    async def on_start(self, record: SessionRecord) -> None:
+    async def on_start(self, record: ConnectionRecord) -> None:
         await self._put(audit_fields("start", record))
 
-    async def on_end(self, record: SessionRecord) -> None:
+    async def on_end(self, record: ConnectionRecord) -> None:
         await self._put(audit_fields("end", record))
 
     # --- life cycle ---------------------------------------------------------

@@ -6,11 +6,11 @@ against these names; the handler calls them. Nothing here does I/O.
 - An auth middleware stores the caller's :class:`Identity` in
   ``request[IDENTITY_KEY]`` (absent or ``None`` means anonymous).
 - A :class:`StartPolicy` decides, before anything is spawned, whether a
-  ``start`` may run and how (:class:`SessionLimits`, recording, user,
+  ``start`` may run and how (:class:`RunLimits`, recording, user,
   environment): one typed request in, one typed decision out (see
   :mod:`wsep_server.policy.decision`); a refusal closes with 1008.
-- :class:`SessionObserver` objects see every session start and end as a
-  :class:`SessionRecord` (the per-session log line is one of them).
+- :class:`ConnectionObserver` objects see every connection's start and end as a
+  :class:`ConnectionRecord` (the per-connection log line is one of them).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ __all__ = [
     "REATTACH_KEY",
     "SESSION_ENDED_KEY",
     "AllowAll",
+    "ConnectionObserver",
+    "ConnectionRecord",
     "Identity",
-    "SessionLimits",
-    "SessionObserver",
-    "SessionRecord",
+    "RunLimits",
     "StartPolicy",
     "notify_observers",
 ]
@@ -80,12 +80,12 @@ SESSION_ENDED_KEY: Final[Any] = (
 
 
 @dataclass(frozen=True, slots=True)
-class SessionLimits:
-    """What a session may do at run time; ``None`` means unlimited.
+class RunLimits:
+    """What a run may do (one connection's, or a reattachable session's); ``None`` means unlimited.
 
     The handler ends the process when ``max_duration`` seconds have passed or
     more than ``max_output_bytes`` of stdout+stderr were produced, and says so
-    in the session record's ``end_reason`` (and, in v2, an ``error`` message).
+    in the connection record's ``end_reason`` (and, in v2, an ``error`` message).
     ``record`` is deprecated: ``StartDecision.record`` decides recording (a
     policy of the older ``check_start`` form that returns ``record=True`` gets
     its sessions recorded through it).
@@ -98,7 +98,7 @@ class SessionLimits:
     def __post_init__(self) -> None:
         if self.record:
             warnings.warn(
-                "SessionLimits(record=True) is deprecated: return "
+                "RunLimits(record=True) is deprecated: return "
                 "StartDecision.allow(record=True) from StartPolicy.decide",
                 DeprecationWarning,
                 stacklevel=3,
@@ -130,12 +130,12 @@ class AllowAll:
 
 
 @dataclass(slots=True)
-class SessionRecord:
-    """One session as observers see it; filled in as the session goes.
+class ConnectionRecord:
+    """One connection's run as observers see it; filled in as it goes.
 
     ``id`` is unique per connection (a server-made id, not the client's ``start``
     id, which is ``client_id``). ``started``/``ended`` are ``time.time()`` values.
-    ``end_reason`` says why the session ended: ``exited``, ``client closed``,
+    ``end_reason`` says why the run ended: ``exited``, ``client closed``,
     ``client disconnected``, ``start failed: ...``, ``protocol error: ...``,
     ``policy: ...``, ``limit: ...``, ``server shutdown``, ``internal error: ...``.
     """
@@ -156,8 +156,8 @@ class SessionRecord:
     client_id: str = ""
     protocol_version: int = 1
     close_code: int | None = None
-    limits: SessionLimits = field(default_factory=SessionLimits)
-    #: The policy decided to record this session.
+    limits: RunLimits = field(default_factory=RunLimits)
+    #: The policy decided to record this run.
     recorded: bool = False
     #: The start attached to a session this identity already had.
     reattach: bool = False
@@ -168,21 +168,21 @@ class SessionRecord:
 
 
 @runtime_checkable
-class SessionObserver(Protocol):
-    """Sees sessions start and end; the methods may be plain or ``async``.
+class ConnectionObserver(Protocol):
+    """Sees each connection's run start and end; the methods may be plain or ``async``.
 
     ``on_start`` is called once the process runs (``pid`` set); ``on_end`` once
-    per session that got a ``start``, including refused and failed starts.
+    per connection that got a ``start``, including refused and failed starts.
     An observer that raises is logged and otherwise ignored.
     """
 
-    def on_start(self, record: SessionRecord) -> Awaitable[None] | None: ...
+    def on_start(self, record: ConnectionRecord) -> Awaitable[None] | None: ...
 
-    def on_end(self, record: SessionRecord) -> Awaitable[None] | None: ...
+    def on_end(self, record: ConnectionRecord) -> Awaitable[None] | None: ...
 
 
 async def notify_observers(
-    observers: Sequence[SessionObserver], event: str, record: SessionRecord
+    observers: Sequence[ConnectionObserver], event: str, record: ConnectionRecord
 ) -> None:
     """Call ``event`` (``on_start``/``on_end``) on every observer; never raises."""
     for observer in observers:
@@ -191,4 +191,30 @@ async def notify_observers(
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            _log.exception("session observer %r failed in %s", observer, event)
+            _log.exception("observer %r failed in %s", observer, event)
+
+
+#: Old names, kept as deprecated aliases (each meant one connection's run).
+_RENAMED = {
+    "SessionRecord": "ConnectionRecord",
+    "SessionObserver": "ConnectionObserver",
+    "SessionLimits": "RunLimits",
+    "SessionLogObserver": "ConnectionLogObserver",
+}
+
+
+def _renamed(module: str, name: str, names: dict[str, Any]) -> Any:
+    """``module``'s deprecated ``name``: the new name's object (found in ``names``)."""
+    new = _RENAMED.get(name)
+    if new is None or new not in names:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} is deprecated: use {new} (a session is a reattachable one)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return names[new]
+
+
+def __getattr__(name: str) -> Any:
+    return _renamed(__name__, name, globals())

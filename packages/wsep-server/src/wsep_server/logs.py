@@ -8,9 +8,9 @@ import sys
 import time
 from typing import Any
 
-from .hooks import SessionRecord
+from .hooks import ConnectionRecord
 
-__all__ = ["JsonFormatter", "SessionLogObserver", "configure_logging", "session_fields"]
+__all__ = ["ConnectionLogObserver", "JsonFormatter", "configure_logging", "session_fields"]
 
 #: The logger of the one record per connection (``wsep_server.sessions`` is the
 #: reattachable sessions' own).
@@ -20,7 +20,7 @@ RECORD_LOGGER = "wsep_server.records"
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def session_fields(record: SessionRecord) -> dict[str, Any]:
+def session_fields(record: ConnectionRecord) -> dict[str, Any]:
     """The fields of the per-connection log line, JSON-ready."""
     status = record.exit_status
     duration = record.duration
@@ -44,16 +44,16 @@ def session_fields(record: SessionRecord) -> dict[str, Any]:
     }
 
 
-class SessionLogObserver:
+class ConnectionLogObserver:
     """Writes one log record per connection when it ends (logger ``wsep_server.records``)."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger(RECORD_LOGGER)
 
-    def on_start(self, record: SessionRecord) -> None:
+    def on_start(self, record: ConnectionRecord) -> None:
         return None
 
-    def on_end(self, record: SessionRecord) -> None:
+    def on_end(self, record: ConnectionRecord) -> None:
         fields = session_fields(record)
         text = " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
         self.logger.info("session %s", text, extra={"wsep": fields})
@@ -107,3 +107,9 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def __getattr__(name: str) -> Any:
+    from .hooks import _renamed
+
+    return _renamed(__name__, name, globals())

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import TOKEN_SUBPROTOCOL_PREFIX, offered_subprotocols
 
-from .hooks import SessionRecord
+from .hooks import ConnectionRecord
 from .sessions.stats import STATS
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def _auth_method(request: web.Request) -> str:
 
 
 class Metrics:
-    """The server's counts; a :class:`~wsep_server.hooks.SessionObserver` too."""
+    """The server's counts; a :class:`~wsep_server.hooks.ConnectionObserver` too."""
 
     def __init__(self, *, reload_counts: Callable[[], tuple[int, int]] | None = None) -> None:
         self.connections_active = 0
@@ -81,12 +81,12 @@ class Metrics:
         self.bytes_out = 0
         self.spawn_buckets = [0] * (len(SPAWN_BUCKETS) + 1)
         self.spawn_sum = 0.0
-        self._live: dict[str, SessionRecord] = {}
+        self._live: dict[str, ConnectionRecord] = {}
         self.reload_counts = reload_counts
 
     # --- observer -------------------------------------------------------------
 
-    def on_start(self, record: SessionRecord) -> None:
+    def on_start(self, record: ConnectionRecord) -> None:
         self.processes_started += 1
         self._live[record.id] = record
         if record.started:
@@ -94,7 +94,7 @@ class Metrics:
             self.spawn_buckets[bisect.bisect_left(SPAWN_BUCKETS, latency)] += 1
             self.spawn_sum += latency
 
-    def on_end(self, record: SessionRecord) -> None:
+    def on_end(self, record: ConnectionRecord) -> None:
         self._live.pop(record.id, None)
         self.ended[_category(record.end_reason)] += 1
         if record.reattach:

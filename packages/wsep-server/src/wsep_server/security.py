@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from aiohttp.typedefs import Middleware
     from wsep_protocol import Execer
 
-    from .hooks import SessionObserver, StartPolicy
+    from .hooks import ConnectionObserver, StartPolicy
 
 __all__ = [
     "Security",
@@ -65,7 +65,7 @@ class Security:
     authenticators: list[Authenticator] = field(default_factory=list)
     middlewares: list[Middleware] = field(default_factory=list)
     policy: StartPolicy | None = None
-    observers: list[SessionObserver] = field(default_factory=list)
+    observers: list[ConnectionObserver] = field(default_factory=list)
     execer: Execer | None = None
     on_startup: list[Any] = field(default_factory=list)
     on_cleanup: list[Any] = field(default_factory=list)

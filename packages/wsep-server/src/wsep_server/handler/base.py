@@ -31,10 +31,10 @@ from ..config import ServerConfig
 from ..flow import OutputGate
 from ..hooks import (
     IDENTITY_KEY,
+    ConnectionObserver,
+    ConnectionRecord,
     Identity,
-    SessionLimits,
-    SessionObserver,
-    SessionRecord,
+    RunLimits,
     StartPolicy,
 )
 from ..policy.decision import StartDecision
@@ -60,7 +60,7 @@ class ConnectionBase:
         execer: Execer,
         config: ServerConfig,
         policy: StartPolicy,
-        observers: Sequence[SessionObserver] = (),
+        observers: Sequence[ConnectionObserver] = (),
         session_manager: SessionManager | None = None,
     ) -> None:
         self.request = request
@@ -71,7 +71,7 @@ class ConnectionBase:
         self.observers = observers
         self.conn = Connection(Role.SERVER, version, max_receive_size=config.max_receive_size)
         identity = request.get(IDENTITY_KEY)
-        self.record = SessionRecord(
+        self.record = ConnectionRecord(
             id=secrets.token_hex(8),
             identity=identity if isinstance(identity, Identity) else None,
             peer=_peer(request),
@@ -83,7 +83,7 @@ class ConnectionBase:
         )
         #: The policy's answer to this connection's start (None until asked).
         self.decision: StartDecision | None = None
-        self.limits = SessionLimits()
+        self.limits = RunLimits()
         self.process: Process | None = None
         #: The stdin writer last written to, and the same if it says when to drain.
         self._stdin: ProcessWriter | None = None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from wsep_protocol import Command, ErrorCode, Execer, PolicyViolation, Process
 
-from ..hooks import Identity, SessionLimits, StartPolicy
+from ..hooks import Identity, RunLimits, StartPolicy
 from ..local.environ import EnvironmentPlan
 from .checks import effective_ids
 
@@ -43,7 +43,7 @@ class StartRequest:
 
     ``session_id`` is the client's ``start``/``attach`` id (may be empty or
     repeat); ``record_id`` is the server's unique id of this connection's
-    :class:`~wsep_server.hooks.SessionRecord` (what observers see).
+    :class:`~wsep_server.hooks.ConnectionRecord` (what observers see).
     ``reattach`` is true when the start attaches to a session this identity
     already has (a per-identity count must not count it twice). ``http`` is
     the aiohttp request, for policies that look at headers; ``None`` outside a
@@ -102,7 +102,7 @@ class StartDecision:
     allowed: bool
     reason: str = ""
     code: ErrorCode | str = POLICY_VIOLATION
-    limits: SessionLimits = field(default_factory=SessionLimits)
+    limits: RunLimits = field(default_factory=RunLimits)
     record: bool = False
     run_as: RunAs | None = None
     environment: EnvironmentPlan | None = None
@@ -113,7 +113,7 @@ class StartDecision:
     def allow(
         cls,
         *,
-        limits: SessionLimits | None = None,
+        limits: RunLimits | None = None,
         record: bool = False,
         run_as: RunAs | None = None,
         environment: EnvironmentPlan | None = None,
@@ -122,7 +122,7 @@ class StartDecision:
     ) -> StartDecision:
         return cls(
             allowed=True,
-            limits=limits if limits is not None else SessionLimits(),
+            limits=limits if limits is not None else RunLimits(),
             record=record,
             run_as=run_as,
             environment=environment,

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from wsep_protocol import Command, PolicyViolation, ResolvingExecer
 
-from ..hooks import IDENTITY_KEY, Identity, SessionLimits
+from ..hooks import IDENTITY_KEY, Identity, RunLimits
 from ..local.environ import EnvironmentPlan
 from .checks import (
     check_arguments,
@@ -110,7 +110,7 @@ class FilePolicy:
             self._active[name] = self._active.get(name, 0) + 1
             lease = _Slot(self, name)
         return StartDecision.allow(
-            limits=SessionLimits(
+            limits=RunLimits(
                 max_duration=rules.max_duration, max_output_bytes=rules.max_output_bytes
             ),
             record=rules.record_pipes if not command.tty else rules.record,

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 from wsep_protocol import Command
 
-from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY, Identity, SessionLimits, StartPolicy
+from ..hooks import REATTACH_KEY, SESSION_ENDED_KEY, Identity, RunLimits, StartPolicy
 from .decision import StartDecision, StartRequest
 
 __all__ = ["LegacyPolicy", "LegacyStartPolicy", "as_start_policy"]
@@ -33,7 +33,7 @@ class LegacyStartPolicy(Protocol):
         identity: Identity | None,
         command: Command,
         session_id: str,
-    ) -> SessionLimits: ...
+    ) -> RunLimits: ...
 
 
 class _EndedEvent:
@@ -62,7 +62,7 @@ class LegacyPolicy:
         check: Any = self.inner.check_start
         args = (http, request.identity, request.command, request.session_id)
         if self._record_id:
-            limits: SessionLimits = await check(*args, record_id=request.record_id)
+            limits: RunLimits = await check(*args, record_id=request.record_id)
         else:
             limits = await check(*args)
         ended = asyncio.Event()  # set once what was allowed has ended (the lease)
