@@ -255,3 +255,30 @@ def test_receive_is_a_closed_union(tmp_path: Path) -> None:
     assert len(errors) == 1, out
     assert "closed_union.py:7:" in errors[0]
     assert status == 1
+
+
+def test_registry_refuses_a_message_without_a_wire_type_or_phase() -> None:
+    @dataclass(frozen=True)
+    class Nameless(wp.ExtensionMessage):
+        pass
+
+    @dataclass(frozen=True)
+    class Numbered(Ping):
+        TYPE: ClassVar[str] = 5  # type: ignore[assignment]
+
+    @dataclass(frozen=True)
+    class Phaseless(Ping):
+        TYPE: ClassVar[str] = "test_phaseless"
+        PHASE: ClassVar[Phase] = "idle"  # type: ignore[assignment]
+
+    for cls in (Nameless, Numbered):
+        with pytest.raises(TypeError, match="has no wire TYPE"):
+            Registry([Extension("bad", client=(cls,))])
+    with pytest.raises(TypeError, match="PHASE is not a Phase"):
+        Registry([Extension("bad", client=(Phaseless,))])
+
+
+def test_a_registry_names_its_extensions_and_refuses_to_send_what_is_no_message() -> None:
+    assert "test" in repr(wp.DEFAULT_REGISTRY.extended(TEST))
+    with pytest.raises(wp.LocalProtocolError, match="a client cannot send object"):
+        wp.Connection(wp.Role.CLIENT, V2).send(object())  # type: ignore[arg-type]

@@ -31,13 +31,13 @@ def tune_malloc(
     top_pad: int = 16 << 20,
 ) -> bool:
     """Raise glibc's malloc thresholds; False where that is not possible (not glibc)."""
-    if not sys.platform.startswith("linux") or not _is_glibc():
+    if not sys.platform.startswith("linux") or not _is_glibc():  # pragma: no cover - not glibc
         return False
     import ctypes
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    except (OSError, AttributeError):  # pragma: no cover - a libc without mallopt
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -51,5 +51,5 @@ def _is_glibc() -> bool:
     # confstr answers at once; platform.libc_ver() reads the interpreter's binary (~20 ms).
     try:
         return os.confstr("CS_GNU_LIBC_VERSION") is not None
-    except (ValueError, OSError):
+    except (ValueError, OSError):  # pragma: no cover - a libc that is not glibc
         return False
